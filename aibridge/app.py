@@ -1,0 +1,40 @@
+"""The Flask app factory: ``create_app()`` serves the gateway (also under gunicorn)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+
+from .bridge import Bridge, bridge_blueprint
+from .config import Config
+from .plugins import make_plugin_manager
+
+log = logging.getLogger("aibridge")
+
+
+def create_app(config: Config | None = None, plugin_manager=None) -> Flask:
+    """Build the gateway app from ``config`` (default: environment and CODER_CONFIG_PATH)."""
+    if config is None:
+        from .config.loader import load_config
+
+        config = load_config()
+    pm = plugin_manager or make_plugin_manager(config.disable_plugins)
+    app = Flask("aibridge")
+    bridge = Bridge(config, pm)
+    app.extensions["aibridge"] = bridge
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    app.register_blueprint(bridge_blueprint)
+    pm.hook.aibridge_routes(app=app, config=config)
+    pm.hook.aibridge_startup(app=app, config=config)
+    return app
+
+
+def shutdown_app(app: Flask) -> None:
+    """Run the plugins' ``aibridge_shutdown`` hooks once (flush records, stop threads)."""
+    bridge: Bridge = app.extensions["aibridge"]
+    bridge.shutdown(app)

@@ -1,0 +1,75 @@
+"""The validated configuration the rest of the gateway reads.
+
+Loading (flags > environment > YAML > defaults) and validation live in
+:mod:`aibridge.config.loader`; everything else only reads these values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A configuration problem: one line naming the offending setting (exit status 2)."""
+
+
+@dataclass(frozen=True)
+class BedrockConfig:
+    region: str = ""
+    base_url: str = ""  # defaults to https://bedrock-runtime.<region>.amazonaws.com
+    access_keys: tuple[str, ...] = ()
+    access_key_secrets: tuple[str, ...] = ()
+    model: str = ""
+    small_fast_model: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    type: str  # openai | anthropic | copilot
+    name: str  # unique instance name used in the route
+    base_url: str  # defaults resolved per type; always ends without a trailing slash
+    keys: tuple[str, ...] = ()
+    bedrock: BedrockConfig | None = None
+    source: str = ""  # where it came from, for messages: "CODER_AIBRIDGE_PROVIDER_2" or "legacy"
+
+
+@dataclass(frozen=True)
+class MCPServerConfig:
+    name: str
+    url: str
+    token: str = ""
+    tool_allow_regex: str = ""
+    tool_deny_regex: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    enabled: bool = False
+    providers: tuple[ProviderConfig, ...] = ()
+    data_dir: Path = Path(".")
+    http_address: str = "127.0.0.1:3000"
+    log_human: str = "/dev/stderr"
+    log_json: str = ""
+    retention: dt.timedelta = dt.timedelta(days=60)  # zero keeps records forever
+    structured_logging: bool = False
+    allow_byok: bool = False
+    send_actor_headers: bool = False
+    max_request_body: int = 32 * 1024 * 1024
+    upstream_timeout: float = 600.0  # seconds without a byte from upstream before 504
+    disable_plugins: tuple[str, ...] = ()
+    prometheus_enable: bool = False
+    prometheus_address: str = "127.0.0.1:2112"
+    mcp_servers: tuple[MCPServerConfig, ...] = ()
+    mcp_max_rounds: int = 10
+    shutdown_grace: float = 30.0  # seconds in-flight requests get on SIGTERM
+    config_path: str = ""
+    extra: dict = field(default_factory=dict)  # options plugins read by name
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self.data_dir) / "aibridge.db"
+
+    def provider(self, name: str) -> ProviderConfig | None:
+        return next((p for p in self.providers if p.name == name), None)

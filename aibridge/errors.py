@@ -1,0 +1,58 @@
+"""Error bodies in the shape each client SDK expects."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response
+
+# Anthropic's documented error types by HTTP status.
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    501: "api_error",
+    502: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    501: "not_implemented",
+    502: "bad_gateway",
+    504: "timeout",
+}
+
+
+def anthropic_error_body(status: int, message: str) -> dict:
+    return {"type": "error", "error": {"type": _ANTHROPIC_TYPES.get(status, "api_error"), "message": message}}
+
+
+def openai_error_body(status: int, message: str, code: str | None = None) -> dict:
+    return {
+        "error": {
+            "message": message,
+            "type": _OPENAI_TYPES.get(status, "server_error"),
+            "param": None,
+            "code": code,
+        }
+    }
+
+
+def error_response(shape: str, status: int, message: str, code: str | None = None) -> Response:
+    """A JSON error response; ``shape`` is "anthropic" or "openai"."""
+    if shape == "anthropic":
+        body = anthropic_error_body(status, message)
+    else:
+        body = openai_error_body(status, message, code)
+    return Response(json.dumps(body), status=status, mimetype="application/json")

@@ -1,0 +1,75 @@
+"""The hooks plugins implement. See docs/plugins.md for one example per hook.
+
+Observer hooks (``on_*``) are called for every plugin; an exception in one is
+logged with the plugin's name and never reaches the client. They run in the
+request's greenlet: a plugin that does I/O hands the work to a queue.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("aibridge")
+
+
+@hookspec
+def on_interception_start(interception):
+    """An intercepted request was authenticated and is about to go upstream."""
+
+
+@hookspec
+def on_prompt_usage(interception, prompt):
+    """The last user prompt of an interception (a PromptUsage)."""
+
+
+@hookspec
+def on_token_usage(interception, usage):
+    """Tokens reported by the upstream for one message (a TokenUsage)."""
+
+
+@hookspec
+def on_tool_usage(interception, tool):
+    """The model called a tool (a ToolUsage)."""
+
+
+@hookspec
+def on_model_thought(interception, thought):
+    """The model shared reasoning (a ModelThought)."""
+
+
+@hookspec
+def on_interception_end(interception):
+    """An interception finished; ``interception.ended_at`` and ``status`` are set."""
+
+
+@hookspec(firstresult=True)
+def aibridge_authenticate(request):
+    """Return an Actor for this Flask request, or None to let the next plugin decide."""
+
+
+@hookspec
+def aibridge_tools(interception):
+    """Return a list of Tool to inject into this interception's upstream request."""
+
+
+@hookspec(firstresult=True)
+def aibridge_call_tool(interception, tool, arguments):
+    """Run an injected Tool with the model's arguments; return a ToolResult, or None if not yours."""
+
+
+@hookspec
+def aibridge_startup(app, config):
+    """The app was created: start background work (threads, sessions)."""
+
+
+@hookspec
+def aibridge_shutdown(app):
+    """The server is stopping: stop background work and flush what is pending."""
+
+
+@hookspec
+def aibridge_routes(app, config):
+    """Add HTTP routes (Flask blueprints or view functions) to the app."""
+
+
+@hookspec
+def aibridge_commands(cli):
+    """Add commands to the ``aibridge`` click group."""

@@ -1,0 +1,85 @@
+"""One interception's records: built once, announced through the observer hooks."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+from ..plugins import notify
+from ..records import Interception, ModelThought, PromptUsage, TokenUsage, ToolUsage, utcnow
+
+
+class InterceptionLog:
+    """Announces the records of one interception; ``end()`` runs exactly once."""
+
+    def __init__(self, pm, interception: Interception):
+        self.pm = pm
+        self.interception = interception
+        self.first_msg_id: str | None = None
+        self._pending_prompt: str | None = None
+        self._ended = False
+
+    @property
+    def id(self) -> str:
+        return self.interception.interception_id
+
+    def start(self, prompt: str | None) -> None:
+        """Announce the start; the prompt waits for the first upstream message id."""
+        self._pending_prompt = prompt
+        notify(self.pm, "on_interception_start", interception=self.interception)
+
+    def message(self, msg_id: str) -> None:
+        """An upstream message began; the first one tags the prompt record."""
+        if self.first_msg_id is None:
+            self.first_msg_id = msg_id
+            self._announce_prompt()
+
+    def tokens(self, msg_id: str, input=0, output=0, cache_read=0, cache_write=0, metadata=None) -> None:
+        usage = TokenUsage(
+            interception_id=self.id,
+            msg_id=msg_id,
+            input_tokens=input,
+            output_tokens=output,
+            cache_read_input_tokens=cache_read,
+            cache_write_input_tokens=cache_write,
+            metadata=metadata or {},
+        )
+        notify(self.pm, "on_token_usage", interception=self.interception, usage=usage)
+
+    def tool(self, msg_id: str, tool_call_id: str, name: str, input: str, *, server_url=None, injected=False, error=None) -> None:
+        record = ToolUsage(
+            interception_id=self.id,
+            msg_id=msg_id,
+            tool_call_id=tool_call_id,
+            tool=name,
+            input=input,
+            server_url=server_url,
+            injected=injected,
+            invocation_error=error,
+        )
+        notify(self.pm, "on_tool_usage", interception=self.interception, tool=record)
+
+    def thought(self, content: str, source: str) -> None:
+        record = ModelThought(interception_id=self.id, content=content, metadata={"source": source})
+        notify(self.pm, "on_model_thought", interception=self.interception, thought=record)
+
+    def end(self, status: str) -> None:
+        """Announce the end (completed, failed or client_disconnected); later calls do nothing."""
+        if self._ended:
+            return
+        self._ended = True
+        # A failed request still asked something: keep who asked what.
+        self._announce_prompt()
+        ended = dataclasses.replace(self.interception, ended_at=utcnow(), status=status)
+        notify(self.pm, "on_interception_end", interception=ended)
+
+    def _announce_prompt(self) -> None:
+        if self._pending_prompt is None:
+            return
+        prompt = PromptUsage(interception_id=self.id, msg_id=self.first_msg_id or "", prompt=self._pending_prompt)
+        self._pending_prompt = None
+        notify(self.pm, "on_prompt_usage", interception=self.interception, prompt=prompt)
+
+
+def new_interception_id() -> str:
+    return str(uuid.uuid4())

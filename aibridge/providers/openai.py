@@ -1,0 +1,23 @@
+"""OpenAI: Chat Completions and Responses intercepted; models, stored responses and conversations passed through."""
+
+from ..intercept.chat import ChatCompletions
+from ..intercept.responses import Responses
+from .base import ProviderType, passthrough
+
+
+class OpenAIType(ProviderType):
+    type = "openai"
+    default_base_url = "https://api.openai.com/v1"
+    intercepted = {
+        ("POST", "/v1/chat/completions"): ChatCompletions,
+        ("POST", "/v1/responses"): Responses,
+    }
+    passthrough = (
+        passthrough("GET", r"/v1/models(/[^/]+)?"),
+        passthrough("GET DELETE POST", r"/v1/responses/[^/]+(/.*)?"),
+        passthrough("GET POST DELETE", r"/v1/conversations(/.*)?"),
+    )
+
+    def upstream_path(self, path: str) -> str:
+        # The base URL already ends in /v1 (as OpenAI's and Azure's do).
+        return path[3:] if path.startswith("/v1/") else path

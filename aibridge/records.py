@@ -1,0 +1,161 @@
+"""The records the gateway announces through its observer hooks.
+
+Field names follow the documented AI Bridge records (docs/recording.md). Every
+record is a frozen dataclass; ``as_dict()`` gives a JSON-ready dict and
+``record_type`` the structured-log name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class _Record:
+    record_type: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated person behind a request."""
+
+    id: str
+    username: str
+    role: str = "member"  # "owner" sees every interception in the audit API
+    email: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "owner"
+
+
+@dataclass(frozen=True)
+class Interception(_Record):
+    """One intercepted request; passed to every observer hook.
+
+    ``ended_at`` and ``status`` are set only on the value given to
+    ``on_interception_end`` (status: completed, failed or client_disconnected).
+    """
+
+    record_type = "interception_start"
+
+    interception_id: str
+    initiator_id: str
+    initiator_username: str
+    provider: str  # provider type: openai, anthropic, copilot
+    provider_name: str  # instance name, as in the route
+    model: str
+    client: str
+    client_session_id: str | None
+    user_agent: str
+    started_at: dt.datetime
+    metadata: dict[str, Any] = field(default_factory=dict)
+    api: str = ""  # messages, chat_completions or responses
+    streaming: bool = False
+    ended_at: dt.datetime | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class InterceptionEnd(_Record):
+    """The structured-log shape of an interception's end."""
+
+    record_type = "interception_end"
+
+    interception_id: str
+    ended_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TokenUsage(_Record):
+    """Tokens of one upstream message; the records of an interception sum to the bill."""
+
+    record_type = "token_usage"
+
+    interception_id: str
+    msg_id: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_write_input_tokens: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: dt.datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class PromptUsage(_Record):
+    """The last user prompt of an interception."""
+
+    record_type = "prompt_usage"
+
+    interception_id: str
+    msg_id: str
+    prompt: str
+    created_at: dt.datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class ToolUsage(_Record):
+    """A tool call the model made; ``input`` is JSON text."""
+
+    record_type = "tool_usage"
+
+    interception_id: str
+    msg_id: str
+    tool_call_id: str
+    tool: str
+    input: str
+    server_url: str | None = None
+    injected: bool = False
+    invocation_error: str | None = None
+    created_at: dt.datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class ModelThought(_Record):
+    """Model reasoning; ``metadata["source"]`` is thinking, reasoning_summary or commentary."""
+
+    record_type = "model_thought"
+
+    interception_id: str
+    content: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: dt.datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool a plugin injects into requests (``aibridge_tools``)."""
+
+    name: str  # as the model sees it, e.g. bmcp_docs_search
+    description: str
+    input_schema: dict[str, Any]
+    server_url: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """The outcome of ``aibridge_call_tool``: text content, and an error message if it failed."""
+
+    content: str
+    error: str | None = None

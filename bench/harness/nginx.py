@@ -1,0 +1,138 @@
+"""The fast fake upstream: nginx serving canned OpenAI and Anthropic answers from static files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import canned
+from .procs import Processes, free_port, http_status, wait_until_ready
+
+# Which answer a POST gets: JSON by default, the SSE stream when the path starts
+# with /stream/ or the request carries "X-Bench-Answer: sse" (gateways forward it).
+_CONFIG = """\
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/nginx-error.log warn;
+worker_rlimit_nofile 65536;
+
+events {{
+    worker_connections 30000;
+    multi_accept on;
+}}
+
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush off;
+    tcp_nodelay on;
+    keepalive_requests 100000000;
+    keepalive_timeout 600s;
+    client_body_buffer_size 64k;
+    client_body_temp_path {root}/tmp/body;
+    proxy_temp_path {root}/tmp/proxy;
+    fastcgi_temp_path {root}/tmp/fastcgi;
+    uwsgi_temp_path {root}/tmp/uwsgi;
+    scgi_temp_path {root}/tmp/scgi;
+    types {{
+        application/json json;
+        text/event-stream sse;
+    }}
+    default_type application/octet-stream;
+
+    map $http_x_bench_answer $bench_answer {{
+        default json;
+        sse sse;
+    }}
+
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        root {root}/www;
+
+        location = /ping {{ return 200 "ok\\n"; }}
+
+        location = /v1/chat/completions {{ rewrite ^ /answers/openai-chat.$bench_answer last; }}
+        location = /stream/v1/chat/completions {{ rewrite ^ /answers/openai-chat.sse last; }}
+        location = /v1/messages {{ rewrite ^ /answers/anthropic-messages.$bench_answer last; }}
+        location = /stream/v1/messages {{ rewrite ^ /answers/anthropic-messages.sse last; }}
+
+        location /answers/ {{
+            internal;
+            add_header Cache-Control no-cache;
+            # A static file answers POST with 405; map it to the file itself.
+            error_page 405 =200 $uri;
+        }}
+
+        location / {{ return 404 "no canned answer for this path\\n"; }}
+    }}
+}}
+"""
+
+ANSWERS = {
+    "openai-chat.json": canned.openai_chat_json,
+    "openai-chat.sse": canned.openai_chat_sse,
+    "anthropic-messages.json": canned.anthropic_message_json,
+    "anthropic-messages.sse": canned.anthropic_messages_sse,
+}
+
+
+def _write_tree(root: Path, port: int) -> Path:
+    """Config and document root, readable by nginx's unprivileged worker user."""
+    answers = root / "www" / "answers"
+    answers.mkdir(parents=True, exist_ok=True)
+    (root / "tmp").mkdir(exist_ok=True)
+    for name, make in ANSWERS.items():
+        (answers / name).write_bytes(make())
+    conf = root / "nginx.conf"
+    conf.write_text(_CONFIG.format(root=root, port=port))
+    for path in [root, *root.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    (root / "tmp").chmod(0o777)
+    return conf
+
+
+class Nginx:
+    """A running nginx on 127.0.0.1:<port>."""
+
+    def __init__(self, procs: Processes, work: Path):
+        self.procs = procs
+        self.root = work / "nginx"
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Write the config and start nginx in the foreground; wait until it answers."""
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.root.mkdir(parents=True, exist_ok=True)
+        # mkdtemp makes the run's directory 0700: the worker user could not enter it.
+        self.root.parent.chmod(0o755)
+        conf = _write_tree(self.root, self.port)
+        argv = [binary, "-p", str(self.root), "-c", str(conf), "-e", str(self.root / "nginx-error.log")]
+        self.proc = self.procs.start("nginx", argv)
+        wait_until_ready(lambda: http_status(self.port, "/ping")[0] == 200, "nginx", self.proc, 10, self.procs, "nginx")
+        self._check_answers()
+
+    def _check_answers(self) -> None:
+        """POST each route once: a 405 or 403 here means the config is wrong, not the gateway."""
+        checks = [
+            ("/v1/chat/completions", {}, canned.openai_chat_json()),
+            ("/v1/chat/completions", {"X-Bench-Answer": "sse"}, canned.openai_chat_sse()),
+            ("/stream/v1/chat/completions", {}, canned.openai_chat_sse()),
+            ("/v1/messages", {}, canned.anthropic_message_json()),
+            ("/stream/v1/messages", {}, canned.anthropic_messages_sse()),
+        ]
+        for path, headers, expected in checks:
+            status, body = http_status(self.port, path, "POST", {"Content-Type": "application/json", **headers}, b"{}")
+            if status != 200 or body != expected:
+                raise RuntimeError(f"nginx answered {status} to POST {path} {headers}: {body[:200]!r}")
+
+    def version(self) -> str:
+        out = subprocess.run(["nginx", "-v"], capture_output=True, text=True)
+        return (out.stderr or out.stdout).strip().split("/")[-1]

@@ -1,0 +1,117 @@
+"""Real operating-system threads, queues and locks, also under gevent monkey patching.
+
+Once gevent has patched ``threading`` and ``queue``, those modules hand out
+greenlets and greenlet-aware queues. Work that blocks in C code (SQLite writes,
+busy waits) must run on a real thread instead, or it stalls every request, so
+this module reaches for the originals that gevent saved.
+
+A real thread must not call ``logging`` directly under gevent: the handlers'
+locks are gevent locks, and contending for them across threads deadlocks.
+:class:`ThreadSafeLogger` hands each log call to the gevent hub instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+
+
+def gevent_patched() -> bool:
+    """Whether gevent has monkey patched ``threading`` in this process."""
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return False
+    return monkey.is_module_patched("threading")
+
+
+def _original(module: str, name: str):
+    if gevent_patched():
+        from gevent import monkey
+
+        return monkey.get_original(module, name)
+    return getattr(importlib.import_module(module), name)
+
+
+def start_thread(function, *args) -> None:
+    """Run ``function(*args)`` on a new operating-system thread."""
+    _original("_thread", "start_new_thread")(function, args)
+
+
+def new_queue():
+    """An unbounded FIFO queue that blocks OS threads, not greenlets (``queue.SimpleQueue``)."""
+    return _original("queue", "SimpleQueue")()
+
+
+def new_lock():
+    """A plain OS lock (``_thread.allocate_lock``)."""
+    return _original("_thread", "allocate_lock")()
+
+
+def os_sleep(seconds: float) -> None:
+    """Sleep the calling OS thread (``time.sleep`` before patching)."""
+    _original("time", "sleep")(seconds)
+
+
+def thread_ident() -> int:
+    """The calling OS thread's identifier, even under gevent."""
+    return _original("_thread", "get_ident")()
+
+
+def cooperative_sleep(seconds: float) -> None:
+    """Sleep the way the caller's runtime expects: yields to the hub under gevent."""
+    importlib.import_module("time").sleep(seconds)
+
+
+class ThreadSafeLogger:
+    """Log from an OS thread; under gevent each call runs in a greenlet of the hub's thread.
+
+    Create it on the thread that runs the gevent hub (the app's thread).
+    """
+
+    def __init__(self, logger: logging.Logger):
+        self._logger = logger
+        self._post = self._direct
+        self._pending = 0
+        self._pending_lock = new_lock()
+        if gevent_patched():
+            import gevent
+
+            self._loop = gevent.get_hub().loop
+            self._spawn = gevent.spawn
+            self._post = self._through_hub
+
+    def info(self, msg, *args, **kwargs) -> None:
+        self._post(self._logger.info, msg, *args, **kwargs)
+
+    def warning(self, msg, *args, **kwargs) -> None:
+        self._post(self._logger.warning, msg, *args, **kwargs)
+
+    def error(self, msg, *args, **kwargs) -> None:
+        self._post(self._logger.error, msg, *args, **kwargs)
+
+    def flush(self) -> None:
+        """From the hub's thread: let every log call posted so far reach the handlers."""
+        while self.pending():
+            cooperative_sleep(0.001)
+
+    def pending(self) -> int:
+        with self._pending_lock:
+            return self._pending
+
+    def _direct(self, method, msg, *args, **kwargs) -> None:
+        method(msg, *args, **kwargs)
+
+    def _through_hub(self, method, msg, *args, **kwargs) -> None:
+        with self._pending_lock:
+            self._pending += 1
+        call = functools.partial(self._log_in_greenlet, method, msg, args, kwargs)
+        self._loop.run_callback_threadsafe(self._spawn, call)
+
+    def _log_in_greenlet(self, method, msg, args, kwargs) -> None:
+        try:
+            method(msg, *args, **kwargs)
+        finally:
+            with self._pending_lock:
+                self._pending -= 1

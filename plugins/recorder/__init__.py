@@ -1,0 +1,1 @@
+"""The SQLite recorder: every record the gateway announces, kept in ``aibridge.db``."""

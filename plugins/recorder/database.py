@@ -1,0 +1,51 @@
+"""Connections to the recording database: one migrated writer, many short-lived readers."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from .schema import migrate
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def open_for_writing(path: Path | str) -> sqlite_utils.Database:
+    """Open (creating if needed) the database with WAL and a busy timeout, recorder tables migrated.
+
+    The connection belongs to the calling thread.
+    """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = _open_core_database(path)
+    migrate(db)
+    return db
+
+
+def open_for_reading(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """A read-only connection whose rows are dicts; the database must exist."""
+    uri = Path(path).absolute().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    conn.row_factory = _dict_row
+    return conn
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict:
+    return {column[0]: value for column, value in zip(cursor.description, row)}
+
+
+def _open_core_database(path: Path | str) -> sqlite_utils.Database:
+    try:
+        from aibridge.db import open_database
+    except ImportError:
+        return _open_plain(path)
+    return open_database(path)
+
+
+def _open_plain(path: Path | str) -> sqlite_utils.Database:
+    db = sqlite_utils.Database(path)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.enable_wal()
+    return db

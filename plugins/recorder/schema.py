@@ -1,0 +1,118 @@
+"""The recorder's tables, created and evolved by the ``aibridge-recorder`` migration set.
+
+Add a new migration function for every change; never edit one that shipped.
+docs/recording.md shows the schema these produce (scripts/recording_schema.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+
+migrations = sqlite_utils.Migrations("aibridge-recorder")
+
+INTERCEPTIONS = "interceptions"
+CHILD_TABLES = ("token_usages", "user_prompts", "tool_usages", "model_thoughts")
+
+# Child rows point at interceptions.id without a FOREIGN KEY constraint: a row
+# must never be refused because its interception's row failed to be written.
+
+
+@migrations()
+def m001_create_tables(db: sqlite_utils.Database) -> None:
+    db[INTERCEPTIONS].create(
+        {
+            "id": str,
+            "initiator_id": str,
+            "initiator_username": str,
+            "provider": str,
+            "provider_name": str,
+            "model": str,
+            "client": str,
+            "client_session_id": str,
+            "user_agent": str,
+            "api": str,
+            "streaming": int,
+            "started_at": str,
+            "ended_at": str,
+            "status": str,
+            "metadata": str,
+        },
+        pk="id",
+        not_null={"initiator_id", "started_at"},
+    )
+    db["token_usages"].create(
+        {
+            "id": int,
+            "interception_id": str,
+            "msg_id": str,
+            "input_tokens": int,
+            "output_tokens": int,
+            "cache_read_input_tokens": int,
+            "cache_write_input_tokens": int,
+            "metadata": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"interception_id", "created_at"},
+    )
+    db["user_prompts"].create(
+        {"id": int, "interception_id": str, "msg_id": str, "prompt": str, "created_at": str},
+        pk="id",
+        not_null={"interception_id", "created_at"},
+    )
+    db["tool_usages"].create(
+        {
+            "id": int,
+            "interception_id": str,
+            "msg_id": str,
+            "tool_call_id": str,
+            "tool": str,
+            "input": str,
+            "server_url": str,
+            "injected": int,
+            "invocation_error": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"interception_id", "created_at"},
+    )
+    db["model_thoughts"].create(
+        {"id": int, "interception_id": str, "content": str, "metadata": str, "created_at": str},
+        pk="id",
+        not_null={"interception_id", "created_at"},
+    )
+
+
+@migrations()
+def m002_audit_indexes(db: sqlite_utils.Database) -> None:
+    table = db[INTERCEPTIONS]
+    # Newest first, for everyone (owners) or one person (members), with a stable tie-break on id.
+    table.create_index(["started_at", "id"], index_name="idx_interceptions_started_at")
+    table.create_index(["initiator_id", "started_at", "id"], index_name="idx_interceptions_initiator_started_at")
+    # The retention purge looks for interceptions that ended before a cutoff.
+    table.create_index(["ended_at"], index_name="idx_interceptions_ended_at")
+    for child in CHILD_TABLES:
+        db[child].create_index(["interception_id"], index_name=f"idx_{child}_interception_id")
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Apply pending migrations; safe when several processes start on one database at once."""
+    # Holding the write lock while checking what is pending keeps two workers
+    # from both creating the same table.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        migrations.apply(db)
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+
+
+def is_migrated(db: sqlite_utils.Database) -> bool:
+    """Whether every recorder migration has been applied (read only)."""
+    try:
+        return not migrations.pending(db)
+    except sqlite3.DatabaseError:
+        return False
