@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
-from .auth import TokenStoreAuth, is_byok
+from .auth import GOVERNANCE_HEADER, TokenStoreAuth, is_byok
 from .errors import error_response
 from .intercept import upstream
 from .intercept.handler import intercept
@@ -60,6 +60,13 @@ class Bridge:
         actor = self.authenticate(request)
         if actor is None:
             return error_response(shape, 401, "a valid AI Bridge token is required")
+        if provider.kind.always_byok and not is_byok(request):
+            # The only credential sent authenticated the person: it must not go upstream.
+            return error_response(
+                shape, 401,
+                f"{provider.type} provider {name!r} needs your gateway token in {GOVERNANCE_HEADER} "
+                f"and your own {provider.type} token in Authorization",
+            )
         byok = provider.kind.always_byok or (self.config.allow_byok and is_byok(request))
         kind, api_class = route
         if kind == "intercept":

@@ -12,9 +12,13 @@ locks are gevent locks, and contending for them across threads deadlocks.
 
 from __future__ import annotations
 
+import _queue
 import functools
 import importlib
 import logging
+
+QueueEmpty = _queue.Empty
+"""Raised by ``get_nowait()`` on an empty :func:`new_queue`."""
 
 
 def gevent_patched() -> bool:

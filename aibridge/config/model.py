@@ -19,8 +19,8 @@ class ConfigError(Exception):
 class BedrockConfig:
     region: str = ""
     base_url: str = ""  # defaults to https://bedrock-runtime.<region>.amazonaws.com
-    access_keys: tuple[str, ...] = ()
-    access_key_secrets: tuple[str, ...] = ()
+    access_keys: tuple[str, ...] = field(default=(), repr=False)  # secrets stay out of reprs and logs
+    access_key_secrets: tuple[str, ...] = field(default=(), repr=False)
     model: str = ""
     small_fast_model: str = ""
 
@@ -30,7 +30,7 @@ class ProviderConfig:
     type: str  # openai | anthropic | copilot
     name: str  # unique instance name used in the route
     base_url: str  # defaults resolved per type; always ends without a trailing slash
-    keys: tuple[str, ...] = ()
+    keys: tuple[str, ...] = field(default=(), repr=False)
     bedrock: BedrockConfig | None = None
     source: str = ""  # where it came from, for messages: "CODER_AIBRIDGE_PROVIDER_2" or "legacy"
 
@@ -39,7 +39,7 @@ class ProviderConfig:
 class MCPServerConfig:
     name: str
     url: str
-    token: str = ""
+    token: str = field(default="", repr=False)
     tool_allow_regex: str = ""
     tool_deny_regex: str = ""
 

@@ -25,7 +25,10 @@ events {{
 }}
 
 http {{
-    access_log off;
+    # One line per answered request: the exact number of upstream calls a
+    # gateway made, to compare with the interceptions it recorded.
+    log_format bench '$status $request_method $request_uri';
+    access_log {root}/access.log bench;
     sendfile on;
     tcp_nopush off;
     tcp_nodelay on;
@@ -132,6 +135,30 @@ class Nginx:
             status, body = http_status(self.port, path, "POST", {"Content-Type": "application/json", **headers}, b"{}")
             if status != 200 or body != expected:
                 raise RuntimeError(f"nginx answered {status} to POST {path} {headers}: {body[:200]!r}")
+
+    def log_mark(self) -> int:
+        """A position in the access log; ``calls_since`` counts what was answered after it."""
+        path = self.root / "access.log"
+        return path.stat().st_size if path.exists() else 0
+
+    def calls_since(self, mark: int) -> dict[str, int]:
+        """Requests answered since ``mark``, keyed "<status> <path>"."""
+        counts: dict[str, int] = {}
+        path = self.root / "access.log"
+        if not path.exists():
+            return counts
+        with open(path, "rb") as log:
+            log.seek(mark)
+            for line in log:
+                status, _method, uri = line.decode().split()
+                key = f"{status} {uri}"
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    @staticmethod
+    def answered(counts: dict[str, int]) -> int:
+        """Canned answers served (status 200 on the chat and messages routes)."""
+        return sum(n for key, n in counts.items() if key.startswith("200 ") and key.endswith(("/chat/completions", "/messages")))
 
     def version(self) -> str:
         out = subprocess.run(["nginx", "-v"], capture_output=True, text=True)

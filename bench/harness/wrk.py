@@ -104,8 +104,9 @@ def parse_output(text: str, url: str, connections: int) -> WrkResult:
         raise RuntimeError(f"wrk's Non-2xx line says {printed_non_2xx}, its summary {raw['non_2xx']}")
     seconds = raw["duration_us"] / 1e6
     socket_errors = raw["connect_errors"] + raw["read_errors"] + raw["write_errors"] + raw["timeouts"]
-    # wrk counts a timed-out request in neither `requests` nor `status`.
-    ok = max(raw["completed"] - raw["non_2xx"] - raw["read_errors"] - raw["write_errors"], 0)
+    # `completed` counts every response wrk parsed (non-2xx included); a request
+    # cut by a socket error is in `sent` but not in `completed`.
+    ok = raw["completed"] - raw["non_2xx"]
     return WrkResult(
         url=url,
         connections=connections,
@@ -116,7 +117,7 @@ def parse_output(text: str, url: str, connections: int) -> WrkResult:
         errors=raw["non_2xx"] + socket_errors,
         non_2xx=raw["non_2xx"],
         socket_errors=socket_errors,
-        in_flight_at_stop=max(raw["sent"] - raw["completed"] - raw["timeouts"], 0),
+        in_flight_at_stop=raw["sent"] - raw["completed"],
         rps=round(raw["completed"] / seconds, 1),
         ok_rps=round(ok / seconds, 1),
         p50_ms=raw["p50_us"] / 1000,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
 import sqlite_utils
 
-from .schema import migrate
+from aibridge.db import BUSY_TIMEOUT_MS, open_database
 
-BUSY_TIMEOUT_MS = 5000
+from .schema import migrate
 
 
 def open_for_writing(path: Path | str) -> sqlite_utils.Database:
@@ -18,7 +19,7 @@ def open_for_writing(path: Path | str) -> sqlite_utils.Database:
     The connection belongs to the calling thread.
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = _open_core_database(path)
+    db = open_database(path)
     migrate(db)
     return db
 
@@ -32,20 +33,15 @@ def open_for_reading(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -
     return conn
 
 
+@contextlib.contextmanager
+def snapshot(conn: sqlite3.Connection):
+    """Run several reads against one consistent state of the database."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        conn.execute("ROLLBACK")
+
+
 def _dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict:
     return {column[0]: value for column, value in zip(cursor.description, row)}
-
-
-def _open_core_database(path: Path | str) -> sqlite_utils.Database:
-    try:
-        from aibridge.db import open_database
-    except ImportError:
-        return _open_plain(path)
-    return open_database(path)
-
-
-def _open_plain(path: Path | str) -> sqlite_utils.Database:
-    db = sqlite_utils.Database(path)
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.enable_wal()
-    return db

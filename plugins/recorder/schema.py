@@ -99,8 +99,9 @@ def m002_audit_indexes(db: sqlite_utils.Database) -> None:
 
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
-    # Holding the write lock while checking what is pending keeps two workers
-    # from both creating the same table.
+    if not migrations.pending(db):
+        return
+    # Holding the write lock while checking again keeps two workers from both creating a table.
     db.execute("BEGIN IMMEDIATE")
     try:
         migrations.apply(db)

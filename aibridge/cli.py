@@ -1,0 +1,229 @@
+"""The ``aibridge`` command: server, users, tokens, plugins (and commands plugins add)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from collections.abc import Mapping
+
+import click
+
+from . import __version__
+from .config import ConfigError
+from .config.durations import parse_duration
+from .config.loader import load_config, resolve
+from .config.options import OPTIONS, Option, option
+from .config.yamlfile import YamlSettings, read_yaml_settings
+from .users import ROLES, UserError, UserStore
+
+COMMON = ("data-dir", "config")  # the options every command that reads the database takes
+
+
+class AibridgeGroup(click.Group):
+    """Turns configuration and user errors into one line on stderr and an exit status."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as error:
+            fail(str(error), 2)
+        except UserError as error:
+            fail(str(error), 1)
+
+
+def fail(message: str, status: int) -> None:
+    """Print ``aibridge: error: <message>`` on stderr and exit with ``status``."""
+    click.echo(f"aibridge: error: {message}", err=True)
+    sys.exit(status)
+
+
+def click_option(opt: Option):
+    """The click option for a table entry; every default is None so the loader sees what was given."""
+    shown_default = opt.default_doc or (opt.default if opt.default else "(none)")
+    help_text = f"{opt.help} [env {opt.env}; default {shown_default}]"
+    if opt.kind == "bool":
+        # --flag alone means true; --flag=false is accepted too, as in the documented flags.
+        return click.option(opt.flag, opt.param, default=None, is_flag=False, flag_value="true",
+                            metavar="[=true|false]", help=help_text)  # fmt: skip
+    return click.option(opt.flag, opt.param, default=None, metavar=opt.kind.upper(), help=help_text)
+
+
+def with_options(names):
+    """Decorate a command with the table's options of these names."""
+
+    def decorate(command):
+        for name in reversed(names):
+            command = click_option(option(name))(command)
+        return command
+
+    return decorate
+
+
+class DurationType(click.ParamType):
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_duration(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+@click.command()
+@with_options([opt.name for opt in OPTIONS])
+def server(**flags):
+    """Run the gateway (listens on --http-address)."""
+    from .logs import setup_logging
+    from .server import serve
+
+    config = load_config(flags)
+    setup_logging(config)
+    sys.exit(serve(config))
+
+
+@click.group()
+def users():
+    """Manage the people who may use the gateway."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--email", default="", help="Email address.")
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True,
+              help="owner sees everyone's interceptions; member only their own.")  # fmt: skip
+@with_options(COMMON)
+def users_create(username, email, role, **flags):
+    """Add a user."""
+    user = user_store(flags).create_user(username, email=email, role=role)
+    click.echo(f"created {user.role} {user.username} (id {user.id})")
+
+
+@users.command("list")
+@with_options(COMMON)
+def users_list(**flags):
+    """List users."""
+    rows = [(u.username, u.email or "-", u.role, u.status, when(u.created_at), u.id) for u in user_store(flags).list_users()]
+    click.echo(table(("USERNAME", "EMAIL", "ROLE", "STATUS", "CREATED", "ID"), rows))
+
+
+@users.command("suspend")
+@click.argument("username")
+@with_options(COMMON)
+def users_suspend(username, **flags):
+    """Suspend a user: their tokens stop working."""
+    user_store(flags).suspend_user(username)
+    click.echo(f"suspended {username}")
+
+
+@users.command("activate")
+@click.argument("username")
+@with_options(COMMON)
+def users_activate(username, **flags):
+    """Lift a user's suspension."""
+    user_store(flags).activate_user(username)
+    click.echo(f"activated {username}")
+
+
+@click.group()
+def tokens():
+    """Manage gateway tokens."""
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.option("--lifetime", type=DurationType(), default="30d", show_default=True,
+              help="How long the token works, e.g. 90d, 2w, 12h; 0 never expires.")  # fmt: skip
+@click.option("--name", "label", default="", help="A label to recognise the token by.")
+@with_options(COMMON)
+def tokens_create(username, lifetime, label, **flags):
+    """Issue a token for USERNAME and print it (only the token, on stdout)."""
+    token_id, token = user_store(flags).create_token(username, lifetime=lifetime or None, label=label)
+    expiry = f"expires {when(dt.datetime.now(dt.timezone.utc) + lifetime)}" if lifetime else "never expires"
+    click.echo(f"created token {token_id} for {username}; it {expiry} and is shown only this once", err=True)
+    click.echo(token)
+
+
+@tokens.command("list")
+@click.argument("username")
+@with_options(COMMON)
+def tokens_list(username, **flags):
+    """List a user's tokens (never their secrets)."""
+    found = user_store(flags).list_tokens(username)
+    rows = [
+        (t.id, t.label or "-", t.status(), when(t.created_at), when(t.expires_at, "never"), when(t.last_used_at, "never"))
+        for t in found
+    ]
+    click.echo(table(("ID", "NAME", "STATUS", "CREATED", "EXPIRES", "LAST USED"), rows))
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+@with_options(COMMON)
+def tokens_revoke(token_id, **flags):
+    """Revoke a token by its ID (see `tokens list`)."""
+    token = user_store(flags).revoke_token(token_id)
+    click.echo(f"revoked token {token.id} of {token.username}")
+
+
+@click.command("plugins")
+@with_options(["aibridge-disable-plugins", *COMMON])
+def plugins(**flags):
+    """List the plugins and the hooks each implements."""
+    from .plugins import make_plugin_manager, plugin_names
+
+    config = load_config(flags)
+    pm = make_plugin_manager(config.disable_plugins)
+    rows = [(name, ", ".join(sorted(h.name for h in pm.get_hookcallers(pm.get_plugin(name)) or ()))) for name in plugin_names(pm)]
+    rows += [(name, "(disabled)") for name in config.disable_plugins]
+    click.echo(table(("PLUGIN", "HOOKS"), rows))
+
+
+def user_store(flags: Mapping) -> UserStore:
+    """The user store of the configured data directory."""
+    from .db import open_database
+
+    config = load_config(flags)
+    return UserStore(open_database(config.database_path))
+
+
+def table(headers: tuple[str, ...], rows: list[tuple]) -> str:
+    """Columns aligned with two spaces between them."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [headers, *rows])
+
+
+def when(moment: dt.datetime | None, missing: str = "-") -> str:
+    """A UTC timestamp to the minute."""
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else missing
+
+
+def build_cli(environ: Mapping[str, str] = os.environ) -> click.Group:
+    """The ``aibridge`` group with its commands and those of the enabled plugins."""
+    from .plugins import make_plugin_manager
+
+    @click.group(cls=AibridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="aibridge")
+    def cli():
+        """A self-hosted AI gateway that relays and records AI coding traffic."""
+
+    for command in (server, users, tokens, plugins):
+        cli.add_command(command)
+    make_plugin_manager(disabled_plugins(environ)).hook.aibridge_commands(cli=cli)
+    return cli
+
+
+def disabled_plugins(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """CODER_AIBRIDGE_DISABLE_PLUGINS (or its YAML key in CODER_CONFIG_PATH), before flags are parsed."""
+    config_file = resolve(option("config"), {}, environ, YamlSettings())
+    yaml = read_yaml_settings(config_file.value, config_file.source) if config_file.value else YamlSettings()
+    return resolve(option("aibridge-disable-plugins"), {}, environ, yaml).value
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the command line."""
+    try:
+        cli = build_cli()
+    except ConfigError as error:
+        fail(str(error), 2)
+    cli.main(args=args, prog_name="aibridge")

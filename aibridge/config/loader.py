@@ -1,0 +1,104 @@
+"""Build the :class:`Config` from flags > environment > YAML file > defaults, validating everything."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .mcp import build_mcp_servers
+from .model import Config, ConfigError
+from .options import BY_NAME, OPTIONS, Option, option
+from .providers import build_providers
+from .yamlfile import YamlSettings, read_yaml_settings
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A resolved option value and where it came from ("" when it is the default)."""
+
+    value: Any
+    source: str = ""
+
+
+def load_config(cli_values: Mapping[str, Any] | None = None, environ: Mapping[str, str] = os.environ) -> Config:
+    """The validated configuration; raises ConfigError (one line naming the setting) when invalid.
+
+    ``cli_values`` maps option names (``aibridge-retention`` or
+    ``aibridge_retention``) to values as given on the command line; None or a
+    missing key means the flag was not given.
+    """
+    cli = _given_flags(cli_values or {})
+    config_file = resolve(option("config"), cli, environ, YamlSettings())
+    yaml = read_yaml_settings(config_file.value, config_file.source) if config_file.value else YamlSettings()
+    settings = {opt.name: resolve(opt, cli, environ, yaml) for opt in OPTIONS}
+    fields = {opt.field: settings[opt.name].value for opt in OPTIONS if opt.field}
+    fields["providers"] = build_providers(settings, environ, yaml)
+    fields["mcp_servers"] = build_mcp_servers(environ, yaml)
+    fields["data_dir"] = ensure_data_dir(settings["data-dir"])
+    return Config(**fields)
+
+
+def resolve(opt: Option, cli: Mapping[str, Any], environ: Mapping[str, str], yaml: YamlSettings) -> Setting:
+    """One option's value by precedence: flag, environment variable, YAML key, default."""
+    if opt.name in cli:
+        raw, source = cli[opt.name], opt.flag
+    elif opt.env in environ:
+        raw, source = environ[opt.env], opt.env
+    elif opt.name in yaml.values:
+        raw, source = yaml.values[opt.name], yaml.label(opt.yaml_key)
+    elif opt.default is None:
+        return Setting(computed_default(opt, environ))
+    else:
+        raw, source = opt.default, ""
+    try:
+        return Setting(opt.parse(raw), source)
+    except ValueError as error:
+        reason = "invalid value" if opt.secret else str(error)
+        raise ConfigError(f"{source or opt.env}: {reason}") from None
+
+
+def computed_default(opt: Option, environ: Mapping[str, str]) -> Any:
+    """Defaults that depend on the environment (only the data directory so far)."""
+    if opt.name == "data-dir":
+        return default_data_dir(environ)
+    raise KeyError(opt.name)
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME/aibridge``, else ``~/.local/share/aibridge``."""
+    xdg = environ.get("XDG_DATA_HOME", "")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "aibridge"
+    home = environ.get("HOME") or str(Path.home())
+    return Path(home) / ".local" / "share" / "aibridge"
+
+
+def ensure_data_dir(setting: Setting) -> Path:
+    """Create the data directory when missing and check that it is usable."""
+    path = Path(os.path.abspath(setting.value))
+    label = setting.source or f"{BY_NAME['data-dir'].env} (default {path})"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"{label}: {path} exists and is not a directory") from None
+    except OSError as error:
+        raise ConfigError(f"{label}: cannot create the data directory {path}: {error.strerror or error}") from None
+    if not path.is_dir():
+        raise ConfigError(f"{label}: {path} exists and is not a directory")
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        raise ConfigError(f"{label}: the data directory {path} is not readable and writable")
+    return path
+
+
+def _given_flags(cli_values: Mapping[str, Any]) -> dict[str, Any]:
+    given = {}
+    for key, value in cli_values.items():
+        name = key.lstrip("-").replace("_", "-")
+        if name not in BY_NAME:
+            raise ValueError(f"unknown option {key!r}")
+        if value is not None:
+            given[name] = value
+    return given

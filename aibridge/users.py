@@ -1,0 +1,246 @@
+"""People and their gateway tokens (tables ``users`` and ``api_tokens``).
+
+A token is ``aib_<id>_<secret>``: the id finds the row, the secret (256 random
+bits) is checked against its stored SHA-256 hash in constant time. Only the
+hash is stored; the token is shown once, when created.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import sqlite3
+import threading
+import uuid
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from .records import Actor
+
+log = logging.getLogger("aibridge.users")
+
+TOKEN_PREFIX = "aib"
+ROLES = ("owner", "member")
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_TOKEN_PATTERN = re.compile(r"^aib_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+_LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # at most one write per token per minute
+_UNKNOWN_TOKEN_HASH = hashlib.sha256(b"no such token").hexdigest()
+
+
+class UserError(ValueError):
+    """A user or token operation that cannot be done: the message says why."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    username: str
+    email: str
+    role: str
+    status: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as listed: everything but its secret."""
+
+    id: str
+    username: str
+    label: str
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+    def status(self, now: dt.datetime | None = None) -> str:
+        now = now or _now()
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+
+class UserStore:
+    """Users and tokens in the database opened by :func:`aibridge.db.open_database`."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self._lock = threading.Lock()  # one connection may be shared by threads
+
+    def create_user(self, username: str, email: str = "", role: str = "member") -> User:
+        """Add a user; usernames are lower-case letters, digits, ``-`` and ``_``."""
+        _check_username(username)
+        _check_email(email)
+        if role not in ROLES:
+            raise UserError(f"invalid role {role!r}: use owner or member")
+        user = User(str(uuid.uuid4()), username, email, role, "active", _now())
+        try:
+            with self._lock:
+                self.db["users"].insert({**user.__dict__, "created_at": _iso(user.created_at)})
+        except sqlite3.IntegrityError:
+            raise UserError(f"user {username!r} already exists") from None
+        return user
+
+    def list_users(self) -> list[User]:
+        """Every user, by username."""
+        with self._lock:
+            rows = list(self.db["users"].rows_where(order_by="username"))
+        return [_user(row) for row in rows]
+
+    def get_user(self, username: str) -> User:
+        """The user called ``username``; UserError when there is none."""
+        with self._lock:
+            rows = list(self.db["users"].rows_where("username = ?", [username]))
+        if not rows:
+            raise UserError(f"unknown user {username!r}")
+        return _user(rows[0])
+
+    def suspend_user(self, username: str) -> User:
+        """Suspend a user: their tokens stop working until they are activated again."""
+        return self._set_status(username, "suspended")
+
+    def activate_user(self, username: str) -> User:
+        """Lift a suspension."""
+        return self._set_status(username, "active")
+
+    def _set_status(self, username: str, status: str) -> User:
+        user = self.get_user(username)
+        with self._lock:
+            self.db["users"].update(user.id, {"status": status})
+        return self.get_user(username)
+
+    def create_token(self, username: str, lifetime: dt.timedelta | None = None, label: str = "") -> tuple[str, str]:
+        """Issue a token for ``username``; returns (token id, token). None lifetime: never expires."""
+        user = self.get_user(username)
+        if user.status != "active":
+            raise UserError(f"user {username!r} is suspended")
+        if lifetime is not None and lifetime <= dt.timedelta(0):
+            raise UserError("the token lifetime must be longer than 0")
+        token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        now = _now()
+        row = {
+            "id": token_id,
+            "user_id": user.id,
+            "label": label,
+            "hashed_secret": _hash(secret),
+            "created_at": _iso(now),
+            "expires_at": _iso(now + lifetime) if lifetime else None,
+            "revoked_at": None,
+            "last_used_at": None,
+        }
+        with self._lock:
+            self.db["api_tokens"].insert(row)
+        return token_id, f"{TOKEN_PREFIX}_{token_id}_{secret}"
+
+    def list_tokens(self, username: str) -> list[TokenInfo]:
+        """The user's tokens, newest first (without secrets)."""
+        user = self.get_user(username)
+        with self._lock:
+            rows = list(self.db["api_tokens"].rows_where("user_id = ?", [user.id], order_by="created_at desc, rowid desc"))
+        return [_token_info(row, user.username) for row in rows]
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        """Revoke a token by id (revoking twice keeps the first time)."""
+        if self._token(token_id) is None:
+            raise UserError(f"unknown token {token_id!r}")
+        with self._lock:
+            self.db.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [_iso(_now()), token_id]
+            )
+        return self._token(token_id)
+
+    def _token(self, token_id: str) -> TokenInfo | None:
+        with self._lock:
+            rows = list(
+                self.db.query(
+                    "SELECT t.*, u.username FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?",
+                    [token_id],
+                )
+            )
+        return _token_info(rows[0], rows[0]["username"]) if rows else None
+
+    def actor_for_token(self, token: str) -> Actor | None:
+        """The active user behind a valid token; None for anything else (never says why)."""
+        match = _TOKEN_PATTERN.match(token or "")
+        if not match:
+            return None
+        token_id, secret = match.groups()
+        with self._lock:
+            cursor = self.db.execute(
+                "SELECT t.hashed_secret, t.expires_at, t.revoked_at, t.last_used_at, "
+                "u.id, u.username, u.role, u.email, u.status "
+                "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?",
+                [token_id],
+            )
+            row = cursor.fetchone()
+        stored_hash = row[0] if row else _UNKNOWN_TOKEN_HASH
+        if not hmac.compare_digest(_hash(secret), stored_hash) or row is None:
+            return None
+        _, expires_at, revoked_at, last_used_at, user_id, username, role, email, status = row
+        now = _now()
+        if revoked_at or status != "active" or (expires_at and _parse(expires_at) <= now):
+            return None
+        self._touch(token_id, last_used_at, now)
+        return Actor(id=user_id, username=username, role=role, email=email)
+
+    def _touch(self, token_id: str, last_used_at: str | None, now: dt.datetime) -> None:
+        """Record when a token was last used, at most once a minute; a busy database is no reason to fail."""
+        if last_used_at and now - _parse(last_used_at) < _LAST_USED_RESOLUTION:
+            return
+        try:
+            with self._lock:
+                self.db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [_iso(now), token_id])
+        except sqlite3.OperationalError as error:
+            log.warning("could not record the last use of token %s: %s", token_id, error)
+
+
+def _check_username(username: str) -> None:
+    if not USERNAME_PATTERN.match(username or ""):
+        raise UserError(
+            f"invalid username {username!r}: use 1-64 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+
+
+def _check_email(email: str) -> None:
+    if email and not re.match(r"^[^@\s]+@[^@\s]+$", email):
+        raise UserError(f"invalid email address {email!r}")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _parse(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _user(row: dict) -> User:
+    return User(row["id"], row["username"], row["email"], row["role"], row["status"], _parse(row["created_at"]))
+
+
+def _token_info(row: dict, username: str) -> TokenInfo:
+    return TokenInfo(
+        id=row["id"],
+        username=username,
+        label=row["label"],
+        created_at=_parse(row["created_at"]),
+        expires_at=_parse(row["expires_at"]),
+        revoked_at=_parse(row["revoked_at"]),
+        last_used_at=_parse(row["last_used_at"]),
+    )

@@ -1,0 +1,80 @@
+"""The audit HTTP API: ``/api/v2/aibridge/interceptions`` and ``/api/v2/aibridge/usage``."""
+
+from __future__ import annotations
+
+import contextlib
+
+from flask import Blueprint, current_app, jsonify, request
+
+import aibridge
+
+from ..recorder.database import open_for_reading, snapshot
+from .filters import TIME_KEYS, BadParameter, build_filter, parse_limit, parse_q
+from .interceptions import list_interceptions
+from .usage import parse_group_by, usage_summary
+
+EXTENSION = "aibridge.audit"
+
+blueprint = Blueprint("aibridge_audit", __name__)
+
+
+@blueprint.get("/api/v2/aibridge/interceptions")
+def interceptions():
+    actor = aibridge.authenticate(request)
+    if actor is None:
+        return _unauthorized()
+    try:
+        where = _filter_from_q(actor)
+        limit = parse_limit(request.args.get("limit"))
+        with _reader() as conn:
+            answer = list_interceptions(conn, where, limit, request.args.get("after_id") or None)
+    except BadParameter as error:
+        return _bad_request(error)
+    return jsonify(answer)
+
+
+@blueprint.get("/api/v2/aibridge/usage")
+def usage():
+    actor = aibridge.authenticate(request)
+    if actor is None:
+        return _unauthorized()
+    try:
+        group_by = parse_group_by(request.args.get("group_by"))
+        values = {key: request.args.get(key) for key in TIME_KEYS}
+        where = build_filter(values, actor.id, actor.is_owner)
+        with _reader() as conn:
+            answer = usage_summary(conn, where, group_by)
+    except BadParameter as error:
+        return _bad_request(error)
+    return jsonify(answer)
+
+
+def _filter_from_q(actor):
+    try:
+        return build_filter(parse_q(request.args.get("q", "")), actor.id, actor.is_owner)
+    except BadParameter as error:
+        if error.field == "q":
+            raise
+        # Every filter arrives inside q: report q, and say which filter.
+        raise BadParameter("q", str(error)) from None
+
+
+@contextlib.contextmanager
+def _reader():
+    conn = open_for_reading(current_app.extensions[EXTENSION])
+    try:
+        with snapshot(conn):
+            yield conn
+    finally:
+        conn.close()
+
+
+def _unauthorized():
+    return jsonify(message="a valid AI Bridge token is required"), 401
+
+
+def _bad_request(error: BadParameter):
+    body = {"message": f"invalid {error.field}: {error.message}",
+            "validations": [{"field": error.field, "detail": error.message}]}
+    return jsonify(body), 400
+

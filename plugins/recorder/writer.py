@@ -1,0 +1,158 @@
+"""The record writer: hooks only enqueue; one OS thread writes batches to SQLite."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from .. import os_threads
+from .database import open_for_writing
+from .store import write_batch
+
+log = logging.getLogger("aibridge.recorder")
+
+MAX_BATCH = 200
+RETRY_DELAYS = (0.05, 0.25, 1.0)  # seconds before each retry of a failed write
+
+_STOP = object()
+
+
+class RecordWriter:
+    """Queue of records and the one OS thread that writes them in short transactions."""
+
+    def __init__(self, database_path: Path | str, retry_delays: tuple[float, ...] = RETRY_DELAYS,
+                 max_batch: int = MAX_BATCH):
+        self.database_path = Path(database_path)
+        self.retry_delays = retry_delays
+        self.max_batch = max_batch
+        self.written = 0  # records stored (read by anyone, changed by the writer thread only)
+        self.lost = 0  # records given up after every retry
+        self.thread_ident: int | None = None
+        self._queue = os_threads.new_queue()
+        self._done = os_threads.new_lock()
+        self._db = None
+        self._log = None
+        self._state = "new"
+
+    def start(self) -> None:
+        """Create or migrate the tables now (errors surface at startup), then start the thread."""
+        open_for_writing(self.database_path).close()
+        self._log = os_threads.ThreadSafeLogger(log)
+        self._done.acquire()
+        self._state = "running"
+        os_threads.start_thread(self._run)
+
+    def put(self, kind: str, record: Any) -> None:
+        """Hand a record to the writer thread; never blocks."""
+        if self._state != "running":
+            log.error("recorder is %s: %s record not recorded: %s", self._state, record.record_type,
+                      _describe(record))
+            return
+        self._queue.put((kind, record))
+
+    def close(self) -> None:
+        """Write everything queued so far, then stop the thread."""
+        if self._state != "running":
+            return
+        self._state = "stopped"
+        self._queue.put(_STOP)
+        if os_threads.gevent_patched():
+            # Keep the hub running (other greenlets, log calls posted by the thread) while waiting.
+            while not self._done.acquire(blocking=False):
+                os_threads.cooperative_sleep(0.005)
+        else:
+            self._done.acquire()
+        self._log.flush()
+
+    def _run(self) -> None:
+        self.thread_ident = os_threads.thread_ident()
+        try:
+            stopping = False
+            while True:
+                try:
+                    item = self._queue.get(block=not stopping)
+                except os_threads.QueueEmpty:
+                    break  # stopping, and nothing is left
+                batch = []
+                while True:
+                    if item is _STOP:
+                        stopping = True
+                    else:
+                        batch.append(item)
+                    if len(batch) >= self.max_batch:
+                        break
+                    try:
+                        item = self._queue.get_nowait()
+                    except os_threads.QueueEmpty:
+                        break
+                if batch:
+                    self._write(batch)
+        except BaseException as error:  # the thread must always signal that it is done
+            self._log.error("recorder writer thread stopped: %s", error, exc_info=error)
+        finally:
+            self._close_connection()
+            self._done.release()
+
+    def _write(self, batch: list) -> None:
+        error = self._attempt(batch)
+        for delay in self.retry_delays:
+            if error is None:
+                break
+            self._log.warning("writing %d records failed, retrying in %ss: %s", len(batch), delay, error)
+            os_threads.os_sleep(delay)
+            error = self._attempt(batch)
+        if error is None:
+            self.written += len(batch)
+        elif len(batch) > 1 and not _is_busy(error):
+            # A record the database refuses must not take the rest of its batch with it.
+            for item in batch:
+                self._write_alone(item)
+        else:
+            for _, record in batch:
+                self._give_up(record, error)
+
+    def _write_alone(self, item) -> None:
+        error = self._attempt([item])
+        if error is None:
+            self.written += 1
+        else:
+            self._give_up(item[1], error)
+
+    def _attempt(self, batch: list) -> Exception | None:
+        try:
+            if self._db is None:
+                self._db = open_for_writing(self.database_path)
+            write_batch(self._db, batch)
+        except Exception as error:
+            if isinstance(error, sqlite3.DatabaseError) and not _is_busy(error):
+                self._close_connection()  # reopen next time, in case the connection is broken
+            return error
+        return None
+
+    def _give_up(self, record, error: Exception) -> None:
+        self.lost += 1
+        self._log.error("could not record %s after %d attempts (%s): %s", record.record_type,
+                        1 + len(self.retry_delays), error, _describe(record))
+
+    def _close_connection(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
+
+
+def _is_busy(error: Exception) -> bool:
+    message = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
+
+
+def _describe(record) -> str:
+    try:
+        return json.dumps(record.as_dict(), default=str, ensure_ascii=False)
+    except Exception:  # describing a record must never fail the caller
+        return repr(record)

@@ -1,0 +1,1 @@
+"""The retention plugin: purge interceptions older than ``--aibridge-retention``."""

@@ -1,0 +1,99 @@
+"""The background purge: once at startup, then about every 10 minutes, on its own OS thread."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Callable
+
+from .. import os_threads
+from ..recorder.database import open_for_writing
+from .purge import BATCH_SIZE, PurgeResult, cutoff_for, purge
+
+log = logging.getLogger("aibridge.retention")
+
+INTERVAL_SECONDS = 600.0
+
+_STOP = object()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class RetentionJob:
+    """Purge records older than ``retention`` now and every ``interval`` seconds until stopped."""
+
+    def __init__(self, database_path: Path | str, retention: dt.timedelta,
+                 clock: Callable[[], dt.datetime] = utcnow, interval: float = INTERVAL_SECONDS,
+                 batch_size: int = BATCH_SIZE):
+        if retention <= dt.timedelta(0):
+            raise ValueError("a retention of 0 keeps records forever: there is nothing to purge")
+        self.database_path = Path(database_path)
+        self.retention = retention
+        self.clock = clock
+        self.interval = interval
+        self.batch_size = batch_size
+        self.runs = 0  # completed purge runs, successful or not
+        self.last_result: PurgeResult | None = None
+        self.last_error: Exception | None = None
+        self._wake = os_threads.new_queue()
+        self._done = os_threads.new_lock()
+        self._log = None
+        self._running = False
+        self._stop_requested = False
+
+    def run_once(self) -> PurgeResult:
+        """Purge what is past retention at ``clock()``, and log what was removed."""
+        db = open_for_writing(self.database_path)
+        try:
+            result = purge(db.conn, cutoff_for(self.clock(), self.retention), self.batch_size,
+                           keep_going=lambda: not self._stop_requested)
+        finally:
+            db.close()
+        self.last_result = result
+        (self._log or log).info("retention purge removed %s", result.describe())
+        return result
+
+    def start(self) -> None:
+        self._log = os_threads.ThreadSafeLogger(log)
+        self._done.acquire()
+        self._running = True
+        os_threads.start_thread(self._run)
+
+    def stop(self) -> None:
+        """Stop the thread; a purge in progress stops after its current batch."""
+        if not self._running:
+            return
+        self._running = False
+        self._stop_requested = True
+        self._wake.put(_STOP)
+        if os_threads.gevent_patched():
+            while not self._done.acquire(blocking=False):
+                os_threads.cooperative_sleep(0.005)
+        else:
+            self._done.acquire()
+        self._log.flush()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._run_logged()
+                try:
+                    self._wake.get(timeout=self.interval)
+                    return  # the only thing ever queued is the stop request
+                except os_threads.QueueEmpty:
+                    continue
+        finally:
+            self._done.release()
+
+    def _run_logged(self) -> None:
+        try:
+            self.run_once()
+            self.last_error = None
+        except Exception as error:  # a failed run is retried at the next interval
+            self.last_error = error
+            self._log.error("retention purge failed, retrying in %ds: %s", self.interval, error, exc_info=error)
+        finally:
+            self.runs += 1

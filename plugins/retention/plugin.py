@@ -1,0 +1,37 @@
+"""Hooks of the retention plugin: the background purge job and ``aibridge retention purge``."""
+
+from __future__ import annotations
+
+import logging
+
+from aibridge import hookimpl
+
+from .job import RetentionJob
+
+log = logging.getLogger("aibridge.retention")
+
+EXTENSION = "aibridge.retention"
+
+
+@hookimpl
+def aibridge_startup(app, config):
+    if not config.retention:
+        log.info("retention is 0: recorded interceptions are kept forever")
+        return
+    job = RetentionJob(config.database_path, config.retention)
+    job.start()
+    app.extensions[EXTENSION] = job
+
+
+@hookimpl
+def aibridge_shutdown(app):
+    job = app.extensions.get(EXTENSION)
+    if job is not None:
+        job.stop()
+
+
+@hookimpl
+def aibridge_commands(cli):
+    from .cli import retention_group
+
+    cli.add_command(retention_group)

@@ -1,0 +1,81 @@
+"""Delete interceptions past the retention period, with their child records, in batches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..recorder.schema import CHILD_TABLES, INTERCEPTIONS
+from ..recorder.timestamps import to_db
+
+BATCH_SIZE = 1000
+
+# Interceptions whose end was never recorded (a process died mid-request) expire by their start.
+_EXPIRED = "(ended_at < :cutoff OR (ended_at IS NULL AND started_at < :cutoff))"
+
+
+@dataclass
+class PurgeResult:
+    """Rows removed (or, in a dry run, that would be) per table."""
+
+    cutoff: dt.datetime
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys((INTERCEPTIONS, *CHILD_TABLES), 0))
+
+    @property
+    def interceptions(self) -> int:
+        return self.rows[INTERCEPTIONS]
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+    def describe(self) -> str:
+        details = ", ".join(f"{table} {count}" for table, count in self.rows.items())
+        return f"{self.total} rows ({details}) of interceptions that ended before {self.cutoff.isoformat()}"
+
+
+def cutoff_for(now: dt.datetime, retention: dt.timedelta) -> dt.datetime:
+    """Interceptions that ended before this time are past retention."""
+    return now - retention
+
+
+def purge(conn: sqlite3.Connection, cutoff: dt.datetime, batch_size: int = BATCH_SIZE,
+          keep_going: Callable[[], bool] = lambda: True) -> PurgeResult:
+    """Delete expired interceptions and their records, one transaction per ``batch_size`` interceptions.
+
+    ``keep_going`` is asked between batches; returning False stops early (on shutdown).
+    """
+    result = PurgeResult(cutoff)
+    params = {"cutoff": to_db(cutoff), "limit": batch_size}
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            ids = [row[0] for row in conn.execute(
+                f"SELECT id FROM {INTERCEPTIONS} WHERE {_EXPIRED} LIMIT :limit", params)]
+            if ids:
+                marks = ", ".join("?" for _ in ids)
+                for table in CHILD_TABLES:
+                    cursor = conn.execute(f"DELETE FROM {table} WHERE interception_id IN ({marks})", ids)
+                    result.rows[table] += cursor.rowcount
+                cursor = conn.execute(f"DELETE FROM {INTERCEPTIONS} WHERE id IN ({marks})", ids)
+                result.rows[INTERCEPTIONS] += cursor.rowcount
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        if len(ids) < batch_size or not keep_going():
+            return result
+
+
+def count_expired(conn: sqlite3.Connection, cutoff: dt.datetime) -> PurgeResult:
+    """What :func:`purge` would remove, without removing anything."""
+    result = PurgeResult(cutoff)
+    params = {"cutoff": to_db(cutoff)}
+    expired_ids = f"SELECT id FROM {INTERCEPTIONS} WHERE {_EXPIRED}"
+    result.rows[INTERCEPTIONS] = conn.execute(f"SELECT count(*) FROM ({expired_ids})", params).fetchone()[0]
+    for table in CHILD_TABLES:
+        sql = f"SELECT count(*) FROM {table} WHERE interception_id IN ({expired_ids})"
+        result.rows[table] = conn.execute(sql, params).fetchone()[0]
+    return result

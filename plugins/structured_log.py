@@ -1,0 +1,68 @@
+"""Structured logging of records: one ``interception log`` line per record, for a SIEM.
+
+Enabled by ``--aibridge-structured-logging``. Lines go through the ``aibridge.records``
+logger, so they reach the same outputs as every other log line (human-readable
+by default, JSON lines with ``--log-json``), with ``record_type`` and the
+record's fields as extra fields. Records never carry provider keys or gateway tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+
+from aibridge import hookimpl
+from aibridge.records import InterceptionEnd
+
+log = logging.getLogger("aibridge.records")
+
+MESSAGE = "interception log"
+EXTENSION = "aibridge.structured_log"
+
+INTERCEPTION_START_FIELDS = (
+    "interception_id", "initiator_id", "provider", "provider_name", "model", "client",
+    "client_session_id", "user_agent", "started_at", "metadata",
+)
+
+
+@hookimpl
+def aibridge_startup(app, config):
+    app.extensions[EXTENSION] = bool(config.structured_logging)
+
+
+@hookimpl
+def on_interception_start(interception):
+    fields = interception.as_dict()
+    _log(interception.record_type, {name: fields[name] for name in INTERCEPTION_START_FIELDS})
+
+
+@hookimpl
+def on_prompt_usage(interception, prompt):
+    _log(prompt.record_type, prompt.as_dict())
+
+
+@hookimpl
+def on_token_usage(interception, usage):
+    _log(usage.record_type, usage.as_dict())
+
+
+@hookimpl
+def on_tool_usage(interception, tool):
+    _log(tool.record_type, tool.as_dict())
+
+
+@hookimpl
+def on_model_thought(interception, thought):
+    _log(thought.record_type, thought.as_dict())
+
+
+@hookimpl
+def on_interception_end(interception):
+    end = InterceptionEnd(interception_id=interception.interception_id, ended_at=interception.ended_at)
+    _log(end.record_type, end.as_dict())
+
+
+def _log(record_type: str, fields: dict) -> None:
+    if current_app.extensions.get(EXTENSION):
+        log.info(MESSAGE, extra={"record_type": record_type, **fields})

@@ -1,0 +1,139 @@
+"""A real MCP server for tests: the official SDK's MCPServer over Streamable HTTP on 127.0.0.1.
+
+It runs under uvicorn in a background thread of the test process and records
+what it was asked (``calls``) and with which headers (``seen_headers``), so
+tests can check both the gateway's MCP client and what the model's tool calls
+turned into.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+RETENTION_ANSWER = "Interception records are kept for 60 days, then purged (setting: retention)."
+
+
+class _PageTools:
+    """Server middleware that splits ``tools/list`` into pages linked by ``nextCursor``."""
+
+    def __init__(self, page_size: int):
+        self.page_size = page_size
+
+    async def __call__(self, ctx, call_next):
+        result = await call_next(ctx)
+        if ctx.method != "tools/list" or not self.page_size:
+            return result
+        data = result if isinstance(result, dict) else result.model_dump(by_alias=True, exclude_none=True)
+        start = int((ctx.params or {}).get("cursor") or 0)
+        end = start + self.page_size
+        page = dict(data, tools=data["tools"][start:end])
+        if end < len(data["tools"]):
+            page["nextCursor"] = str(end)
+        return page
+
+
+def build_server(page_size: int = 0) -> tuple[MCPServer, list]:
+    """An MCPServer with docs_search, tickets_create and broken_tool; calls are appended to the list."""
+    calls: list[tuple[str, dict]] = []
+    server = MCPServer("docs", middleware=[_PageTools(page_size)], log_level="WARNING")
+
+    @server.tool()
+    def docs_search(query: str) -> str:
+        """Search the internal documentation."""
+        calls.append(("docs_search", {"query": query}))
+        if "retention" in query:
+            return RETENTION_ANSWER
+        return f"No documents match {query!r}."
+
+    @server.tool()
+    def tickets_create(title: str, priority: int = 3) -> str:
+        """Open a ticket in the tracker."""
+        calls.append(("tickets_create", {"title": title, "priority": priority}))
+        return f"Created ticket T-{len(calls)}: {title} (priority {priority})"
+
+    @server.tool()
+    def broken_tool(reason: str = "") -> str:
+        """Always fails (to test error results)."""
+        calls.append(("broken_tool", {"reason": reason}))
+        raise ToolError(f"the ticket tracker is down {reason}".strip())
+
+    return server, calls
+
+
+class _RecordHeaders:
+    """ASGI middleware: remembers request headers and refuses requests without the expected token."""
+
+    def __init__(self, app, owner: "MCPTestServer"):
+        self.app = app
+        self.owner = owner
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        self.owner.seen_headers.append((scope["method"], headers))
+        expected = self.owner.required_authorization
+        if expected is not None and headers.get("authorization") != expected:
+            await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"unauthorized"})
+            return None
+        return await self.app(scope, receive, send)
+
+
+class MCPTestServer:
+    """Start with ``start()`` (or as a context manager); ``url`` is the Streamable HTTP endpoint."""
+
+    def __init__(self, page_size: int = 0, json_response: bool = False, required_authorization: str | None = None):
+        self.mcp, self.calls = build_server(page_size)
+        self.json_response = json_response
+        self.required_authorization = required_authorization
+        self.seen_headers: list[tuple[str, dict]] = []
+        self.url = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "MCPTestServer":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/mcp"
+        app = _RecordHeaders(self.mcp.streamable_http_app(json_response=self.json_response), self)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test MCP server did not start")
+            time.sleep(0.005)
+        return self
+
+    def _serve(self, sock: socket.socket) -> None:
+        asyncio.run(self._server.serve(sockets=[sock]))
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(10)
+        self._server = None
+
+    def requests_of(self, method: str) -> list[dict[str, Any]]:
+        """Headers of the HTTP requests made with ``method`` (POST, GET, DELETE)."""
+        return [headers for m, headers in self.seen_headers if m == method]
+
+    def __enter__(self) -> "MCPTestServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
