@@ -103,7 +103,8 @@ def users_create(username, email, role, **flags):
 @with_options(COMMON)
 def users_list(**flags):
     """List users."""
-    rows = [(u.username, u.email or "-", u.role, u.status, when(u.created_at), u.id) for u in user_store(flags).list_users()]
+    found = user_store(flags).list_users()
+    rows = [(u.username, u.email or "-", u.role, u.status, when(u.created_at), u.id) for u in found]
     click.echo(table(("USERNAME", "EMAIL", "ROLE", "STATUS", "CREATED", "ID"), rows))
 
 
@@ -151,7 +152,8 @@ def tokens_list(username, **flags):
     """List a user's tokens (never their secrets)."""
     found = user_store(flags).list_tokens(username)
     rows = [
-        (t.id, t.label or "-", t.status(), when(t.created_at), when(t.expires_at, "never"), when(t.last_used_at, "never"))
+        (t.id, t.label or "-", t.status(), when(t.created_at), when(t.expires_at, "never"),
+         when(t.last_used_at, "never"))
         for t in found
     ]
     click.echo(table(("ID", "NAME", "STATUS", "CREATED", "EXPIRES", "LAST USED"), rows))
@@ -174,9 +176,14 @@ def plugins(**flags):
 
     config = load_config(flags)
     pm = make_plugin_manager(config.disable_plugins)
-    rows = [(name, ", ".join(sorted(h.name for h in pm.get_hookcallers(pm.get_plugin(name)) or ()))) for name in plugin_names(pm)]
+    rows = [(name, ", ".join(hook_names(pm, name))) for name in plugin_names(pm)]
     rows += [(name, "(disabled)") for name in config.disable_plugins]
     click.echo(table(("PLUGIN", "HOOKS"), rows))
+
+
+def hook_names(pm, plugin_name: str) -> list[str]:
+    """The hooks a registered plugin implements, sorted."""
+    return sorted(caller.name for caller in pm.get_hookcallers(pm.get_plugin(plugin_name)) or ())
 
 
 def user_store(flags: Mapping) -> UserStore:
@@ -190,7 +197,8 @@ def user_store(flags: Mapping) -> UserStore:
 def table(headers: tuple[str, ...], rows: list[tuple]) -> str:
     """Columns aligned with two spaces between them."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [headers, *rows])
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [headers, *rows]]
+    return "\n".join(lines)
 
 
 def when(moment: dt.datetime | None, missing: str = "-") -> str:

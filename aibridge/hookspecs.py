@@ -73,3 +73,8 @@ def aibridge_routes(app, config):
 @hookspec
 def aibridge_commands(cli):
     """Add commands to the ``aibridge`` click group."""
+
+
+@hookspec(firstresult=True)
+def aibridge_mcp_credential(interception, server):
+    """Return the ``Authorization`` value for this user's calls to MCP ``server`` (an MCPServerConfig), or None."""

@@ -106,7 +106,8 @@ def _open(destination: str, setting: Option) -> logging.Handler:
     try:
         return logging.FileHandler(destination, encoding="utf-8")
     except OSError as error:
-        raise ConfigError(f"{setting.flag} / {setting.env}: cannot open {destination} for writing: {error.strerror or error}") from None
+        reason = error.strerror or str(error)
+        raise ConfigError(f"{setting.flag} / {setting.env}: cannot open {destination} for writing: {reason}") from None
 
 
 def _show(value) -> str:

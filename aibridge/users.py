@@ -143,7 +143,8 @@ class UserStore:
         """The user's tokens, newest first (without secrets)."""
         user = self.get_user(username)
         with self._lock:
-            rows = list(self.db["api_tokens"].rows_where("user_id = ?", [user.id], order_by="created_at desc, rowid desc"))
+            newest_first = "created_at desc, rowid desc"
+            rows = list(self.db["api_tokens"].rows_where("user_id = ?", [user.id], order_by=newest_first))
         return [_token_info(row, user.username) for row in rows]
 
     def revoke_token(self, token_id: str) -> TokenInfo:

@@ -10,9 +10,10 @@ from aibridge.config import ConfigError
 def config_options(command):
     """Add ``--data-dir`` and ``--config``, read like every other aibridge command reads them."""
     command = click.option("--config", "config_path", metavar="PATH", default=None,
-                           help="YAML configuration file [env: CODER_CONFIG_PATH].")(command)
+                           help="YAML file with more settings [env CODER_CONFIG_PATH; default (none)].")(command)
     command = click.option("--data-dir", metavar="PATH", default=None,
-                           help="Directory of the SQLite database [env: CODER_DATA_DIR].")(command)
+                           help="Directory of the SQLite database [env CODER_DATA_DIR; "
+                                "default $XDG_DATA_HOME/aibridge, else ~/.local/share/aibridge].")(command)
     return command
 
 
@@ -30,6 +31,6 @@ def load_config(data_dir: str | None, config_path: str | None, more: dict | None
 
 
 def fail(message: str, status: int = 1):
-    """Print one error line and exit with ``status``."""
-    click.echo(f"error: {message}", err=True)
+    """Print ``aibridge: error: <message>`` on stderr and exit with ``status``."""
+    click.echo(f"aibridge: error: {message}", err=True)
     raise SystemExit(status)

@@ -95,9 +95,11 @@ class ThreadSafeLogger:
     def error(self, msg, *args, **kwargs) -> None:
         self._post(self._logger.error, msg, *args, **kwargs)
 
-    def flush(self) -> None:
-        """From the hub's thread: let every log call posted so far reach the handlers."""
-        while self.pending():
+    def flush(self, timeout: float = 2.0) -> None:
+        """From the hub's thread: let the log calls posted so far reach the handlers (within ``timeout``)."""
+        for _ in range(int(timeout / 0.001)):
+            if not self.pending():
+                return
             cooperative_sleep(0.001)
 
     def pending(self) -> int:

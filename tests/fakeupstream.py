@@ -1,9 +1,9 @@
 """A local HTTP/1.1 server that plays a provider: it records requests and replays queued answers.
 
 Tests point the gateway's upstream base URL at ``FakeUpstream.url``, queue the
-answers the provider would give (fixtures recorded under tests/fixtures/ or
-``Response`` objects built in code), and afterwards inspect ``.requests`` to
-see exactly what the gateway sent upstream.
+answers the provider would give (fixtures under tests/fixtures/, written in the
+providers' documented formats, or ``Response`` objects built in code), and
+afterwards inspect ``.requests`` to see exactly what the gateway sent upstream.
 """
 
 from __future__ import annotations
@@ -209,8 +209,6 @@ class FakeUpstream:
         self.url: str | None = None
         self.port: int | None = None
 
-    # -- lifecycle --------------------------------------------------------
-
     def start(self) -> FakeUpstream:
         """Bind a free port on 127.0.0.1 and start serving."""
         if self._server is not None:
@@ -236,8 +234,6 @@ class FakeUpstream:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
-
-    # -- answers ----------------------------------------------------------
 
     def queue(self, fixture, *, status=None, headers=None, delay=0.0, stall_after=None, close_after=None) -> None:
         """Queue an answer for the next request (FIFO); ``fixture`` is a fixture name or a Response."""
@@ -268,8 +264,6 @@ class FakeUpstream:
             self._fifo.clear()
             self._by_path.clear()
             self._requests.clear()
-
-    # -- requests ---------------------------------------------------------
 
     @property
     def requests(self) -> list[ReceivedRequest]:
@@ -317,8 +311,8 @@ def _plan(fixture, status, headers, delay, stall_after, close_after) -> _Planned
 class _Server(http.server.ThreadingHTTPServer):
     """The listening socket, one daemon thread per connection, and a way to end them all."""
 
-    daemon_threads = True
     allow_reuse_address = False
+    request_queue_size = 128  # many clients connect at once in concurrency tests
 
     def __init__(self, upstream: FakeUpstream):
         self.upstream = upstream
@@ -346,7 +340,8 @@ class _Server(http.server.ThreadingHTTPServer):
 
     def process_request(self, connection, address) -> None:
         """Serve ``connection`` in its own daemon thread, tracked so stop() can end it."""
-        thread = threading.Thread(target=self._serve, args=(connection, address), daemon=True)
+        name = f"fakeupstream-{self.server_address[1]}-connection"
+        thread = threading.Thread(target=self._serve, args=(connection, address), name=name, daemon=True)
         with self._tracking:
             if self.stopping.is_set():
                 connection.close()

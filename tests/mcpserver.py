@@ -9,6 +9,7 @@ turned into.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -21,13 +22,15 @@ from mcp.server.mcpserver.exceptions import ToolError
 RETENTION_ANSWER = "Interception records are kept for 60 days, then purged (setting: retention)."
 
 
-class _PageTools:
-    """Server middleware that splits ``tools/list`` into pages linked by ``nextCursor``."""
+class _ObserveAndPage:
+    """Server middleware: records each JSON-RPC method, splits ``tools/list`` into ``nextCursor`` pages."""
 
-    def __init__(self, page_size: int):
+    def __init__(self, page_size: int, methods: list):
         self.page_size = page_size
+        self.methods = methods
 
     async def __call__(self, ctx, call_next):
+        self.methods.append((ctx.method, dict(ctx.params or {})))
         result = await call_next(ctx)
         if ctx.method != "tools/list" or not self.page_size:
             return result
@@ -40,15 +43,16 @@ class _PageTools:
         return page
 
 
-def build_server(page_size: int = 0) -> tuple[MCPServer, list]:
-    """An MCPServer with docs_search, tickets_create and broken_tool; calls are appended to the list."""
+def build_server(page_size: int = 0, methods: list | None = None) -> tuple[MCPServer, list]:
+    """An MCPServer with search, tickets_create and broken_tool; calls are appended to the list."""
     calls: list[tuple[str, dict]] = []
-    server = MCPServer("docs", middleware=[_PageTools(page_size)], log_level="WARNING")
+    middleware = _ObserveAndPage(page_size, methods if methods is not None else [])
+    server = MCPServer("docs", middleware=[middleware], log_level="WARNING")
 
     @server.tool()
-    def docs_search(query: str) -> str:
+    def search(query: str) -> str:
         """Search the internal documentation."""
-        calls.append(("docs_search", {"query": query}))
+        calls.append(("search", {"query": query}))
         if "retention" in query:
             return RETENTION_ANSWER
         return f"No documents match {query!r}."
@@ -85,17 +89,33 @@ class _RecordHeaders:
             await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": b"unauthorized"})
             return None
-        return await self.app(scope, receive, send)
+        return await self.app(scope, self._recording(receive), send)
+
+    def _recording(self, receive):
+        """``receive``, keeping each complete JSON-RPC body in ``posted`` before the app answers."""
+        parts: list[bytes] = []
+
+        async def wrapped():
+            message = await receive()
+            if message["type"] == "http.request":
+                parts.append(message.get("body", b""))
+                if not message.get("more_body") and parts[0]:
+                    self.owner.posted.append(json.loads(b"".join(parts)))
+            return message
+
+        return wrapped
 
 
 class MCPTestServer:
     """Start with ``start()`` (or as a context manager); ``url`` is the Streamable HTTP endpoint."""
 
     def __init__(self, page_size: int = 0, json_response: bool = False, required_authorization: str | None = None):
-        self.mcp, self.calls = build_server(page_size)
+        self.methods: list[tuple[str, dict]] = []  # every JSON-RPC method received, with its params
+        self.mcp, self.calls = build_server(page_size, self.methods)
         self.json_response = json_response
         self.required_authorization = required_authorization
         self.seen_headers: list[tuple[str, dict]] = []
+        self.posted: list = []  # every JSON-RPC message POSTed, in order
         self.url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

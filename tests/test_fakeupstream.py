@@ -6,6 +6,8 @@ import http.client
 import json
 import re
 import socket
+import threading
+import time
 
 import anthropic
 import openai
@@ -31,6 +33,20 @@ def upstream():
         yield server
 
 
+@pytest.fixture
+def connect():
+    """Open http.client connections to a fake upstream, closed after the test."""
+    connections = []
+
+    def open_connection(server: FakeUpstream) -> http.client.HTTPConnection:
+        connections.append(http.client.HTTPConnection("127.0.0.1", server.port, timeout=10))
+        return connections[-1]
+
+    yield open_connection
+    for connection in connections:
+        connection.close()
+
+
 # -- reading raw HTTP, so chunk boundaries stay visible ------------------------
 
 
@@ -38,6 +54,7 @@ class RawResponse:
     """A response read off a socket by hand: status, headers and the body's chunks as framed."""
 
     def __init__(self, sock: socket.socket):
+        self.sock = sock
         self.file = sock.makefile("rb")
         status_line = self.file.readline().decode()
         if not status_line:
@@ -47,6 +64,17 @@ class RawResponse:
         while (line := self.file.readline().decode()) not in ("\r\n", ""):
             name, _, value = line.partition(":")
             self.headers[name.strip().lower()] = value.strip()
+
+    def __enter__(self) -> RawResponse:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (the socket only really closes once its file is closed too)."""
+        self.file.close()
+        self.sock.close()
 
     def next_chunk(self) -> bytes | None:
         """The next chunk's payload; b"" for the terminating chunk, None if the connection ended first."""
@@ -68,12 +96,12 @@ class RawResponse:
 
 
 def raw_request(upstream: FakeUpstream, method: str = "POST", path: str = "/v1/messages",
-                body: bytes = b"{}") -> tuple[socket.socket, RawResponse]:
+                body: bytes = b"{}") -> RawResponse:
     """Send one request over a fresh socket and read the status line and headers."""
     sock = socket.create_connection(("127.0.0.1", upstream.port), timeout=10)
     sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: upstream\r\nContent-Type: application/json\r\n"
                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-    return sock, RawResponse(sock)
+    return RawResponse(sock)
 
 
 # -- the server ------------------------------------------------------------------
@@ -81,8 +109,7 @@ def raw_request(upstream: FakeUpstream, method: str = "POST", path: str = "/v1/m
 
 def test_streaming_fixture_is_replayed_one_event_per_chunk(upstream):
     upstream.queue("anthropic/stream_text")
-    sock, response = raw_request(upstream)
-    with sock:
+    with raw_request(upstream) as response:
         chunks, complete = response.chunks()
     fixture = load_fixture("anthropic/stream_text")
     assert response.status == 200
@@ -98,8 +125,7 @@ def test_streaming_fixture_is_replayed_one_event_per_chunk(upstream):
 def test_events_are_flushed_before_the_answer_ends(upstream):
     # The upstream holds the rest back, so the two events can only be read if each was flushed.
     upstream.queue("anthropic/stream_text", stall_after=2)
-    sock, response = raw_request(upstream)
-    with sock:
+    with raw_request(upstream) as response:
         first, second = response.next_chunk(), response.next_chunk()
     assert first.startswith(b"event: message_start\n")
     assert second.startswith(b"event: content_block_start\n")
@@ -107,8 +133,7 @@ def test_events_are_flushed_before_the_answer_ends(upstream):
 
 def test_non_sse_body_is_sent_with_content_length(upstream):
     upstream.queue("anthropic/blocking_text")
-    sock, response = raw_request(upstream)
-    with sock:
+    with raw_request(upstream) as response:
         length = int(response.headers["content-length"])
         body = response.file.read(length)
     assert "transfer-encoding" not in response.headers
@@ -116,17 +141,16 @@ def test_non_sse_body_is_sent_with_content_length(upstream):
     assert json.loads(body)["type"] == "message"
 
 
-def test_answers_come_in_queue_order_and_path_queues_go_first(upstream):
+def test_answers_come_in_queue_order_and_path_queues_go_first(upstream, connect):
     upstream.queue(Response(200, {"content-type": "text/plain"}, b"first"))
     upstream.queue(Response(200, {"content-type": "text/plain"}, b"second"))
     upstream.queue_for("/v1/models", "anthropic/models_list")
-    connection = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=10)
+    connection = connect(upstream)
     answers = []
     for path in ("/v1/messages", "/v1/models?limit=20", "/v1/messages", "/v1/models"):
         connection.request("GET", path)
         reply = connection.getresponse()
         answers.append((reply.status, reply.read()))
-    connection.close()
     assert answers[0] == (200, b"first")
     assert answers[1] == (200, load_fixture("anthropic/models_list").body)
     assert answers[2] == (200, b"second")
@@ -134,10 +158,10 @@ def test_answers_come_in_queue_order_and_path_queues_go_first(upstream):
     assert upstream.pending == 0
 
 
-def test_requests_are_recorded(upstream):
+def test_requests_are_recorded(upstream, connect):
     upstream.queue("anthropic/blocking_text")
     upstream.queue("openai/chat_blocking_text")
-    connection = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=10)
+    connection = connect(upstream)
     connection.request("POST", "/v1/messages?beta=true", body=b'{"model": "claude-sonnet-4-5"}',
                        headers={"X-Api-Key": "sk-ant-test", "anthropic-version": "2023-06-01"})
     connection.getresponse().read()
@@ -145,7 +169,6 @@ def test_requests_are_recorded(upstream):
     connection.request("POST", "/v1/chat/completions", body=iter([b'{"model":', b' "gpt-4.1"}']),
                        headers={"Authorization": "Bearer sk-test"}, encode_chunked=True)
     connection.getresponse().read()
-    connection.close()
     first, second = upstream.wait_for_requests(2, timeout=5)
     assert (first.method, first.path) == ("POST", "/v1/messages?beta=true")
     assert first.headers["x-api-key"] == first.headers["X-API-KEY"] == "sk-ant-test"
@@ -156,8 +179,8 @@ def test_requests_are_recorded(upstream):
     assert second.headers["authorization"] == "Bearer sk-test"
 
 
-def test_nothing_queued_answers_599_naming_the_request(upstream):
-    connection = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=10)
+def test_nothing_queued_answers_599_naming_the_request(upstream, connect):
+    connection = connect(upstream)
     connection.request("DELETE", "/v1/responses/resp_123")
     reply = connection.getresponse()
     assert reply.status == 599
@@ -165,9 +188,9 @@ def test_nothing_queued_answers_599_naming_the_request(upstream):
     assert [r.path for r in upstream.requests] == ["/v1/responses/resp_123"]
 
 
-def test_status_and_headers_can_be_overridden(upstream):
+def test_status_and_headers_can_be_overridden(upstream, connect):
     upstream.queue("openai/chat_blocking_text", status=503, headers={"retry-after": "3", "x-request-id": None})
-    connection = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=10)
+    connection = connect(upstream)
     connection.request("POST", "/v1/chat/completions", body=b"{}")
     reply = connection.getresponse()
     assert (reply.status, reply.reason) == (503, "Service Unavailable")
@@ -180,14 +203,25 @@ def test_stall_after_holds_the_stream_and_stop_ends_it():
     server = FakeUpstream().start()
     try:
         server.queue("openai/responses_stream_text", stall_after=3)
-        sock, response = raw_request(server, path="/v1/responses")
+        response = raw_request(server, path="/v1/responses")
         received = [response.next_chunk() for _ in range(3)]
     finally:
         server.stop()
-    with sock:
+    with response:
         rest = response.next_chunk()
     assert [json.loads(c.split(b"data: ")[1])["sequence_number"] for c in received] == [0, 1, 2]
     assert rest is None  # the connection ended without the terminating chunk
+
+
+def test_stall_ends_when_the_client_goes_away(upstream):
+    upstream.queue("anthropic/stream_text", stall_after=1)
+    with raw_request(upstream) as response:
+        assert response.next_chunk().startswith(b"event: message_start")
+    thread_name = f"fakeupstream-{upstream.port}-connection"
+    deadline = time.monotonic() + 10
+    while any(t.name == thread_name for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the stalled handler outlived its client"
+        time.sleep(0.005)
 
 
 def test_stall_before_headers_and_stop(upstream):
@@ -200,9 +234,9 @@ def test_stall_before_headers_and_stop(upstream):
         assert sock.recv(1024) == b""
 
 
-def test_close_after_ends_the_stream_abruptly(upstream):
+def test_close_after_ends_the_stream_abruptly(upstream, connect):
     upstream.queue("openai/chat_stream_text_usage", close_after=2)
-    connection = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=10)
+    connection = connect(upstream)
     connection.request("POST", "/v1/chat/completions", body=b"{}")
     reply = connection.getresponse()
     assert reply.status == 200
@@ -212,9 +246,9 @@ def test_close_after_ends_the_stream_abruptly(upstream):
     assert caught.value.partial == events[0] + events[1]
 
 
-def test_close_before_headers(upstream):
+def test_close_before_headers(upstream, connect):
     upstream.queue("openai/chat_stream_text", close_after=BEFORE_HEADERS)
-    connection = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=10)
+    connection = connect(upstream)
     connection.request("POST", "/v1/chat/completions", body=b"{}")
     with pytest.raises(http.client.RemoteDisconnected):
         connection.getresponse()
@@ -222,8 +256,7 @@ def test_close_before_headers(upstream):
 
 def test_delay_between_events_still_delivers_every_event(upstream):
     upstream.queue("anthropic/stream_haiku_text", delay=0.001)
-    sock, response = raw_request(upstream)
-    with sock:
+    with raw_request(upstream) as response:
         chunks, complete = response.chunks()
     assert complete
     assert chunks == split_sse_events(load_fixture("anthropic/stream_haiku_text").body)
@@ -233,34 +266,33 @@ def test_binary_chunks_are_sent_one_by_one(upstream):
     messages = [eventstream_message(b"first"), eventstream_message(b"second payload")]
     upstream.queue(Response(200, {"content-type": "application/vnd.amazon.eventstream"}, b"".join(messages)))
     upstream.queue(Response(200, {"content-type": "application/octet-stream"}, [b"\x00\x01", b"\xff"]))
-    sock, response = raw_request(upstream, path="/model/m/invoke-with-response-stream")
-    with sock:
+    with raw_request(upstream, path="/model/m/invoke-with-response-stream") as response:
         assert response.chunks() == (messages, True)
-    sock, response = raw_request(upstream)
-    with sock:
+    with raw_request(upstream) as response:
         assert response.chunks() == ([b"\x00\x01", b"\xff"], True)
 
 
-def test_connection_is_kept_alive_between_answers(upstream):
+def test_connection_is_kept_alive_between_answers(upstream, connect):
     for _ in range(3):
         upstream.queue("openai/chat_stream_text")
-    connection = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=10)
-    bodies = []
+    connection = connect(upstream)
+    bodies, sockets = [], set()
     for _ in range(3):
         connection.request("POST", "/v1/chat/completions", body=b"{}")
         bodies.append(connection.getresponse().read())
-    first_socket = connection.sock
-    connection.close()
-    assert first_socket is not None
+        sockets.add(connection.sock)
+    assert len(sockets) == 1 and None not in sockets
     assert bodies == [load_fixture("openai/chat_stream_text").body] * 3
     assert len(upstream.requests) == 3
 
 
-def test_reset_and_wait_for_requests(upstream):
+def test_reset_and_wait_for_requests(upstream, connect):
     upstream.queue("anthropic/count_tokens")
-    connection = http.client.HTTPConnection("127.0.0.1", upstream.port, timeout=10)
-    connection.request("GET", "/nothing-queued-yet")
-    connection.getresponse().read()
+    upstream.queue("anthropic/count_tokens")
+    connection = connect(upstream)
+    connection.request("POST", "/v1/messages/count_tokens", body=b"{}")
+    assert connection.getresponse().read() == b'{"input_tokens":2095}'
+    assert len(upstream.wait_for_requests(1)) == 1 and upstream.pending == 1
     upstream.reset()
     assert upstream.requests == [] and upstream.pending == 0
     with pytest.raises(AssertionError, match="expected 1 requests"):
@@ -324,9 +356,11 @@ def test_fixture_is_well_formed(name):
     api = name.split("/")[0]
     if api == "anthropic":
         assert re.fullmatch(r"req_011C[A-Za-z0-9]{20}", response.header("request-id"))
-    else:
+    elif api == "openai":
         assert re.fullmatch(r"req_[0-9a-f]{32}", response.header("x-request-id"))
-    if response.status == 429:
+    else:
+        assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", response.header("x-amzn-requestid"))
+    if response.status == 429 and api != "bedrock":
         assert response.header("retry-after")
     check_content(name, response)
 
@@ -337,7 +371,9 @@ def check_content(name: str, response: Response) -> None:
     content_type = response.header("content-type")
     if response.status >= 400:
         assert content_type == "application/json"
-        check_error_body(api, json.loads(response.body))
+        check_error_body(api, json.loads(response.body), response)
+    elif content_type == "application/vnd.amazon.eventstream":
+        assert split_eventstream_messages(response.body_bytes())
     elif content_type.startswith("text/event-stream"):
         events = sse_events(response.body)
         if api == "anthropic":
@@ -361,14 +397,18 @@ def check_content(name: str, response: Response) -> None:
             assert base == "count_tokens" and body["input_tokens"] > 0
 
 
-def check_error_body(api: str, body: dict) -> None:
-    """Anthropic: {"type":"error","error":{type,message}}; OpenAI: {"error":{message,type,param,code}}."""
+def check_error_body(api: str, body: dict, response: Response) -> None:
+    """Anthropic: {"type":"error","error":{type,message}}; OpenAI: {"error":{message,type,param,code}};
+    Bedrock: {"message"} with the exception name in x-amzn-ErrorType."""
     if api == "anthropic":
         assert body["type"] == "error"
         assert body["error"]["type"].endswith("_error") and body["error"]["message"]
-    else:
+    elif api == "openai":
         assert set(body["error"]) == {"message", "type", "param", "code"}
         assert body["error"]["message"]
+    else:
+        assert body["message"]
+        assert re.match(r"[A-Za-z]+Exception(:|$)", response.header("x-amzn-errortype"))
 
 
 # -- Anthropic ------------------------------------------------------------------
@@ -541,6 +581,51 @@ def check_response_object(response: dict, output: list) -> None:
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
     assert 0 <= usage["input_tokens_details"]["cached_tokens"] <= usage["input_tokens"]
     assert 0 <= usage["output_tokens_details"]["reasoning_tokens"] <= usage["output_tokens"]
+
+
+def mutate_event(name: str, marker: bytes, change) -> bytes:
+    """Fixture ``name``'s body with ``change`` applied to the data of its last event containing ``marker``."""
+    events = split_sse_events(load_fixture(name).body)
+    position = max(i for i, raw in enumerate(events) if marker in raw)
+    head, _, data = events[position].rstrip(b"\n").rpartition(b"data: ")
+    payload = json.loads(data)
+    change(payload)
+    events[position] = head + b"data: " + json.dumps(payload).encode() + b"\n\n"
+    return b"".join(events)
+
+
+def shrink_output(event):
+    event["usage"]["output_tokens"] = 0
+
+
+def bump_sequence(event):
+    event["sequence_number"] += 1
+
+
+def bump_total(event):
+    event["response"]["usage"]["total_tokens"] += 1
+
+
+def break_cached(event):
+    event["usage"]["prompt_tokens_details"]["cached_tokens"] = event["usage"]["prompt_tokens"] + 1
+
+
+def repeat_other_input(event):
+    event["usage"]["cache_read_input_tokens"] += 1
+
+
+@pytest.mark.parametrize("name, marker, change", [
+    ("anthropic/stream_text", b'"type":"message_delta"', shrink_output),
+    ("anthropic/stream_cache_tokens", b'"type":"message_delta"', repeat_other_input),
+    ("openai/responses_stream_text", b'"type":"response.output_text.delta"', bump_sequence),
+    ("openai/responses_stream_cached_tokens", b'"type":"response.completed"', bump_total),
+    ("openai/chat_stream_cached_tokens", b'"usage":{', break_cached),
+])
+def test_fixture_checks_catch_inconsistencies(name, marker, change):
+    fixture = load_fixture(name)
+    broken = Response(fixture.status, fixture.headers, mutate_event(name, marker, change))
+    with pytest.raises(AssertionError):
+        check_content(name, broken)
 
 
 def test_readme_describes_every_fixture():

@@ -75,7 +75,8 @@ def entries_from_yaml(settings: YamlSettings, list_key: str, keys: tuple[str, ..
         for raw_key, value in item.items():
             key = str(raw_key).upper()
             if str(raw_key) != key.lower():
-                raise ConfigError(f"{entry.label(str(raw_key))}: keys are lower case ({key.lower()!r})")
+                where = f"{entry.source}.{raw_key} in {entry.yaml_path}"
+                raise ConfigError(f"{where}: keys are lower case ({key.lower()!r})")
             _check_key(entry.label(key), key, keys, lower=True)
             if value is not None:
                 entry.values[key] = value

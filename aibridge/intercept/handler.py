@@ -9,8 +9,9 @@ from flask import Response, request, stream_with_context
 
 from ..errors import error_response
 from ..records import Interception, utcnow
-from . import upstream
+from . import inner_loop, upstream
 from .api import Api, BadRequest
+from .bedrock import bedrock_transport
 from .clients import detect_client, session_id
 from .lifecycle import InterceptionLog, new_interception_id
 from .sse import SSESplitter
@@ -46,15 +47,26 @@ def intercept(bridge, provider, path: str, api_class: type[Api], actor, byok: bo
     except BadRequest as exc:
         return error_response(shape, exc.status, str(exc))
 
+    transport = bedrock_transport(provider)  # None: straight to the provider's base URL
+    if transport is not None:
+        api.model = transport.model_for(api.model)  # the recorded model is the one that answers
     record = InterceptionLog(bridge.pm, _interception(provider, api, actor))
     record.start(api.prompt())
     headers = _upstream_headers(bridge, provider, actor, byok)
     url = provider.upstream_url(path, request.query_string.decode("latin-1"))
-    try:
-        response = upstream.send(
-            bridge.http, "POST", url, headers=headers, body=api.upstream_body(),
-            stream=True, timeout=bridge.config.upstream_timeout,
+
+    def send(body: bytes):
+        if transport is not None:
+            return transport.send(bridge.http, body, headers, bridge.config.upstream_timeout)
+        return upstream.send(
+            bridge.http, "POST", url, headers=headers, body=body, stream=True, timeout=bridge.config.upstream_timeout,
         )
+
+    tools = inner_loop.injected_tools(bridge.pm, api, record.interception)
+    if tools:
+        return inner_loop.run(bridge, api, record, tools, send, shape)
+    try:
+        response = send(api.upstream_body())
     except upstream.UpstreamTimeout as exc:
         record.end("failed")
         return error_response(shape, 504, str(exc))

@@ -19,6 +19,8 @@ _RECORDED_EVENTS = {
     b"response.failed",
     b"error",
 }
+# Large events whose only use is the response id, when it is still unknown.
+_ID_EVENTS = {b"response.created", b"response.in_progress"}
 
 
 class Responses(Api):
@@ -31,7 +33,8 @@ class Responses(Api):
     def check_supported(self) -> None:
         if self.body.get("background") is True:
             raise BadRequest(
-                'background responses are not supported through the AI Bridge: send the request without "background": true',
+                "background responses are not supported through the AI Bridge: "
+                'send the request without "background": true',
                 status=501,
             )
 
@@ -74,7 +77,7 @@ class ResponsesStream(StreamObserver):
         self.last_event = event
         raw = event.raw
         name = _event_name(raw)
-        if name is not None and name not in _RECORDED_EVENTS:
+        if name is not None and (name not in _RECORDED_EVENTS or (name in _ID_EVENTS and self.msg_id is not None)):
             return raw
         data = json.loads(event.data) if event.data.strip() else None
         if not isinstance(data, dict):
@@ -127,8 +130,8 @@ def record_item(log, msg_id: str, item: dict) -> None:
             if text:
                 log.thought(text, "reasoning_summary")
     elif kind == "message" and item.get("phase") == "commentary":
-        texts = [p.get("text") for p in item.get("content") or [] if isinstance(p, dict) and p.get("type") == "output_text"]
-        text = "\n".join(t for t in texts if isinstance(t, str))
+        parts = [p for p in item.get("content") or [] if isinstance(p, dict) and p.get("type") == "output_text"]
+        text = "\n".join(p["text"] for p in parts if isinstance(p.get("text"), str))
         if text:
             log.thought(text, "commentary")
 

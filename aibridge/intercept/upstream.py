@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import requests
-from requests.adapters import HTTPAdapter
+import urllib.parse
+import urllib.request
+
+import urllib3
 
 HOP_BY_HOP = frozenset(
     {
@@ -47,14 +49,69 @@ class UpstreamTimeout(Exception):
     """The provider took longer than the configured upstream timeout."""
 
 
-def make_session(pool_size: int = 1000) -> requests.Session:
-    """A session with a large keep-alive pool and no default headers of its own."""
-    session = requests.Session()
-    session.headers.clear()
-    adapter = HTTPAdapter(pool_connections=32, pool_maxsize=pool_size, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+class UpstreamHTTP:
+    """Pooled keep-alive connections to the providers, through the environment's proxy when one is set.
+
+    urllib3 directly rather than requests: a requests call re-reads proxy and
+    netrc settings and re-prepares the request every time, which cost a third
+    of the gateway's time per request in the benchmark.
+    """
+
+    def __init__(self, pool_size: int = 1000):
+        self._direct = urllib3.PoolManager(num_pools=32, maxsize=pool_size, block=False, retries=False)
+        self._proxies = urllib.request.getproxies()
+        self._via_proxy: dict[str, urllib3.PoolManager] = {}
+        self._proxy_for_host: dict[tuple[str, str], str | None] = {}
+
+    def manager(self, url: str) -> urllib3.PoolManager:
+        """The pool for ``url``: direct, or through HTTP(S)_PROXY unless NO_PROXY exempts its host."""
+        if not self._proxies:
+            return self._direct
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._proxy_for_host:
+            bypass = urllib.request.proxy_bypass(parts.hostname or "")
+            self._proxy_for_host[key] = None if bypass else self._proxies.get(parts.scheme)
+        proxy = self._proxy_for_host[key]
+        if proxy is None:
+            return self._direct
+        if proxy not in self._via_proxy:
+            self._via_proxy[proxy] = urllib3.ProxyManager(proxy, num_pools=32, maxsize=self._direct.connection_pool_kw["maxsize"], retries=False)
+        return self._via_proxy[proxy]
+
+    def close(self) -> None:
+        self._direct.clear()
+        for manager in self._via_proxy.values():
+            manager.clear()
+
+
+class UpstreamResponse:
+    """The provider's answer: status, headers, and a body read whole (``content``) or as it arrives (``raw``)."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse):
+        self.raw = raw
+        self.status_code = raw.status
+        self.headers = raw.headers  # case-insensitive
+        self._content: bytes | None = None
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            try:
+                self._content = self.raw.read()
+            except urllib3.exceptions.HTTPError as exc:
+                raise UpstreamUnreachable(f"the upstream answer broke off: {type(exc).__name__}") from exc
+        return self._content
+
+    def close(self) -> None:
+        """Give the connection back to the pool when the body was read to its end, else drop it."""
+        if self._content is None and not self.raw.isclosed():
+            self.raw.close()  # a half-read body cannot be reused: the connection goes
+        self.raw.release_conn()
+
+
+def make_session(pool_size: int = 1000) -> UpstreamHTTP:
+    return UpstreamHTTP(pool_size)
 
 
 def forward_headers(client_headers, keep_client_credentials: bool = False) -> dict[str, str]:
@@ -75,32 +132,43 @@ def relayed_headers(upstream_headers) -> list[tuple[str, str]]:
     return [(k, v) for k, v in upstream_headers.items() if k.lower() not in _NOT_RELAYED]
 
 
-def send(session: requests.Session, method: str, url: str, *, headers, body, stream: bool, timeout: float):
-    """Send one upstream request, mapping network failures to our two exceptions."""
+def send(http: UpstreamHTTP, method: str, url: str, *, headers, body, stream: bool = True, timeout: float) -> UpstreamResponse:
+    """Send one upstream request, mapping network failures to our two exceptions.
+
+    The body is always read by the caller (``content`` or ``raw.read1``), so
+    ``stream`` is accepted for symmetry only.
+    """
     try:
-        return session.request(
+        raw = http.manager(url).urlopen(
             method,
             url,
+            body=body,
             headers=headers,
-            data=body,
-            stream=stream,
-            timeout=(CONNECT_TIMEOUT, timeout),
-            allow_redirects=False,
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            decode_content=False,
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout),
         )
-    except requests.exceptions.ConnectTimeout as exc:
-        raise UpstreamTimeout(f"connecting to the upstream timed out: {exc}") from exc
-    except requests.exceptions.ReadTimeout as exc:
-        raise UpstreamTimeout("the upstream did not answer in time") from exc
-    except requests.exceptions.RequestException as exc:
+    except urllib3.exceptions.NewConnectionError as exc:  # a subclass of ConnectTimeoutError, oddly
         raise UpstreamUnreachable(f"the upstream could not be reached: {_reason(exc)}") from exc
+    except urllib3.exceptions.ConnectTimeoutError as exc:
+        raise UpstreamTimeout("connecting to the upstream timed out") from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise UpstreamTimeout("the upstream did not answer in time") from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise UpstreamUnreachable(f"the upstream could not be reached: {_reason(exc)}") from exc
+    return UpstreamResponse(raw)
 
 
 def _reason(exc: Exception) -> str:
-    """The innermost cause, without URLs that could carry credentials."""
+    """The innermost cause's type, without URLs that could carry credentials."""
     cause = exc
-    while cause.__cause__ is not None or (cause.args and isinstance(cause.args[0], Exception)):
-        cause = cause.__cause__ or cause.args[0]
-    return type(cause).__name__
+    while True:
+        inner = cause.__cause__ or getattr(cause, "reason", None)
+        if not isinstance(inner, Exception) or inner is cause:
+            return type(cause).__name__
+        cause = inner
 
 
 def read_chunks(response, size: int = 65536):

@@ -98,9 +98,6 @@ class Aibridge:
         }
 
     def version(self) -> str:
-        out = subprocess.run(
-            [str(Path(self.executable).parent / "python"), "-c", "import importlib.metadata as m; print(m.version('aibridge'))"],
-            capture_output=True,
-            text=True,
-        )
-        return out.stdout.strip() or "unknown"
+        out = subprocess.run([self.executable, "--version"], capture_output=True, text=True, timeout=60)
+        words = out.stdout.split()
+        return words[-1] if out.returncode == 0 and words else "unknown"

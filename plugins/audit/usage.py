@@ -12,7 +12,7 @@ TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "ca
 # group_by -> (SQL columns that identify a group, order of the groups)
 _GROUPS = {
     "user": (("i.initiator_id AS initiator_id", "max(i.initiator_username) AS initiator_username"),
-             ("i.initiator_id",), "interceptions DESC, initiator_id"),
+             ("i.initiator_id",), "interceptions DESC, initiator_username, initiator_id"),
     "model": (("i.model AS model",), ("i.model",), "interceptions DESC, model"),
     "provider": (("i.provider AS provider", "i.provider_name AS provider_name"),
                  ("i.provider", "i.provider_name"), "interceptions DESC, provider_name"),

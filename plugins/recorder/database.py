@@ -8,23 +8,22 @@ from pathlib import Path
 
 import sqlite_utils
 
-from aibridge.db import BUSY_TIMEOUT_MS, open_database
+from aibridge.db import open_database
 
 from .schema import migrate
 
+READ_BUSY_TIMEOUT_MS = 5000
+
 
 def open_for_writing(path: Path | str) -> sqlite_utils.Database:
-    """Open (creating if needed) the database with WAL and a busy timeout, recorder tables migrated.
-
-    The connection belongs to the calling thread.
-    """
+    """Open (creating if needed) the database with WAL and a busy timeout, recorder tables migrated."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = open_database(path)
     migrate(db)
     return db
 
 
-def open_for_reading(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+def open_for_reading(path: Path | str, busy_timeout_ms: int = READ_BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     """A read-only connection whose rows are dicts; the database must exist."""
     uri = Path(path).absolute().as_uri() + "?mode=ro"
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False)

@@ -33,10 +33,11 @@ def write_batch(db: sqlite_utils.Database, items: Iterable[tuple[str, Any]]) -> 
         for kind, record in items:
             sql, params = statement(kind, record)
             conn.execute(sql, params)
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def statement(kind: str, record: Any) -> tuple[str, list]:

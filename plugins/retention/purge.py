@@ -61,10 +61,11 @@ def purge(conn: sqlite3.Connection, cutoff: dt.datetime, batch_size: int = BATCH
                     result.rows[table] += cursor.rowcount
                 cursor = conn.execute(f"DELETE FROM {INTERCEPTIONS} WHERE id IN ({marks})", ids)
                 result.rows[INTERCEPTIONS] += cursor.rowcount
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
         if len(ids) < batch_size or not keep_going():
             return result
 

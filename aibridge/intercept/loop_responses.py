@@ -1,0 +1,186 @@
+"""Injected tools for Responses: ``function_call`` items out, ``function_call_output`` items back.
+
+Each follow-up request carries the whole exchange in ``input`` (the client's
+input, the round's output items, the tool outputs), so it works the same with
+``store`` true or false. The client gets the final response's id: the stored
+response behind it holds the whole exchange, so ``previous_response_id``
+continues from there. A stream's ``response.created`` is sent before the
+gateway can know that id and keeps the first round's.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from .openai_common import error_object
+from .inner_loop import Call, StreamRewriter, ToolLoop, Turn, sse_event, sum_usage
+
+_START_EVENTS = ("response.created", "response.in_progress", "response.queued")
+_END_EVENTS = ("response.completed", "response.incomplete")
+
+
+class ResponsesLoop(ToolLoop):
+    @staticmethod
+    def client_tool_names(body: dict) -> set[str]:
+        tools = body.get("tools")
+        return {t.get("name") for t in tools if isinstance(t, dict)} if isinstance(tools, list) else set()
+
+    def inject(self, body: dict) -> None:
+        tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+        body["tools"] = tools + [
+            {"type": "function", "name": t.name, "description": t.description, "parameters": t.input_schema, "strict": False}
+            for t in self.tools.values()
+        ]
+
+    def blocking_turn(self, answer: dict) -> Turn:
+        items = [item for item in answer.get("output") or [] if isinstance(item, dict)]
+        return Turn(msg_id=answer.get("id") or "", calls=_calls(items), message=items,
+                    complete=answer.get("status", "completed") == "completed")
+
+    def follow_up(self, body: dict, turn: Turn, results) -> None:
+        outputs = [{"type": "function_call_output", "call_id": call.id, "output": result.content} for call, result in results]
+        body["input"] = _input_items(body.get("input")) + list(turn.message) + outputs
+
+    def merge_blocking(self, answers: list[dict]) -> dict:
+        merged = copy.deepcopy(answers[-1])
+        merged["output"] = [item for answer in answers for item in answer.get("output") or [] if self.visible(item)]
+        usage: dict = {}
+        for answer in answers:
+            usage = sum_usage(usage, answer.get("usage") or {})
+        if usage:
+            merged["usage"] = usage
+        return self.without_injected_tools(merged)
+
+    def stream_rewriter(self) -> "ResponsesRewriter":
+        return ResponsesRewriter(self)
+
+    def visible(self, item) -> bool:
+        return not (isinstance(item, dict) and item.get("type") == "function_call" and item.get("name") in self.tools)
+
+    def without_injected_tools(self, response: dict) -> dict:
+        """The response object as the client's request described it (the injected tools left out)."""
+        tools = response.get("tools")
+        if isinstance(tools, list):
+            response["tools"] = [t for t in tools if not (isinstance(t, dict) and t.get("type") == "function" and t.get("name") in self.tools)]
+        return response
+
+
+class ResponsesRewriter(StreamRewriter):
+    """One lifecycle (created ... completed), items of every round renumbered, sequence numbers continuous."""
+
+    def __init__(self, loop: ResponsesLoop):
+        self.loop = loop
+        self.sequence = 0
+        self.next_output = 0
+        self.visible_items: list[dict] = []
+        self.total: dict = {}
+        self.rounds = 0
+
+    def start_round(self) -> None:
+        self.rounds += 1
+        self.msg_id = ""
+        self.outputs: dict[int, int | None] = {}  # upstream output_index -> client output_index (None: hidden)
+        self.items: dict[int, dict] = {}
+        self.usage: dict = {}
+        self.held: tuple[str, dict] | None = None
+        self.status = ""
+        self.failed = False
+
+    def event(self, event) -> bytes | None:
+        data = json.loads(event.data) if event.data.strip() else None
+        if not isinstance(data, dict):
+            return event.raw
+        kind = data.get("type") or event.name
+        response = data.get("response") if isinstance(data.get("response"), dict) else None
+        if kind in _START_EVENTS:
+            self.msg_id = self.msg_id or (response or {}).get("id", "")
+            if self.rounds > 1:
+                return None
+            if response is not None:
+                data["response"] = self.loop.without_injected_tools(response)
+            return self._emit(event, data)
+        if kind in _END_EVENTS:
+            self.status = (response or {}).get("status") or kind.removeprefix("response.")
+            self.usage = (response or {}).get("usage") or {}
+            self.held = (event.name, data)
+            return None
+        if kind in ("response.failed", "error"):
+            self.failed = True
+            if response is not None:
+                data["response"] = self.loop.without_injected_tools(response)
+            return self._emit(event, data)
+        if kind == "response.output_item.added":
+            self._place(data)
+        elif kind == "response.output_item.done" and isinstance(data.get("item"), dict):
+            self.items[data.get("output_index", len(self.items))] = data["item"]
+        index = data.get("output_index")
+        if isinstance(index, int):
+            if index not in self.outputs:
+                self._place(data)
+            if self.outputs[index] is None:
+                return None
+            if kind == "response.output_item.done":
+                self.visible_items.append(data["item"])
+            data["output_index"] = self.outputs[index]
+        return self._emit(event, data)
+
+    def _place(self, data: dict) -> None:
+        index = data.get("output_index", 0)
+        if self.loop.visible(data.get("item")):
+            self.outputs[index] = self.next_output
+            self.next_output += 1
+        else:
+            self.outputs[index] = None
+
+    def _emit(self, event, data: dict) -> bytes:
+        if "sequence_number" in data:
+            data["sequence_number"] = self.sequence
+            self.sequence += 1
+        return sse_event(event.name or None, data)
+
+    def turn(self) -> Turn:
+        items = [self.items[i] for i in sorted(self.items)]
+        return Turn(msg_id=self.msg_id, calls=_calls(items), message=items,
+                    complete=self.status == "completed", failed=self.failed)
+
+    def end_round(self, final: bool) -> bytes:
+        self.total = sum_usage(self.total, self.usage)
+        if not final or self.failed or self.held is None:
+            return b""
+        name, data = self.held
+        response = dict(data.get("response") or {})
+        response["output"] = list(self.visible_items)
+        if self.total:
+            response["usage"] = self.total
+        data = dict(data, response=self.loop.without_injected_tools(response))
+        if "sequence_number" in data:
+            data["sequence_number"] = self.sequence
+            self.sequence += 1
+        return sse_event(name or None, data)
+
+    def error_event(self, status: int, message: str) -> bytes:
+        event = {"type": "error", "code": error_object(status, message)["type"], "message": message, "param": None,
+                 "sequence_number": self.sequence}
+        self.sequence += 1
+        return sse_event("error", event)
+
+
+def _calls(items: list[dict]) -> list[Call]:
+    return [
+        Call(id=item.get("call_id") or "", name=item.get("name") or "", arguments=item.get("arguments") or "")
+        for item in items
+        if item.get("type") == "function_call"
+    ] + [
+        # Custom tools are always the client's: they only stop the loop.
+        Call(id=item.get("call_id") or "", name=item.get("name") or "", arguments="")
+        for item in items
+        if item.get("type") == "custom_tool_call"
+    ]
+
+
+def _input_items(value) -> list:
+    """The request's ``input`` as a list of items (a string is one user message)."""
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    return list(value) if isinstance(value, list) else []

@@ -1,0 +1,219 @@
+"""Turn a run's results into the Markdown report (tables with ratios against the targets)."""
+
+from __future__ import annotations
+
+from .stats import ratio
+
+LEGS = ("direct", "aibridge", "litellm")
+LEG_TITLES = {"direct": "direct", "aibridge": "aibridge", "litellm": "LiteLLM"}
+
+
+def _get(results: dict, leg: str, run: str, field: str):
+    value = results.get("legs", {}).get(leg, {}).get(run, {})
+    return value.get(field) if isinstance(value, dict) else None
+
+
+def _fmt(value, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "req/s" or unit == "streams/s":
+        return f"{value:,.0f}"
+    if unit == "MiB":
+        return f"{value:,.0f}"
+    if unit == "count":
+        return f"{value:,}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _fmt_ratio(value) -> str:
+    return "—" if value is None else (f"{value:.1f}×" if value >= 10 else f"{value:.2f}×")
+
+
+def _rows(results: dict) -> list[tuple[str, str, dict, str]]:
+    """(label, unit, {leg: value}, target note) for every line of the main table."""
+    rows = []
+
+    def add(label, unit, run, field, target=""):
+        rows.append((label, unit, {leg: _get(results, leg, run, field) for leg in LEGS}, target))
+
+    add("Blocking chat, c=1: p50 latency", "ms", "chat_c1", "p50_ms")
+    add("Blocking chat, c=1: p99 latency", "ms", "chat_c1", "p99_ms")
+    direct = {f: _get(results, "direct", "chat_c1", f) for f in ("p50_ms", "p99_ms")}
+    for field, label in (("p50_ms", "p50"), ("p99_ms", "p99")):
+        added = {}
+        for leg in LEGS:
+            value = _get(results, leg, "chat_c1", field)
+            added[leg] = None if leg == "direct" or value is None or direct[field] is None else value - direct[field]
+        target = "aibridge < 1 ms" if label == "p50" else ""
+        rows.append((f"Blocking chat, c=1: added {label} latency vs direct", "ms", added, target))
+    add("Blocking chat, c=50: throughput", "req/s", "chat_c50", "ok_rps", "aibridge ≥ 1,000 with recording; ≥ 20× LiteLLM")
+    add("Blocking Anthropic messages, c=50: throughput", "req/s", "messages_c50", "ok_rps", "≥ 20× LiteLLM")
+    for api, title in (("chat_stream", "Chat stream (40 events)"), ("messages_stream", "Anthropic stream (40 events)")):
+        for conc in (1, 50):
+            run = f"{api}_c{conc}"
+            add(f"{title}, c={conc}: TTFB p50", "ms", run, "ttfb_p50_ms")
+            add(f"{title}, c={conc}: TTFB p99", "ms", run, "ttfb_p99_ms")
+            add(f"{title}, c={conc}: TTLB p50", "ms", run, "ttlb_p50_ms")
+            add(f"{title}, c={conc}: TTLB p99", "ms", run, "ttlb_p99_ms")
+        add(f"{title}, c=50: throughput", "streams/s", f"{api}_c50", "streams_per_s")
+    for count in results.get("settings", {}).get("idle_counts", []):
+        run = f"idle_{count}"
+        add(f"{count:,} idle streams: held open", "count", run, "open_during_hold")
+        add(f"{count:,} idle streams: errors", "count", run, "errors", "aibridge: none at 5,000" if count == 5000 else "")
+        add(f"{count:,} idle streams: peak RSS", "MiB", run, "rss_peak_mib", "aibridge < 400 MiB at 5,000" if count == 5000 else "")
+    return rows
+
+
+def _verdicts(results: dict) -> list[str]:
+    """One line per target: met or not, with the number."""
+    lines = []
+    a_p50 = _get(results, "aibridge", "chat_c1", "p50_ms")
+    d_p50 = _get(results, "direct", "chat_c1", "p50_ms")
+    if a_p50 is not None and d_p50 is not None:
+        added = a_p50 - d_p50
+        lines.append(f"- Added p50 latency at c=1 under 1 ms: **{'met' if added < 1 else 'not met'}** ({added:.2f} ms).")
+    rps = _get(results, "aibridge", "chat_c50", "ok_rps")
+    if rps is not None:
+        lines.append(f"- ≥ 1,000 req/s at c=50 with recording on: **{'met' if rps >= 1000 else 'not met'}** ({rps:,.0f} req/s chat).")
+    idle = results.get("legs", {}).get("aibridge", {}).get("idle_5000")
+    if idle:
+        ok = idle["open_during_hold"] == 5000 and idle["errors"] == 0 and idle["rss_peak_mib"] < 400
+        lines.append(
+            f"- 5,000 open streams under 400 MiB RSS with no errors: **{'met' if ok else 'not met'}** "
+            f"({idle['open_during_hold']:,} held, {idle['errors']} errors, {idle['rss_peak_mib']:.0f} MiB)."
+        )
+    for run, label in (("chat_c50", "chat"), ("messages_c50", "Anthropic messages")):
+        times = ratio(_get(results, "aibridge", run, "ok_rps"), _get(results, "litellm", run, "ok_rps"))
+        if times is not None:
+            lines.append(f"- ≥ 20× LiteLLM's req/s ({label}, c=50): **{'met' if times >= 20 else 'not met'}** ({times:.1f}×).")
+    return lines
+
+
+def main_table(results: dict) -> str:
+    head = "| measurement | unit | direct | aibridge | LiteLLM | aibridge / direct | LiteLLM / aibridge | target |"
+    lines = [head, "|---|---|--:|--:|--:|--:|--:|---|"]
+    for label, unit, values, target in _rows(results):
+        if all(v is None for v in values.values()):
+            continue
+        cells = [_fmt(values[leg], unit) for leg in LEGS]
+        added = "added" in label
+        a_d = None if added else ratio(values["aibridge"], values["direct"])
+        l_a = ratio(values["litellm"], values["aibridge"])
+        if unit == "count":
+            a_d = l_a = None
+        lines.append(f"| {label} | {unit} | {' | '.join(cells)} | {_fmt_ratio(a_d)} | {_fmt_ratio(l_a)} | {target} |")
+    return "\n".join(lines)
+
+
+def _errors_table(results: dict) -> str:
+    lines = ["| leg | run | sent | ok | errors | in flight at stop | server CPU |", "|---|---|--:|--:|--:|--:|--:|"]
+    for leg in LEGS:
+        for run, value in results.get("legs", {}).get(leg, {}).items():
+            if not isinstance(value, dict) or "sent" not in value:
+                continue
+            cpu = value.get("server_cpu_pct")
+            lines.append(
+                f"| {LEG_TITLES[leg]} | {run} | {value['sent']:,} | {value['ok']:,} | {value['errors']:,} | "
+                f"{value.get('in_flight_at_stop', 0):,} | {'—' if cpu is None else f'{cpu:.0f} %'} |"
+            )
+    return "\n".join(lines)
+
+
+def _recording(results: dict) -> list[str]:
+    lines = []
+    for name, check in results.get("recording", {}).items():
+        verdict = "nothing lost" if check["nothing_lost"] else "MISMATCH"
+        lines.append(
+            f"- {name}: {check['recorded']:,} interceptions recorded, {check['upstream_answered']:,} answered upstream, "
+            f"{check['client_ok']:,} succeeded at the client (of {check['client_sent']:,} sent), "
+            f"{check['not_ended']} without an end, exit status {check['exit_status']}: **{verdict}**."
+        )
+    return lines
+
+
+def _idle_details(results: dict) -> list[str]:
+    lines = []
+    for leg in LEGS:
+        for run, value in results.get("legs", {}).get(leg, {}).items():
+            if run.startswith("idle_") and isinstance(value, dict):
+                kinds = ", ".join(f"{k}: {n}" for k, n in value["error_kinds"].items()) or "none"
+                lines.append(
+                    f"- {LEG_TITLES[leg]}, {value['streams']:,} streams: opened in {value['ramp_seconds']} s, "
+                    f"{value['open_during_hold']:,} open during the hold, {value['stalled_during_hold']} stalled, "
+                    f"{value['completed']:,} ended with [DONE]; RSS {value['rss_before_mib']:.0f} → {value['rss_peak_mib']:.0f} MiB "
+                    f"(pid measured: {value.get('rss_of', '?')}); upstream CPU {value.get('upstream_cpu_pct', '?')} %, "
+                    f"server CPU {value.get('server_cpu_pct', '?')} %; errors: {kinds}."
+                )
+    return lines
+
+
+def _headroom(results: dict) -> list[str]:
+    lines = []
+    for run, label in (("chat_c50", "wrk + nginx, blocking chat"), ("chat_stream_c50", "stream client + nginx, chat stream")):
+        direct = _get(results, "direct", run, "ok_rps") or _get(results, "direct", run, "streams_per_s")
+        gateway = _get(results, "aibridge", run, "ok_rps") or _get(results, "aibridge", run, "streams_per_s")
+        if direct and gateway:
+            lines.append(f"- {label}, c=50: {direct:,.0f}/s direct vs {gateway:,.0f}/s through aibridge ({direct / gateway:.1f}× headroom).")
+    for leg in LEGS:
+        for run, value in results.get("legs", {}).get(leg, {}).items():
+            if isinstance(value, dict) and "client_cpu_pct" in value and run.endswith("_c50"):
+                lines.append(f"- {LEG_TITLES[leg]} {run}: stream client used {value['client_cpu_pct']:.0f} % of one core.")
+    return lines
+
+
+def render(results: dict) -> str:
+    """The whole Markdown report."""
+    m = results["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    s = results["settings"]
+    out = [
+        f"# aibridge benchmark, {results['date']}",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM, {m['os']}, kernel {m['kernel']}.  ",
+        f"Versions: {versions}.  ",
+        f"Run: {s['seconds']} s per wrk run, {s['stream_seconds']} s per stream run, load generator, fake upstream "
+        f"and gateway on the same machine, all traffic on 127.0.0.1. Took {results.get('elapsed_seconds', 0):.0f} s.",
+        "",
+    ]
+    if results.get("preliminary"):
+        out += [f"**Preliminary:** {results['preliminary']}", ""]
+    for failure in results.get("failures", []):
+        out += [f"**Failed:** {failure}", ""]
+    out += [
+        "aibridge: one `aibridge server` process (one gevent worker), SQLite recorder on: every request is recorded. "
+        "LiteLLM: one worker, master key only and no database, so it records nothing (no spend logs). "
+        "Ratios: aibridge / direct (the cost of the gateway) and LiteLLM / aibridge (above 1× for latency, "
+        "below 1× for throughput means aibridge does better).",
+        "",
+        main_table(results),
+        "",
+        "## Targets",
+        "",
+        *(_verdicts(results) or ["- (aibridge was not measured in this run)"]),
+        "",
+        "## Nothing lost",
+        "",
+        *(_recording(results) or ["- (no gateway recording in this run)"]),
+        "",
+        "## Idle streams",
+        "",
+        *(_idle_details(results) or ["- (not run)"]),
+        "",
+        "## Load generator headroom",
+        "",
+        *_headroom(results),
+        "",
+        "## Every run",
+        "",
+        _errors_table(results),
+        "",
+    ]
+    if results.get("profile"):
+        out += ["## Where aibridge spends its time (py-spy, blocking chat at c=50)", "", *results["profile"]["summary"], ""]
+    if results.get("notes"):
+        out += ["## Notes", "", *[f"- {n}" for n in results["notes"]], ""]
+    return "\n".join(out)

@@ -1,0 +1,47 @@
+"""The MCP plugin's hooks: list servers at startup, offer their tools, run the calls."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+import aibridge
+
+from .servers import MCPServers
+
+EXTENSION = "aibridge_mcp"
+
+
+@aibridge.hookimpl
+def aibridge_startup(app, config):
+    if not config.mcp_servers:
+        return
+    servers = MCPServers(config.mcp_servers)
+    app.extensions[EXTENSION] = servers
+    servers.start()
+
+
+@aibridge.hookimpl
+def aibridge_shutdown(app):
+    servers = app.extensions.pop(EXTENSION, None)
+    if servers is not None:
+        servers.stop()
+
+
+@aibridge.hookimpl
+def aibridge_tools(interception):
+    servers = current_app.extensions.get(EXTENSION)
+    return servers.tools() if servers is not None else []
+
+
+@aibridge.hookimpl
+def aibridge_call_tool(interception, tool, arguments):
+    servers = current_app.extensions.get(EXTENSION)
+    if servers is None:
+        return None
+    return servers.call(tool.name, arguments, lambda server: _credential(interception, server.config))
+
+
+def _credential(interception, server_config) -> str | None:
+    """A per-user ``Authorization`` value from the ``aibridge_mcp_credential`` hook, if a plugin gives one."""
+    hook = current_app.extensions["aibridge"].pm.hook
+    return hook.aibridge_mcp_credential(interception=interception, server=server_config)

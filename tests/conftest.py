@@ -1,0 +1,96 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def aibridge_script() -> Path:
+    """The ``aibridge`` console script installed next to this Python."""
+    return Path(sys.executable).parent / "aibridge"
+
+
+@pytest.fixture
+def clean_environ(tmp_path) -> dict[str, str]:
+    """An environment for ``load_config``: no CODER_* variables, HOME and XDG_DATA_HOME under tmp_path."""
+    return {"HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "xdg")}
+
+
+@pytest.fixture
+def process_environ(tmp_path) -> dict[str, str]:
+    """``os.environ`` for a subprocess: without CODER_* variables, HOME and XDG_DATA_HOME under tmp_path."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CODER_")}
+    environ.update(HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "xdg"))
+    return environ
+
+
+class LoggedProcess:
+    """A subprocess whose stderr lines are collected as they come, so tests can wait for one."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]):
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.stderr_lines: list[str] = []
+        self._lines: queue.Queue = queue.Queue()
+        self._ended = False  # the reader's end-of-stream marker was taken
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_for_line(self, pattern: str, timeout: float = 60) -> re.Match:
+        """Block until a stderr line matches ``pattern``; fail if the process ends first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r}; stderr so far:\n{self.stderr}") from None
+            if line is None:
+                self._ended = True
+                raise AssertionError(f"process exited ({self.proc.wait()}) before {pattern!r}:\n{self.stderr}")
+            self.stderr_lines.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+
+    def wait(self, timeout: float = 60) -> int:
+        """The exit status, once the process has ended and all its stderr is read."""
+        status = self.proc.wait(timeout)
+        while not self._ended:
+            line = self._lines.get(timeout=timeout)
+            self._ended = line is None
+            if line is not None:
+                self.stderr_lines.append(line)
+        return status
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.stderr_lines)
+
+
+@pytest.fixture
+def spawn():
+    """Start LoggedProcess instances; any still running at the end of the test is killed."""
+    started: list[LoggedProcess] = []
+
+    def start(argv: list[str], env: dict[str, str]) -> LoggedProcess:
+        started.append(LoggedProcess([str(arg) for arg in argv], env))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.proc.poll() is None:
+            process.proc.kill()
+            process.proc.wait()

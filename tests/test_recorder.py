@@ -1,0 +1,281 @@
+"""The SQLite recorder: every record stored, nothing lost on shutdown, under load, or across processes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_recorder_support import (
+    RecordingApp,
+    child_records,
+    count_rows,
+    ended,
+    make_interception,
+    read_rows,
+    utc,
+)
+
+from aibridge.records import PromptUsage, TokenUsage, ToolUsage
+from aibridge_plugins import os_threads
+from aibridge_plugins.recorder.store import CHILD, END, START
+from aibridge_plugins.recorder.writer import RecordWriter
+
+
+@pytest.fixture
+def recording(tmp_path):
+    app = RecordingApp(tmp_path)
+    yield app
+    app.close()
+
+
+def test_every_field_of_every_record_is_stored(recording):
+    interception = make_interception("int-1", client_session_id="sess-42", metadata={"route": "/v1/messages", "n": 2})
+    recording.record(interception)
+    recording.close()
+    db = recording.database_path
+
+    (row,) = read_rows(db, "interceptions")
+    assert row == {
+        "id": "int-1", "initiator_id": "user-1", "initiator_username": "alice", "provider": "anthropic",
+        "provider_name": "anthropic", "model": "claude-sonnet-4-6", "client": "Claude Code",
+        "client_session_id": "sess-42", "user_agent": "claude-cli/2.0.1", "api": "messages", "streaming": 1,
+        "started_at": "2025-03-01T12:00:00.000000+00:00", "ended_at": "2025-03-01T12:00:03.000000+00:00",
+        "status": "completed", "metadata": '{"n": 2, "route": "/v1/messages"}',
+    }
+    created = "2025-03-01T12:00:01.000000+00:00"
+    (usage,) = read_rows(db, "token_usages")
+    assert usage == {"id": usage["id"], "interception_id": "int-1", "msg_id": "msg_1", "input_tokens": 100,
+                     "output_tokens": 20, "cache_read_input_tokens": 5, "cache_write_input_tokens": 7,
+                     "metadata": '{"web_search_requests": 1}', "created_at": created}
+    (prompt,) = read_rows(db, "user_prompts")
+    assert prompt == {"id": prompt["id"], "interception_id": "int-1", "msg_id": "msg_1",
+                      "prompt": "prompt of int-1", "created_at": created}
+    (tool,) = read_rows(db, "tool_usages")
+    assert tool == {"id": tool["id"], "interception_id": "int-1", "msg_id": "msg_1", "tool_call_id": "toolu_1",
+                    "tool": "get_weather", "input": '{"city": "Paris"}', "server_url": None, "injected": 0,
+                    "invocation_error": None, "created_at": created}
+    (thought,) = read_rows(db, "model_thoughts")
+    assert thought == {"id": thought["id"], "interception_id": "int-1", "content": "Let me think.",
+                       "metadata": '{"source": "thinking"}', "created_at": created}
+
+
+def test_injected_tool_with_an_error_keeps_its_server_and_error(recording):
+    interception = make_interception("int-tool")
+    recording.notify("on_interception_start", interception=interception)
+    tool = ToolUsage("int-tool", "msg_9", "call_9", "bmcp_docs_search", "{}", server_url="http://127.0.0.1:9/mcp",
+                     injected=True, invocation_error="server unreachable")
+    recording.notify("on_tool_usage", interception=interception, tool=tool)
+    recording.close()
+    (row,) = read_rows(recording.database_path, "tool_usages")
+    assert (row["server_url"], row["injected"], row["invocation_error"]) == (
+        "http://127.0.0.1:9/mcp", 1, "server unreachable")
+
+
+def test_schema_comes_from_the_recorder_migrations_with_indexes_and_wal(recording):
+    recording.close()
+    conn = sqlite3.connect(str(recording.database_path))
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    applied = [row[0] for row in conn.execute(
+        "SELECT name FROM _sqlite_migrations WHERE migration_set = 'aibridge-recorder' ORDER BY id")]
+    assert applied == ["m001_create_tables", "m002_audit_indexes"]
+    indexes = {row[0]: row[1] for row in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type='index'")}
+    assert indexes["idx_interceptions_initiator_started_at"] == "interceptions"
+    assert indexes["idx_interceptions_started_at"] == "interceptions"
+    assert indexes["idx_interceptions_ended_at"] == "interceptions"
+    for child in ("token_usages", "user_prompts", "tool_usages", "model_thoughts"):
+        assert indexes[f"idx_{child}_interception_id"] == child
+    plan = " ".join(row[3] for row in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM interceptions WHERE initiator_id = 'x' ORDER BY started_at DESC, id DESC"))
+    assert "idx_interceptions_initiator_started_at" in plan and "TEMP B-TREE" not in plan
+
+
+def test_a_second_app_on_the_same_database_keeps_the_rows(tmp_path):
+    first = RecordingApp(tmp_path)
+    first.record(make_interception("int-a"))
+    first.close()
+    second = RecordingApp(tmp_path)
+    second.record(make_interception("int-b"))
+    second.close()
+    assert [row["id"] for row in read_rows(tmp_path / "aibridge.db", "interceptions")] == ["int-a", "int-b"]
+
+
+def test_an_end_without_its_start_and_children_without_an_interception_are_kept(recording):
+    orphan = make_interception("int-orphan")
+    recording.notify("on_interception_end", interception=ended(orphan, status="failed"))
+    recording.notify("on_token_usage", interception=orphan, usage=TokenUsage("int-missing", "msg_1", 1, 2))
+    recording.close()
+    (row,) = read_rows(recording.database_path, "interceptions")
+    assert (row["id"], row["status"], row["model"]) == ("int-orphan", "failed", "claude-sonnet-4-6")
+    assert read_rows(recording.database_path, "token_usages")[0]["interception_id"] == "int-missing"
+
+
+def test_text_json_cannot_encode_as_utf8_is_stored_replaced(recording):
+    interception = make_interception("int-surrogate")
+    recording.notify("on_interception_start", interception=interception)
+    recording.notify("on_prompt_usage", interception=interception,
+                     prompt=PromptUsage("int-surrogate", "msg_1", "half an emoji: \ud83d"))
+    recording.close()
+    assert read_rows(recording.database_path, "user_prompts")[0]["prompt"] == "half an emoji: ?"
+
+
+def test_hooks_return_while_the_database_is_locked_and_shutdown_writes_the_full_queue(recording):
+    locker = sqlite3.connect(str(recording.database_path), isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    for n in range(500):
+        recording.record(make_interception(f"int-{n:04d}", started_at=utc(2025, 3, 1, 12, n // 60, n % 60)))
+    # Nothing can have been written: the hooks only queued, and the queue is full at shutdown.
+    assert recording.writer.written == 0
+    locker.execute("ROLLBACK")
+    locker.close()
+    recording.close()
+    assert count_rows(recording.database_path) == {
+        "interceptions": 500, "token_usages": 500, "user_prompts": 500, "tool_usages": 500, "model_thoughts": 500}
+    assert recording.writer.written == recording.sent and recording.writer.lost == 0
+
+
+def test_records_are_written_while_the_app_runs(recording):
+    recording.record(make_interception("int-live"))
+    recording.wait_written()
+    assert count_rows(recording.database_path)["interceptions"] == 1
+
+
+def test_the_writer_runs_on_its_own_os_thread(recording):
+    recording.record(make_interception("int-thread"))
+    recording.wait_written()
+    assert recording.writer.thread_ident not in (None, os_threads.thread_ident())
+
+
+def test_a_failed_write_is_retried_then_logged_with_the_record(tmp_path, caplog):
+    writer = RecordWriter(tmp_path / "aibridge.db", retry_delays=(0, 0, 0))
+    writer.start()
+    conn = sqlite3.connect(str(tmp_path / "aibridge.db"))
+    conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON tool_usages BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    conn.commit()
+    interception = make_interception("int-refused")
+    caplog.set_level(logging.WARNING, logger="aibridge.recorder")
+    writer.put(START, interception)
+    for _, _, record in child_records(interception):
+        writer.put(CHILD, record)
+    writer.put(END, ended(interception))
+    writer.close()
+
+    assert (writer.written, writer.lost) == (5, 1)
+    counts = count_rows(tmp_path / "aibridge.db")
+    assert counts == {"interceptions": 1, "token_usages": 1, "user_prompts": 1, "tool_usages": 0, "model_thoughts": 1}
+    retries = [r for r in caplog.records if r.levelno == logging.WARNING and "retrying" in r.getMessage()]
+    assert len(retries) == 3 and all("refused" in r.getMessage() for r in retries)
+    (lost,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    message = lost.getMessage()
+    assert "could not record tool_usage after 4 attempts (refused)" in message
+    record = json.loads(message[message.index("{"):])
+    assert record["interception_id"] == "int-refused" and record["tool_call_id"] == "toolu_1"
+    assert record["input"] == '{"city": "Paris"}'
+
+
+def test_a_record_after_shutdown_is_reported_not_silently_dropped(recording, caplog):
+    recording.close()
+    with caplog.at_level(logging.ERROR, logger="aibridge.recorder"):
+        recording.notify("on_interception_start", interception=make_interception("int-late"))
+    assert any("not recorded" in r.getMessage() and "int-late" in r.getMessage() for r in caplog.records)
+
+
+GEVENT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from gevent import monkey
+    monkey.patch_all()
+
+    import json, logging, sqlite3, pathlib
+    import gevent
+    sys.path.insert(0, sys.argv[2])
+    from test_recorder_support import RecordingApp, make_interception, utc
+    from aibridge_plugins import os_threads
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    data_dir = pathlib.Path(sys.argv[1])
+    recording = RecordingApp(data_dir)
+    conn = sqlite3.connect(str(recording.database_path))
+    conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON model_thoughts "
+                 "WHEN NEW.interception_id = 'g-0-0' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    conn.commit()
+    def client(n):
+        for i in range(20):
+            recording.record(make_interception(f"g-{n}-{i}", started_at=utc(2025, 3, 1, 12, n, i)))
+            gevent.sleep(0)
+
+    gevent.joinall([gevent.spawn(client, n) for n in range(25)])
+    recording.close()
+    print(json.dumps({
+        "patched": os_threads.gevent_patched(),
+        "writer_on_other_thread": recording.writer.thread_ident != os_threads.thread_ident(),
+        "written": recording.writer.written, "lost": recording.writer.lost, "sent": recording.sent,
+    }))
+    """
+)
+
+
+def test_under_gevent_monkey_patching_the_writer_is_a_real_thread_and_nothing_is_lost(tmp_path):
+    script = tmp_path / "gevent_recording.py"
+    script.write_text(GEVENT_SCRIPT)
+    tests_dir = str(Path(__file__).parent)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), tests_dir],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["patched"] and result["writer_on_other_thread"]
+    assert result["sent"] == 500 * 6 and result["written"] == result["sent"] - 1 and result["lost"] == 1
+    # The writer thread's error went through the hub to the log handlers.
+    assert "could not record model_thought" in done.stderr and "g-0-0" in done.stderr
+    counts = count_rows(tmp_path / "aibridge.db")
+    assert counts == {"interceptions": 500, "token_usages": 500, "user_prompts": 500, "tool_usages": 500,
+                      "model_thoughts": 499}
+
+
+PROCESS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    if sys.argv[4] == "gevent":
+        from gevent import monkey
+        monkey.patch_all()
+    import pathlib, time
+    sys.path.insert(0, sys.argv[5])
+    from test_recorder_support import RecordingApp, make_interception, utc
+
+    data_dir, prefix, go = pathlib.Path(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
+    while not go.exists():  # start together, so both migrate and write at the same time
+        time.sleep(0.001)
+    recording = RecordingApp(data_dir)
+    for i in range(1000):
+        recording.record(make_interception(f"{prefix}-{i}", started_at=utc(2025, 3, 1, 12, i // 60, i % 60)))
+    recording.close()
+    print(recording.writer.written, recording.writer.lost)
+    """
+)
+
+
+def test_two_processes_writing_one_database_lose_no_row(tmp_path):
+    script = tmp_path / "process_recording.py"
+    script.write_text(PROCESS_SCRIPT)
+    go = tmp_path / "go"
+    tests_dir = str(Path(__file__).parent)
+    processes = [
+        subprocess.Popen([sys.executable, str(script), str(tmp_path), prefix, str(go), mode, tests_dir],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for prefix, mode in (("a", "plain"), ("b", "gevent"))
+    ]
+    go.touch()
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        assert out.split() == ["6000", "0"]
+    assert count_rows(tmp_path / "aibridge.db") == {
+        "interceptions": 2000, "token_usages": 2000, "user_prompts": 2000, "tool_usages": 2000,
+        "model_thoughts": 2000}
+    ids = {row["id"] for row in read_rows(tmp_path / "aibridge.db", "interceptions")}
+    assert ids == {f"{p}-{i}" for p in "ab" for i in range(1000)}

@@ -1,0 +1,47 @@
+"""The gunicorn deployment of docs/deployment.md: its configuration file, started for real."""
+
+import re
+import signal
+from pathlib import Path
+
+import pytest
+import requests
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "deployment.md"
+
+
+@pytest.fixture
+def gunicorn_conf(tmp_path) -> Path:
+    """gunicorn.conf.py exactly as the deployment guide shows it."""
+    block = re.search(r"```python\n(# gunicorn\.conf\.py\n.*?)```", DOC.read_text(), re.S).group(1)
+    path = tmp_path / "gunicorn.conf.py"
+    path.write_text(block)
+    return path
+
+
+def gunicorn(aibridge_script: Path, conf: Path) -> list:
+    return [aibridge_script.parent / "gunicorn", "-c", conf, "-k", "gevent", "-w", "2", "-b", "127.0.0.1:0",
+            "aibridge.app:create_app()"]  # fmt: skip
+
+
+def test_gunicorn_serves_and_shuts_down_cleanly(aibridge_script, spawn, process_environ, gunicorn_conf, tmp_path):
+    environ = {**process_environ, "CODER_AIBRIDGE_ENABLED": "true", "CODER_DATA_DIR": str(tmp_path / "data")}
+    master = spawn(gunicorn(aibridge_script, gunicorn_conf), environ)
+    url = master.wait_for_line(r"Listening at: (http://127\.0\.0\.1:\d+)").group(1)
+    master.wait_for_line(r"Booting worker")
+    response = requests.get(url + "/healthz", timeout=30)
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    master.proc.send_signal(signal.SIGTERM)
+    assert master.wait() == 0, master.stderr
+    assert len(re.findall(r"aibridge worker \d+ shut down", master.stderr)) == 2, master.stderr
+    assert "Traceback" not in master.stderr
+    assert (tmp_path / "data" / "aibridge.db").exists()
+
+
+def test_gunicorn_configuration_error_is_one_line(aibridge_script, spawn, process_environ, gunicorn_conf, tmp_path):
+    environ = {**process_environ, "CODER_DATA_DIR": str(tmp_path / "data"), "CODER_AIBRIDGE_RETENTION": "forever"}
+    master = spawn(gunicorn(aibridge_script, gunicorn_conf), environ)
+    assert master.wait() == 2
+    last_line = master.stderr_lines[-1]  # after gunicorn's own "Starting gunicorn" line
+    assert last_line.startswith("aibridge: error: CODER_AIBRIDGE_RETENTION: invalid duration 'forever'")
+    assert "Traceback" not in master.stderr
