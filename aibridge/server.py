@@ -28,8 +28,21 @@ from .config.values import split_address
 log = logging.getLogger("aibridge.server")
 
 
+# pywsgi drops every header whose name has an underscore (they could pass for
+# headers with dashes), but Codex sends its session id as ``session_id``.
+KEPT_UNDERSCORE_HEADERS = frozenset({"session_id"})
+
+
 class DrainingHandler(WSGIHandler):
     """Once the server drains, keep-alive connections close: idle ones now, busy ones after their response."""
+
+    def get_environ(self):
+        environ = super().get_environ()
+        for line in self.headers.headers:
+            name, _, value = line.partition(":")
+            if name.strip().lower() in KEPT_UNDERSCORE_HEADERS:
+                environ.setdefault("HTTP_" + name.strip().upper(), value.strip())
+        return environ
 
     def read_requestline(self):
         if self.server.draining:

@@ -16,6 +16,7 @@ import _queue
 import functools
 import importlib
 import logging
+import time
 
 QueueEmpty = _queue.Empty
 """Raised by ``get_nowait()`` on an empty :func:`new_queue`."""
@@ -65,7 +66,7 @@ def thread_ident() -> int:
 
 def cooperative_sleep(seconds: float) -> None:
     """Sleep the way the caller's runtime expects: yields to the hub under gevent."""
-    importlib.import_module("time").sleep(seconds)
+    time.sleep(seconds)  # looked up at call time: gevent's version once patched
 
 
 class ThreadSafeLogger:

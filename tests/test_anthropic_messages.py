@@ -106,6 +106,14 @@ def test_request_body_goes_upstream_byte_for_byte_with_the_provider_key(gateway,
     assert "X-AI-Bridge-Actor-ID" not in received.headers
 
 
+def test_clients_cannot_claim_an_actor_upstream(gateway, token, upstream, collector):
+    upstream.queue("anthropic/blocking_text")
+    raw_post(gateway, token, {"model": MODEL, "max_tokens": 5, "messages": HELLO}, stream=False,
+             headers={"X-AI-Bridge-Actor-ID": "someone-else", "X-AI-Bridge-Actor-Metadata-Username": "root"})
+    [received] = upstream.requests
+    assert not any(name.lower().startswith("x-ai-bridge-") for name in received.headers)
+
+
 def test_blocking_answer_is_returned_unchanged_with_its_headers(gateway, token, upstream, collector):
     upstream.queue("anthropic/blocking_text")
     sent = load_fixture("anthropic/blocking_text")

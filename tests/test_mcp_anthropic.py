@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
+import socket
 
+import aibridge
 import anthropic
 import pytest
 import requests
-from fakeupstream import load_fixture
+from fakeupstream import Response, load_fixture
 from gateway import Gateway, RecordCollector, gateway_config
 from mcp_gateway import (  # noqa: F401
     INJECTED, collector, fixture_json, fixture_with, gateway, injected_tool_record, mcp, sse_data, sse_names,
@@ -17,7 +20,7 @@ from mcpserver import RETENTION_ANSWER
 
 from aibridge.config import MCPServerConfig
 
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-4-6"
 QUESTION = [{"role": "user", "content": "How long are interception records kept?"}]
 WEATHER_TOOL = {
     "name": "get_weather",
@@ -155,7 +158,7 @@ def test_a_failing_tool_is_an_error_result_and_the_loop_goes_on(client, upstream
     else:
         final = client.messages.create(model=MODEL, max_tokens=512, messages=QUESTION)
     assert final.stop_reason == "end_turn" and len(final.content) == 2
-    assert mcp.calls == [("broken_tool", {"reason": "retention policy"})] or mcp.calls[0][0] == "broken_tool"
+    assert mcp.calls == [("broken_tool", {"reason": ""})]  # the server ignores the unknown "query"
     second = upstream.requests[1].json()
     [result] = second["messages"][-1]["content"]
     assert result["is_error"] is True and "the ticket tracker is down" in result["content"]
@@ -180,7 +183,7 @@ def test_client_tools_come_first_and_a_plain_answer_passes_through(client, upstr
 
 
 def test_a_client_tool_call_is_relayed_and_ends_the_loop(client, upstream, collector, mcp):
-    upstream.queue(fixture_with("anthropic/stream_parallel_tool_use"))
+    upstream.queue("anthropic/stream_parallel_tool_use")
     with client.messages.stream(model=MODEL, max_tokens=256, messages=QUESTION, tools=[WEATHER_TOOL]) as stream:
         final = stream.get_final_message()
     uses = [b for b in final.content if b.type == "tool_use"]
@@ -194,8 +197,6 @@ def test_a_client_tool_call_is_relayed_and_ends_the_loop(client, upstream, colle
 def test_mixed_client_and_injected_calls_go_to_the_client_without_ours(client, upstream, collector, mcp):
     mixed = fixture_json("anthropic/blocking_injected_tool_round1")
     mixed["content"].append({"type": "tool_use", "id": "toolu_client_1", "name": "get_weather", "input": {"city": "Oslo"}})
-    from fakeupstream import Response
-
     upstream.queue(Response(200, {"content-type": "application/json"}, json.dumps(mixed)))
     message = client.messages.create(model=MODEL, max_tokens=256, messages=QUESTION, tools=[WEATHER_TOOL])
     assert [b.type for b in message.content] == ["text", "tool_use"]
@@ -291,3 +292,48 @@ def test_the_loop_cap_answers_a_blocking_request_with_an_error(capped, upstream,
     assert len(upstream.requests) == 2 and len(mcp.calls) == 1
     [end] = collector.wait_for_ends()
     assert end.status == "failed"
+
+
+class AliceCredential:
+    """A plugin that gives alice her own credential for the docs server."""
+
+    @aibridge.hookimpl
+    def aibridge_mcp_credential(self, interception, server):
+        if interception.initiator_username == "alice" and server.name == "docs":
+            return "Bearer alice-docs-token"
+        return None
+
+
+def test_a_per_user_credential_is_used_for_the_call(gateway, client, upstream, collector, mcp):
+    plugin = AliceCredential()
+    gateway.pm.register(plugin, name="test-credential")
+    try:
+        upstream.queue("anthropic/blocking_injected_tool_round1")
+        upstream.queue("anthropic/blocking_injected_tool_round2")
+        seen_before = len(mcp.seen_headers)
+        client.messages.create(model=MODEL, max_tokens=512, messages=QUESTION)
+    finally:
+        gateway.pm.unregister(plugin)
+    posts = [headers for method, headers in mcp.seen_headers[seen_before:] if method == "POST"]
+    assert posts and all(h.get("authorization") == "Bearer alice-docs-token" for h in posts)
+    assert mcp.calls == [("search", {"query": "retention policy"})]
+    collector.wait_for_ends()
+
+
+def test_an_unreachable_mcp_server_leaves_requests_alone(tmp_path, upstream, caplog):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        dead = f"http://127.0.0.1:{unused.getsockname()[1]}/mcp"
+        caplog.set_level(logging.WARNING, logger="aibridge.mcp")
+        gw = Gateway(gateway_config(tmp_path, upstream.url, mcp_servers=(MCPServerConfig(name="docs", url=dead),)))
+        try:
+            upstream.reset()
+            upstream.queue("anthropic/blocking_text")
+            client = anthropic.Anthropic(api_key=gw.create_token("bob"), base_url=gw.bridge_url("anthropic"), max_retries=0)
+            message = client.messages.create(model=MODEL, max_tokens=64, messages=QUESTION)
+        finally:
+            gw.close()
+    assert message.content[0].text
+    [sent] = upstream.requests
+    assert "tools" not in sent.json()
+    assert any("MCP server 'docs' is unavailable" in r.getMessage() for r in caplog.records)

@@ -51,10 +51,10 @@ def test_the_printed_commands_work_and_the_token_is_accepted(aibridge_script, sp
     assert [o.returncode for o in outputs] == [0, 0], [o.stderr for o in outputs]
     token = outputs[1].stdout.strip()
     wrong = requests.get(url + "/api/v2/aibridge/anthropic/v1/models", headers={"X-Api-Key": "wrong"}, timeout=30)
-    assert wrong.status_code == 401
+    assert wrong.status_code == 401, wrong.text
     # With the printed token the request gets past authentication to the (unreachable) upstream.
     right = requests.get(url + "/api/v2/aibridge/anthropic/v1/models", headers={"X-Api-Key": token}, timeout=30)
-    assert right.status_code == 502
+    assert right.status_code == 502, right.text
     server.proc.send_signal(signal.SIGINT)
     assert server.wait() == 0, server.stderr
     assert token.split("_", 2)[2] not in server.stderr

@@ -136,15 +136,32 @@ def injected_tools(pm, api, interception) -> list[Tool]:
 
 
 class RoundLog:
-    """The interception's log for one round: injected tool calls are held back until they ran."""
+    """The interception's log for one round.
+
+    Injected tool calls are held back until they ran (their record carries the
+    outcome); token counts are added up and announced once per upstream message.
+    """
 
     def __init__(self, log, injected: dict[str, Tool]):
         self._log = log
         self._injected = injected
         self.held: dict[str, tuple[str, str]] = {}  # call id -> (msg_id, recorded input)
+        self._tokens: dict[str, dict] = {}
 
     def __getattr__(self, name):
         return getattr(self._log, name)
+
+    def tokens(self, msg_id, input=0, output=0, cache_read=0, cache_write=0, metadata=None) -> None:
+        counts = self._tokens.setdefault(msg_id, {"input": 0, "output": 0, "cache_read": 0, "cache_write": 0, "metadata": {}})
+        for key, value in (("input", input), ("output", output), ("cache_read", cache_read), ("cache_write", cache_write)):
+            counts[key] += value
+        counts["metadata"].update(metadata or {})
+
+    def flush_tokens(self) -> None:
+        """Announce the round's token counts: one record per upstream message."""
+        pending, self._tokens = self._tokens, {}
+        for msg_id, counts in pending.items():
+            self._log.tokens(msg_id, **counts)
 
     def tool(self, msg_id, tool_call_id, name, input, **kwargs) -> None:
         if name in self._injected:
@@ -204,6 +221,7 @@ class InnerLoop:
                 self.api.record_blocking(round_log, content)
             except Exception:
                 log.exception("could not read the records of interception %s", self.record.id)
+            round_log.flush_tokens()
             turn = self.loop.blocking_turn(answer)
             answers.append(answer)
             injected = self._continues(turn, round_log)
@@ -297,6 +315,7 @@ class InnerLoop:
                 observer.finish()
             except Exception:
                 log.exception("could not finish the records of interception %s", self.record.id)
+            round_log.flush_tokens()
         return None
 
     def _send_follow_up(self, rewriter):

@@ -2,10 +2,10 @@
 
 Each follow-up request carries the whole exchange in ``input`` (the client's
 input, the round's output items, the tool outputs), so it works the same with
-``store`` true or false. The client gets the final response's id: the stored
-response behind it holds the whole exchange, so ``previous_response_id``
-continues from there. A stream's ``response.created`` is sent before the
-gateway can know that id and keeps the first round's.
+``store`` true or false. The client gets the id of a response whose stored
+state holds the whole exchange whenever it can (blocking: the final one;
+streaming: see :class:`ResponsesRewriter`), so ``previous_response_id``
+continues from there.
 """
 
 from __future__ import annotations
@@ -67,15 +67,26 @@ class ResponsesLoop(ToolLoop):
 
 
 class ResponsesRewriter(StreamRewriter):
-    """One lifecycle (created ... completed), items of every round renumbered, sequence numbers continuous."""
+    """One lifecycle (created ... completed) with one id, items of every round renumbered, sequence numbers continuous.
+
+    With ``store`` (the default) the lifecycle events wait until the first
+    visible item other than reasoning: a round that only calls injected tools
+    never shows its id, so the client usually gets the id of the stored
+    response holding the whole exchange. Without ``store`` they go out at once.
+    """
 
     def __init__(self, loop: ResponsesLoop):
         self.loop = loop
+        self.defer = loop.api.body.get("store") is not False
         self.sequence = 0
         self.next_output = 0
         self.visible_items: list[dict] = []
         self.total: dict = {}
+        self.committed_id: str | None = None
+        self.lifecycle: list[tuple[str, dict]] = []  # start events waiting for the commit
+        self.pending: list[tuple[str, dict]] = []  # visible events waiting for the commit
         self.rounds = 0
+        self.committed_round = 0
 
     def start_round(self) -> None:
         self.rounds += 1
@@ -86,6 +97,7 @@ class ResponsesRewriter(StreamRewriter):
         self.held: tuple[str, dict] | None = None
         self.status = ""
         self.failed = False
+        self.new_lifecycle = True
 
     def event(self, event) -> bytes | None:
         data = json.loads(event.data) if event.data.strip() else None
@@ -94,12 +106,7 @@ class ResponsesRewriter(StreamRewriter):
         kind = data.get("type") or event.name
         response = data.get("response") if isinstance(data.get("response"), dict) else None
         if kind in _START_EVENTS:
-            self.msg_id = self.msg_id or (response or {}).get("id", "")
-            if self.rounds > 1:
-                return None
-            if response is not None:
-                data["response"] = self.loop.without_injected_tools(response)
-            return self._emit(event, data)
+            return self._start_event(event.name, data, response or {})
         if kind in _END_EVENTS:
             self.status = (response or {}).get("status") or kind.removeprefix("response.")
             self.usage = (response or {}).get("usage") or {}
@@ -108,8 +115,8 @@ class ResponsesRewriter(StreamRewriter):
         if kind in ("response.failed", "error"):
             self.failed = True
             if response is not None:
-                data["response"] = self.loop.without_injected_tools(response)
-            return self._emit(event, data)
+                data["response"] = self._as_committed(response)
+            return self._commit() + self._emit(event.name, data)
         if kind == "response.output_item.added":
             self._place(data)
         elif kind == "response.output_item.done" and isinstance(data.get("item"), dict):
@@ -123,7 +130,43 @@ class ResponsesRewriter(StreamRewriter):
             if kind == "response.output_item.done":
                 self.visible_items.append(data["item"])
             data["output_index"] = self.outputs[index]
-        return self._emit(event, data)
+        if self.committed_id is not None:
+            return self._emit(event.name, data)
+        self.pending.append((event.name, data))
+        item = data.get("item") if kind == "response.output_item.added" else None
+        if isinstance(item, dict) and item.get("type") != "reasoning":
+            return self._commit()
+        return None
+
+    def _start_event(self, name: str, data: dict, response: dict) -> bytes | None:
+        self.msg_id = self.msg_id or response.get("id", "")
+        if self.committed_id is not None:
+            if self.committed_round != self.rounds:
+                return None  # the client already has its lifecycle
+            data["response"] = self._as_committed(response)
+            return self._emit(name, data)
+        if self.new_lifecycle:  # a later round's start replaces the earlier one's
+            self.lifecycle, self.new_lifecycle = [], False
+        data["response"] = self.loop.without_injected_tools(response)
+        self.lifecycle.append((name, data))
+        return None if self.defer else self._commit()
+
+    def _commit(self) -> bytes:
+        """Send the waiting start events and items; from now on the client's response id is fixed."""
+        if self.committed_id is not None:
+            return b""
+        self.committed_round = self.rounds
+        self.committed_id = self.msg_id
+        if self.lifecycle:
+            self.committed_id = self.lifecycle[0][1]["response"].get("id", self.msg_id)
+        waiting, self.lifecycle, self.pending = self.lifecycle + self.pending, [], []
+        return b"".join(self._emit(name, data) for name, data in waiting)
+
+    def _as_committed(self, response: dict) -> dict:
+        response = dict(self.loop.without_injected_tools(dict(response)))
+        if self.committed_id:
+            response["id"] = self.committed_id
+        return response
 
     def _place(self, data: dict) -> None:
         index = data.get("output_index", 0)
@@ -133,11 +176,11 @@ class ResponsesRewriter(StreamRewriter):
         else:
             self.outputs[index] = None
 
-    def _emit(self, event, data: dict) -> bytes:
+    def _emit(self, name: str, data: dict) -> bytes:
         if "sequence_number" in data:
             data["sequence_number"] = self.sequence
             self.sequence += 1
-        return sse_event(event.name or None, data)
+        return sse_event(name or None, data)
 
     def turn(self) -> Turn:
         items = [self.items[i] for i in sorted(self.items)]
@@ -148,22 +191,18 @@ class ResponsesRewriter(StreamRewriter):
         self.total = sum_usage(self.total, self.usage)
         if not final or self.failed or self.held is None:
             return b""
+        committed = self._commit()
         name, data = self.held
         response = dict(data.get("response") or {})
         response["output"] = list(self.visible_items)
         if self.total:
             response["usage"] = self.total
-        data = dict(data, response=self.loop.without_injected_tools(response))
-        if "sequence_number" in data:
-            data["sequence_number"] = self.sequence
-            self.sequence += 1
-        return sse_event(name or None, data)
+        return committed + self._emit(name, dict(data, response=self._as_committed(response)))
 
     def error_event(self, status: int, message: str) -> bytes:
         event = {"type": "error", "code": error_object(status, message)["type"], "message": message, "param": None,
-                 "sequence_number": self.sequence}
-        self.sequence += 1
-        return sse_event("error", event)
+                 "sequence_number": 0}
+        return self._commit() + self._emit("error", event)
 
 
 def _calls(items: list[dict]) -> list[Call]:

@@ -121,6 +121,8 @@ def forward_headers(client_headers, keep_client_credentials: bool = False) -> di
         lower = name.lower()
         if lower in _NOT_FORWARDED and not (keep_client_credentials and lower in _CLIENT_CREDENTIALS):
             continue
+        if lower.startswith("x-ai-bridge-"):
+            continue  # only the gateway vouches for the actor (--aibridge-send-actor-headers)
         headers[name] = value
     # Identity keeps the upstream bytes exactly as sent, with nothing to decode.
     headers["Accept-Encoding"] = "identity"

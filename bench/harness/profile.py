@@ -12,7 +12,7 @@ _COUNT = re.compile(r"^(.*) (\d+)$")
 
 def record(py_spy: Path, pid: int, seconds: int, out: Path) -> subprocess.Popen:
     """Start py-spy in the background writing collapsed stacks ("raw" format)."""
-    argv = [str(py_spy), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"]
+    argv = [str(py_spy), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200", "--format", "raw", "--threads", "--output", str(out), "--nonblocking"]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -51,7 +51,7 @@ def _area(frames: list[str]) -> str:
 
 
 def _is_project(name: str) -> bool:
-    return _frame_file(name).startswith(("aibridge/", "recorder/", "retention/", "audit/"))
+    return _frame_file(name).startswith(("aibridge/", "plugins/"))
 
 
 def summarise(collapsed: Path, top: int = 12) -> dict:
@@ -59,6 +59,7 @@ def summarise(collapsed: Path, top: int = 12) -> dict:
     self_time: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     areas: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
     total = 0
     for line in collapsed.read_text(errors="replace").splitlines():
         match = _COUNT.match(line)
@@ -66,6 +67,9 @@ def summarise(collapsed: Path, top: int = 12) -> dict:
             continue
         stack, count = match.group(1), int(match.group(2))
         frames = [_frame_name(f) for f in stack.split(";") if f]
+        if frames and frames[0].startswith("thread ("):
+            # "thread (1234): MainThread": the gevent hub runs every request on the main thread.
+            threads[frames.pop(0).split(": ", 1)[-1]] += count
         if not frames:
             continue
         total += count
@@ -81,8 +85,10 @@ def summarise(collapsed: Path, top: int = 12) -> dict:
         return [(name, round(100 * n / total, 1)) for name, n in counter.most_common(limit)]
 
     area_rows, self_rows, incl_rows = share(areas, len(areas)), share(self_time, top), share(inclusive, top)
+    thread_rows = share(threads, 5)
     summary = [f"{total:,} samples of all threads (the SQLite writer is a separate OS thread).", ""]
+    summary += ["| share | thread |", "|--:|---|"] + [f"| {pct} % | {name} |" for name, pct in thread_rows] + [""]
     summary += ["| share | area (innermost frame) |", "|--:|---|"] + [f"| {pct} % | {name} |" for name, pct in area_rows]
     summary += ["", "| self time | function |", "|--:|---|"] + [f"| {pct} % | `{name}` |" for name, pct in self_rows]
     summary += ["", "| inclusive | aibridge function |", "|--:|---|"] + [f"| {pct} % | `{name}` |" for name, pct in incl_rows]
-    return {"samples": total, "areas": area_rows, "self": self_rows, "inclusive": incl_rows, "summary": summary}
+    return {"samples": total, "threads": thread_rows, "areas": area_rows, "self": self_rows, "inclusive": incl_rows, "summary": summary}

@@ -6,8 +6,6 @@ docs/recording.md shows the schema these produce (scripts/recording_schema.py).
 
 from __future__ import annotations
 
-import sqlite3
-
 import sqlite_utils
 
 migrations = sqlite_utils.Migrations("aibridge-recorder")
@@ -109,11 +107,3 @@ def migrate(db: sqlite_utils.Database) -> None:
         db.rollback()
         raise
     db.commit()
-
-
-def is_migrated(db: sqlite_utils.Database) -> bool:
-    """Whether every recorder migration has been applied (read only)."""
-    try:
-        return not migrations.pending(db)
-    except sqlite3.DatabaseError:
-        return False
