@@ -22,4 +22,14 @@ def authenticate(request):
     return current_app.extensions["aibridge"].authenticate(request)
 
 
-__all__ = ["hookimpl", "authenticate", "__version__"]
+def hooks():
+    """The running app's hook relay (``aibridge.hooks().aibridge_mcp_credential(...)``).
+
+    For plugins that ask other plugins a question from inside a request.
+    """
+    from flask import current_app
+
+    return current_app.extensions["aibridge"].pm.hook
+
+
+__all__ = ["hookimpl", "authenticate", "hooks", "__version__"]

@@ -42,8 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--skip", action="append", default=[], choices=["aibridge", "litellm", "idle"], help="leave out a leg (repeatable)")
     parser.add_argument("--seconds", type=float, default=10, help="length of each wrk run")
     parser.add_argument("--stream-seconds", type=float, default=8, help="length of each streaming run")
-    parser.add_argument("--idle", default="1000,5000", help="idle stream counts for direct and aibridge")
-    parser.add_argument("--litellm-idle", default="1000", help="idle stream counts for LiteLLM (it opens them slowly)")
+    parser.add_argument("--idle", help="idle stream counts for direct and aibridge (default 1000,5000)")
+    parser.add_argument("--litellm-idle", help="idle stream counts for LiteLLM (default 1000: it opens them slowly)")
     parser.add_argument("--quick", action="store_true", help="short runs and 200/1000 idle streams: checks the harness, not the numbers")
     parser.add_argument("--profile", action="store_true", help="sample aibridge with py-spy during an extra c=50 run")
     parser.add_argument("--py-spy", default=str(WORK / "tools-venv" / "bin" / "py-spy"))
@@ -53,7 +53,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.stream_seconds = 3, 3
-        args.idle, args.litellm_idle = "200,1000", "200"
+    if args.idle is None:
+        args.idle = "200,1000" if args.quick else "1000,5000"
+    if args.litellm_idle is None:
+        args.litellm_idle = "200" if args.quick else "1000"
     return args
 
 

@@ -6,10 +6,10 @@ import json
 import logging
 import socket
 
-import aibridge
 import anthropic
 import pytest
 import requests
+from fakebedrock import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock, stream_answer
 from fakeupstream import Response, load_fixture
 from gateway import Gateway, RecordCollector, gateway_config
 from mcp_gateway import (  # noqa: F401
@@ -18,7 +18,8 @@ from mcp_gateway import (  # noqa: F401
 )
 from mcpserver import RETENTION_ANSWER
 
-from aibridge.config import MCPServerConfig
+import aibridge
+from aibridge.config import BedrockConfig, MCPServerConfig, ProviderConfig
 
 MODEL = "claude-sonnet-4-6"
 QUESTION = [{"role": "user", "content": "How long are interception records kept?"}]
@@ -337,3 +338,53 @@ def test_an_unreachable_mcp_server_leaves_requests_alone(tmp_path, upstream, cap
     [sent] = upstream.requests
     assert "tools" not in sent.json()
     assert any("MCP server 'docs' is unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_the_loop_works_for_an_instance_on_bedrock(tmp_path, mcp):
+    with FakeBedrock() as bedrock:
+        bedrock_settings = BedrockConfig(region=REGION, base_url=bedrock.url, access_keys=(ACCESS_KEY,),
+                                         access_key_secrets=(SECRET_KEY,), model="us.anthropic.claude-sonnet-4-5-v1:0",
+                                         small_fast_model="us.anthropic.claude-haiku-4-5-v1:0")
+        provider = ProviderConfig(type="anthropic", name="bedrock", base_url="https://api.anthropic.com", bedrock=bedrock_settings)
+        config = gateway_config(tmp_path, bedrock.url, providers=(provider,),
+                                mcp_servers=(MCPServerConfig(name="docs", url=mcp.url),))
+        gw = Gateway(config)
+        try:
+            mcp.calls.clear()
+            bedrock.queue(stream_answer("anthropic/stream_injected_tool_round1"))
+            bedrock.queue(stream_answer("anthropic/stream_injected_tool_round2"))
+            client = anthropic.Anthropic(api_key=gw.create_token("bob"), base_url=gw.bridge_url("bedrock"), max_retries=0)
+            with client.messages.stream(model=MODEL, max_tokens=512, messages=QUESTION) as stream:
+                final = stream.get_final_message()
+        finally:
+            gw.close()
+        assert bedrock.refusals == []
+        invocations = bedrock.invocations()
+    assert [action for _, action, _ in invocations] == ["invoke-with-response-stream"] * 2
+    assert [t["name"] for t in invocations[0][2]["tools"]] == INJECTED
+    assert invocations[1][2]["messages"][-1]["content"][0]["content"] == RETENTION_ANSWER
+    assert [b.type for b in final.content] == ["text", "text"] and final.stop_reason == "end_turn"
+    assert mcp.calls == [("search", {"query": "retention policy"})]
+
+
+def test_thinking_goes_back_upstream_with_its_signature_and_reaches_the_client(client, upstream, collector, mcp):
+    upstream.queue(fixture_with("anthropic/stream_thinking_tool_use", ('"name":"get_weather"', '"name":"bmcp_docs_search"')))
+    upstream.queue("anthropic/stream_injected_tool_round2")
+    with client.messages.stream(model=MODEL, max_tokens=2048, messages=QUESTION,
+                                thinking={"type": "enabled", "budget_tokens": 1024}) as stream:
+        final = stream.get_final_message()
+    thinking = [e for e in sse_data(load_fixture("anthropic/stream_thinking_tool_use").body_bytes())
+                if e.get("type") == "content_block_delta" and e["delta"]["type"] == "signature_delta"]
+    signature = thinking[0]["delta"]["signature"]
+    assert [b.type for b in final.content] == ["thinking", "text"]
+    assert final.content[0].signature == signature
+    [block, tool_use] = upstream.requests[1].json()["messages"][-2]["content"]
+    assert block["type"] == "thinking" and block["signature"] == signature
+    assert block["thinking"] == final.content[0].thinking
+    assert tool_use["input"] == {"location": "San Francisco, CA", "unit": "celsius"}
+    collector.wait_for_ends()
+    [thought] = collector.of("model_thought")
+    assert thought.content == final.content[0].thinking
+    # The search tool needs a query: the server refuses, the model gets an error result, the loop goes on.
+    assert injected_tool_record(collector).invocation_error
+    assert upstream.requests[1].json()["messages"][-1]["content"][0]["is_error"] is True

@@ -46,7 +46,11 @@ class Messages(Api):
 
 
 class MessagesStream(StreamObserver):
-    """Follows message_start / content blocks / message_delta; every count is reported once."""
+    """Follows message_start / content blocks / message_delta.
+
+    One token record per message, at its message_stop (or when the stream
+    ends without one, so a cut-off stream still reports what it used).
+    """
 
     def __init__(self, log):
         self.log = log
@@ -83,12 +87,14 @@ class MessagesStream(StreamObserver):
     def _message_delta(self, data: dict) -> None:
         self._take_usage(data.get("usage") or {})
 
+    def _message_stop(self, data: dict) -> None:
+        self._report_usage()
+
     def _take_usage(self, usage: dict) -> None:
         # Counts are cumulative for the message: the newest value replaces the older one.
         for key, value in _counts(usage).items():
             self.current[key] = value
         self.extra.update(_extra(usage))
-        self._report_usage()
 
     def _report_usage(self) -> None:
         delta = {key: value - self.reported.get(key, 0) for key, value in self.current.items()}
@@ -143,6 +149,7 @@ class MessagesStream(StreamObserver):
 _HANDLERS = {
     "message_start": MessagesStream._message_start,
     "message_delta": MessagesStream._message_delta,
+    "message_stop": MessagesStream._message_stop,
     "content_block_start": MessagesStream._block_start,
     "content_block_delta": MessagesStream._block_delta,
     "content_block_stop": MessagesStream._block_stop,

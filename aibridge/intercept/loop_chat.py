@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
-from .inner_loop import Call, StreamRewriter, ToolLoop, Turn, sse_event, sum_usage
+from .loop_api import Call, StreamRewriter, ToolLoop, Turn, sse_event, sum_usage
 
 DONE = b"data: [DONE]\n\n"
 
@@ -18,12 +19,12 @@ class ChatLoop(ToolLoop):
 
     @staticmethod
     def client_tool_names(body: dict) -> set[str]:
+        tools = body.get("tools") if isinstance(body.get("tools"), list) else []
         names = set()
-        for tool in body.get("tools") or [] if isinstance(body.get("tools"), list) else []:
-            if isinstance(tool, dict):
-                spec = tool.get(tool.get("type") or "function")
-                if isinstance(spec, dict):
-                    names.add(spec.get("name"))
+        for tool in tools:
+            spec = tool.get(tool.get("type") or "function") if isinstance(tool, dict) else None
+            if isinstance(spec, dict):  # {"type": "function", "function": {"name": ...}}, likewise custom
+                names.add(spec.get("name"))
         return names
 
     def inject(self, body: dict) -> None:
@@ -44,7 +45,7 @@ class ChatLoop(ToolLoop):
         body["messages"] = messages
 
     def merge_blocking(self, answers: list[dict]) -> dict:
-        merged = json.loads(json.dumps(answers[-1]))
+        merged = copy.deepcopy(answers[-1])
         merged["id"] = answers[0].get("id", merged.get("id"))
         texts = [(_first_choice(a).get("message") or {}).get("content") for a in answers]
         texts = [t for t in texts if isinstance(t, str) and t]

@@ -6,7 +6,7 @@ import copy
 import json
 
 from .anthropic import compact_json, compact_json_text
-from .inner_loop import Call, StreamRewriter, ToolLoop, Turn, sse_event, sum_usage
+from .loop_api import Call, StreamRewriter, ToolLoop, Turn, sse_event, sum_usage
 
 # The counts a final message_delta reports for the whole answer.
 _TOTAL_KEYS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")

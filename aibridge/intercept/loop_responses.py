@@ -13,8 +13,8 @@ from __future__ import annotations
 import copy
 import json
 
+from .loop_api import Call, StreamRewriter, ToolLoop, Turn, sse_event, sum_usage
 from .openai_common import error_object
-from .inner_loop import Call, StreamRewriter, ToolLoop, Turn, sse_event, sum_usage
 
 _START_EVENTS = ("response.created", "response.in_progress", "response.queued")
 _END_EVENTS = ("response.completed", "response.incomplete")
@@ -206,15 +206,12 @@ class ResponsesRewriter(StreamRewriter):
 
 
 def _calls(items: list[dict]) -> list[Call]:
+    """Every tool call of a round's output; custom tools are always the client's, so they only end the loop."""
     return [
-        Call(id=item.get("call_id") or "", name=item.get("name") or "", arguments=item.get("arguments") or "")
+        Call(id=item.get("call_id") or "", name=item.get("name") or "",
+             arguments=(item.get("arguments") or "") if item["type"] == "function_call" else "")
         for item in items
-        if item.get("type") == "function_call"
-    ] + [
-        # Custom tools are always the client's: they only stop the loop.
-        Call(id=item.get("call_id") or "", name=item.get("name") or "", arguments="")
-        for item in items
-        if item.get("type") == "custom_tool_call"
+        if item.get("type") in ("function_call", "custom_tool_call")
     ]
 
 

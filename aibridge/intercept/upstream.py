@@ -57,7 +57,7 @@ class UpstreamHTTP:
     of the gateway's time per request in the benchmark.
     """
 
-    def __init__(self, pool_size: int = 1000):
+    def __init__(self, pool_size: int = 4096):
         self._direct = urllib3.PoolManager(num_pools=32, maxsize=pool_size, block=False, retries=False)
         self._proxies = urllib.request.getproxies()
         self._via_proxy: dict[str, urllib3.PoolManager] = {}
@@ -110,7 +110,7 @@ class UpstreamResponse:
         self.raw.release_conn()
 
 
-def make_session(pool_size: int = 1000) -> UpstreamHTTP:
+def make_session(pool_size: int = 4096) -> UpstreamHTTP:
     return UpstreamHTTP(pool_size)
 
 

@@ -108,14 +108,17 @@ async def run(spec: dict) -> dict:
     open_now = sum(1 for s in streams if s.events and s.error is None and not s.done)
 
     # Hold: all streams open; sample memory and check every stream keeps receiving.
-    events_before = [s.events for s in streams]
+    events_before = [s.events if s.events and s.error is None else None for s in streams]
     rss_peak = _rss_mib(pid)
     hold_until = time.monotonic() + spec["hold_seconds"]
     while time.monotonic() < hold_until:
         await asyncio.sleep(0.25)
         rss_peak = max(rss_peak, _rss_mib(pid))
+    # A stream open when the hold began should get about one event per second of it.
     stalled = sum(
-        1 for s, before in zip(streams, events_before) if s.error is None and s.events - before < spec["hold_seconds"] - 1.5
+        1
+        for s, before in zip(streams, events_before)
+        if before is not None and (s.error is not None or s.events - before < spec["hold_seconds"] - 1.5)
     )
     open_after_hold = sum(1 for s in streams if s.events and s.error is None and not s.done)
 

@@ -60,6 +60,10 @@ class Litellm:
             LITELLM_LOG="ERROR",
             LITELLM_TELEMETRY="False",
             NO_PROXY="127.0.0.1,localhost",
+            # LiteLLM's own default caps upstream connections at 500 per host: lift it so the
+            # idle-stream test measures what one process holds, not that setting.
+            AIOHTTP_CONNECTOR_LIMIT="20000",
+            AIOHTTP_CONNECTOR_LIMIT_PER_HOST="20000",
         )
         argv = [str(self.venv / "bin" / "litellm"), "--config", str(config), "--host", "127.0.0.1", "--port", str(self.port), "--num_workers", "1"]
         self.proc = self.procs.start("litellm", argv, env=env, cwd=str(self.dir))

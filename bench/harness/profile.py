@@ -28,7 +28,7 @@ def _frame_file(name: str) -> str:
 
 # Where a sample's time goes, judged by its innermost frame (first match wins).
 _AREAS = [
-    ("SQLite recorder (writer thread)", ("recorder/", "sqlite_utils/", "sqlite3/")),
+    ("SQLite recorder (queue put in requests, writer thread)", ("recorder/", "sqlite_utils/", "sqlite3/")),
     ("logging (access log, records)", ("logging/", "pythonjsonlogger/")),
     ("upstream HTTP client (requests/urllib3/http.client)", ("requests/", "urllib3/", "http/client")),
     ("Flask / Werkzeug", ("flask/", "werkzeug/")),
@@ -50,6 +50,14 @@ def _area(frames: list[str]) -> str:
     return "other (stdlib, threading, ...)"
 
 
+def _thread_role(frames: list[str]) -> str:
+    if any("RecordWriter" in f for f in frames):
+        return "SQLite writer (OS thread)"
+    if any("gevent/" in _frame_file(f) for f in frames):
+        return "main thread: gevent hub, every request"
+    return "other threads"
+
+
 def _is_project(name: str) -> bool:
     return _frame_file(name).startswith(("aibridge/", "plugins/"))
 
@@ -68,8 +76,8 @@ def summarise(collapsed: Path, top: int = 12) -> dict:
         stack, count = match.group(1), int(match.group(2))
         frames = [_frame_name(f) for f in stack.split(";") if f]
         if frames and frames[0].startswith("thread ("):
-            # "thread (1234): MainThread": the gevent hub runs every request on the main thread.
-            threads[frames.pop(0).split(": ", 1)[-1]] += count
+            frames.pop(0)
+            threads[_thread_role(frames)] += count
         if not frames:
             continue
         total += count

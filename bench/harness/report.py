@@ -105,6 +105,8 @@ def main_table(results: dict) -> str:
         l_a = ratio(values["litellm"], values["aibridge"])
         if unit == "count":
             a_d = l_a = None
+        if "idle" in label:
+            a_d = None  # "direct" there is the slow upstream process itself, not a gateway
         lines.append(f"| {label} | {unit} | {' | '.join(cells)} | {_fmt_ratio(a_d)} | {_fmt_ratio(l_a)} | {target} |")
     return "\n".join(lines)
 

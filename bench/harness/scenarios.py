@@ -25,7 +25,7 @@ class Settings:
     idle_counts: list[int] = field(default_factory=lambda: [1000, 5000])
     litellm_idle_counts: list[int] = field(default_factory=lambda: [1000])
     hold_seconds: float = 5.0
-    ramp_timeout: float = 90.0
+    ramp_timeout: float = 60.0
 
 
 def _python_module(module: str, spec: dict, timeout: float) -> dict:

@@ -43,5 +43,4 @@ def aibridge_call_tool(interception, tool, arguments):
 
 def _credential(interception, server_config) -> str | None:
     """A per-user ``Authorization`` value from the ``aibridge_mcp_credential`` hook, if a plugin gives one."""
-    hook = current_app.extensions["aibridge"].pm.hook
-    return hook.aibridge_mcp_credential(interception=interception, server=server_config)
+    return aibridge.hooks().aibridge_mcp_credential(interception=interception, server=server_config)

@@ -1,0 +1,93 @@
+"""Hooks of the metrics plugin: count every record, serve them when ``--prometheus-enable`` is set."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import current_app, has_request_context, request
+
+from aibridge import hookimpl
+
+from .gateway_metrics import GatewayMetrics
+from .listener import MetricsListener, start_listener
+
+log = logging.getLogger("aibridge.metrics")
+
+EXTENSION = "aibridge.metrics"
+
+
+@dataclass
+class MetricsState:
+    """What the plugin keeps per app: the metrics, and the listener serving them (None if it could not bind)."""
+
+    metrics: GatewayMetrics
+    listener: MetricsListener | None
+
+
+@hookimpl
+def aibridge_startup(app, config):
+    if not config.prometheus_enable:
+        return
+    metrics = GatewayMetrics()
+    try:
+        listener = start_listener(metrics.registry, config.prometheus_address)
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        # Another process (e.g. a second gunicorn worker) may hold the port: keep serving the gateway.
+        log.error("metrics are not served: cannot listen on --prometheus-address / CODER_PROMETHEUS_ADDRESS "
+                  "%s: %s", config.prometheus_address, reason)
+        listener = None
+    else:
+        log.info("serving Prometheus metrics on %s", listener.url)
+    app.extensions[EXTENSION] = MetricsState(metrics, listener)
+
+
+@hookimpl
+def aibridge_shutdown(app):
+    state = app.extensions.get(EXTENSION)
+    if state is not None and state.listener is not None:
+        state.listener.stop()
+        state.listener = None
+
+
+@hookimpl
+def on_interception_start(interception):
+    metrics = _metrics()
+    if metrics is not None:
+        metrics.interception_started(interception)
+
+
+@hookimpl
+def on_prompt_usage(interception, prompt):
+    metrics = _metrics()
+    if metrics is not None:
+        metrics.count_prompt(interception)
+
+
+@hookimpl
+def on_token_usage(interception, usage):
+    metrics = _metrics()
+    if metrics is not None:
+        metrics.count_tokens(interception, usage)
+
+
+@hookimpl
+def on_tool_usage(interception, tool):
+    metrics = _metrics()
+    if metrics is not None:
+        metrics.count_tool(interception, tool)
+
+
+@hookimpl
+def on_interception_end(interception):
+    metrics = _metrics()
+    if metrics is not None:
+        # Every intercepted route is a POST; the request says so when it is at hand.
+        method = request.method if has_request_context() else "POST"
+        metrics.interception_ended(interception, method)
+
+
+def _metrics() -> GatewayMetrics | None:
+    state = current_app.extensions.get(EXTENSION)
+    return state.metrics if state is not None else None
