@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import signal
 import socket
+import subprocess
 import time
 
 import anthropic
@@ -19,7 +19,7 @@ from mcpserver import MCPTestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from aibridge.config import Config, MCPServerConfig
-from aibridge.records import TokenUsage
+from aibridge.records import Interception, TokenUsage, utcnow
 from aibridge_plugins.metrics.gateway_metrics import GatewayMetrics
 
 CLAUDE = "claude-sonnet-4-6"
@@ -75,11 +75,15 @@ def label_sets(samples: list, name: str) -> list[dict]:
     return [s.labels for s in samples if s.name == name]
 
 
-def scrape_when_ended(gw: Gateway, count: int, timeout: float = 10.0) -> list:
+def scrape_when_ended(gw: Gateway, count: int) -> list:
     """Scrape once ``count`` interceptions were counted (a stream ends just after the client read it)."""
+    return scrape_until_counted(metrics_url(gw), count)
+
+
+def scrape_until_counted(url: str, count: int, timeout: float = 10.0) -> list:
     deadline = time.monotonic() + timeout
     while True:
-        samples = scrape(metrics_url(gw))
+        samples = scrape(url)
         if value(samples, "coder_aibridged_interceptions_total") >= count or time.monotonic() > deadline:
             return samples
         time.sleep(0.01)
@@ -133,13 +137,15 @@ def test_a_streamed_anthropic_request_is_counted(metrics_gateway, upstream):
     expected = anthropic_stream_usage("anthropic/stream_text")
     counted = {s.labels["type"]: s.value for s in samples if s.name == "coder_aibridged_tokens_total"}
     assert counted == {kind: count for kind, count in expected.items() if count}
-    assert all(s.labels["initiator_id"] == start.initiator_id for s in samples if s.name == "coder_aibridged_tokens_total")
+    token_labels = label_sets(samples, "coder_aibridged_tokens_total")
+    assert all(labels["initiator_id"] == start.initiator_id for labels in token_labels)
     assert label_sets(samples, "coder_aibridged_interceptions_inflight") == [
         {"provider": "anthropic", "model": CLAUDE, "route": "messages"}
     ]
     assert value(samples, "coder_aibridged_interceptions_inflight") == 0
-    assert value(samples, "coder_aibridged_interceptions_duration_seconds_count", status="completed", route="messages") == 1
-    assert value(samples, "coder_aibridged_interceptions_duration_seconds_bucket", le="+Inf") == 1
+    duration = "coder_aibridged_interceptions_duration_seconds"
+    assert value(samples, duration + "_count", status="completed", route="messages") == 1
+    assert value(samples, duration + "_bucket", le="+Inf") == 1
 
 
 def test_an_upstream_400_is_counted_as_failed(metrics_gateway, upstream):
@@ -181,7 +187,7 @@ def test_chat_tokens_extra_types_and_client_tool_selections(metrics_gateway, ups
     assert tokens["input"] == prompt - cache_read
     assert tokens["cache_read_input_tokens"] == cache_read
     assert tokens["output"] == cached["completion_tokens"] + tools["completion_tokens"]
-    reasoning = cached["completion_tokens_details"]["reasoning_tokens"] + tools["completion_tokens_details"]["reasoning_tokens"]
+    reasoning = sum(usage["completion_tokens_details"]["reasoning_tokens"] for usage in (cached, tools))
     assert reasoning > 0 and tokens["completion_reasoning_tokens"] == reasoning
     assert label_sets(samples, "coder_aibridged_non_injected_tool_selections_total") == [
         {"provider": "openai", "model": GPT, "tool": "get_weather"}
@@ -210,35 +216,36 @@ def test_injected_tool_invocations_are_counted_ok_and_error(tmp_path, upstream):
             samples = scrape_when_ended(gw, 2)
         finally:
             gw.close()
-    injected = {(s.labels["tool"], s.labels["status"]): s.value
-                for s in samples if s.name == "coder_aibridged_injected_tool_invocations_total"}
+    invocations = [s for s in samples if s.name == "coder_aibridged_injected_tool_invocations_total"]
+    injected = {(s.labels["tool"], s.labels["status"]): s.value for s in invocations}
     assert injected == {("bmcp_docs_search", "ok"): 1, ("bmcp_docs_broken_tool", "error"): 1}
-    assert {s.labels["server_url"] for s in samples if s.name == "coder_aibridged_injected_tool_invocations_total"} == {mcp.url}
+    assert {s.labels["server_url"] for s in invocations} == {mcp.url}
     assert value(samples, "coder_aibridged_non_injected_tool_selections_total") == 0
     # Both rounds' tokens are counted: the two messages of each interception.
     round1 = json.loads(load_fixture("anthropic/blocking_injected_tool_round1").body_bytes())["usage"]
     round2 = json.loads(load_fixture("anthropic/blocking_injected_tool_round2").body_bytes())["usage"]
-    assert value(samples, "coder_aibridged_tokens_total", type="input") == 2 * (round1["input_tokens"] + round2["input_tokens"])
-    assert value(samples, "coder_aibridged_tokens_total", type="output") == 2 * (round1["output_tokens"] + round2["output_tokens"])
+    for kind in ("input", "output"):
+        billed = round1[f"{kind}_tokens"] + round2[f"{kind}_tokens"]
+        assert value(samples, "coder_aibridged_tokens_total", type=kind) == 2 * billed
 
 
 def test_a_repeated_metadata_count_of_one_message_is_counted_once():
     metrics = GatewayMetrics()
     interception = _interception()
     # A streamed message repeats what it reported so far on each of its records.
-    for output, metadata in ((0, {"web_search_tokens": 5, "service_tier": "standard"}), (30, {"web_search_tokens": 8})):
+    first_message = ((0, {"web_search_tokens": 5, "service_tier": "standard"}), (30, {"web_search_tokens": 8}))
+    for output, metadata in first_message:
         usage = TokenUsage(interception_id="i-1", msg_id="msg-1", output_tokens=output, metadata=metadata)
         metrics.count_tokens(interception, usage)
-    metrics.count_tokens(interception, TokenUsage(interception_id="i-1", msg_id="msg-2", metadata={"web_search_tokens": 2}))
+    second_message = TokenUsage(interception_id="i-1", msg_id="msg-2", metadata={"web_search_tokens": 2})
+    metrics.count_tokens(interception, second_message)
     registry = metrics.registry
     assert registry.get_sample_value("coder_aibridged_tokens_total", _token_labels("web_search_tokens")) == 10
     assert registry.get_sample_value("coder_aibridged_tokens_total", _token_labels("output")) == 30
     assert registry.get_sample_value("coder_aibridged_tokens_total", _token_labels("service_tier")) is None
 
 
-def _interception():
-    from aibridge.records import Interception, utcnow
-
+def _interception() -> Interception:
     return Interception(
         interception_id="i-1", initiator_id="u-1", initiator_username="alice", provider="anthropic",
         provider_name="anthropic", model=CLAUDE, client="Claude Code", client_session_id=None, user_agent="claude-cli",
@@ -254,8 +261,9 @@ def test_two_apps_in_one_process_count_separately(tmp_path, upstream):
     upstream.reset()
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    first = Gateway(gateway_config(tmp_path / "a", upstream.url, prometheus_enable=True, prometheus_address="127.0.0.1:0"))
-    second = Gateway(gateway_config(tmp_path / "b", upstream.url, prometheus_enable=True, prometheus_address="127.0.0.1:0"))
+    enabled = dict(prometheus_enable=True, prometheus_address="127.0.0.1:0")
+    first = Gateway(gateway_config(tmp_path / "a", upstream.url, **enabled))
+    second = Gateway(gateway_config(tmp_path / "b", upstream.url, **enabled))
     try:
         upstream.queue("anthropic/stream_text")
         with anthropic_client(first, first.create_token("alice")).messages.stream(
@@ -320,20 +328,17 @@ def test_aibridge_server_serves_metrics_under_gevent(aibridge_script, spawn, pro
     client = anthropic.Anthropic(api_key=token, base_url=gateway_url + "/api/v2/aibridge/anthropic", max_retries=0)
     with client.messages.stream(model=CLAUDE, max_tokens=64, messages=HELLO) as stream:
         stream.get_final_message()
-    deadline = time.monotonic() + 10
-    while value(samples := scrape(url), "coder_aibridged_interceptions_total") < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    samples = scrape_until_counted(url, 1)
     assert value(samples, "coder_aibridged_interceptions_total", status="completed", route="messages") == 1
-    assert value(samples, "coder_aibridged_tokens_total", type="output") == anthropic_stream_usage("anthropic/stream_text")["output"]
+    billed = anthropic_stream_usage("anthropic/stream_text")["output"]
+    assert value(samples, "coder_aibridged_tokens_total", type="output") == billed
     server.proc.send_signal(signal.SIGTERM)
     assert server.wait() == 0, server.stderr
     assert "Traceback" not in server.stderr
-    assert not re.search(r"GET /metrics", server.stderr)  # scrapes leave no access log lines
+    assert "GET /metrics" not in server.stderr  # scrapes leave no access log lines
 
 
 def _create_token(aibridge_script, environ) -> str:
-    import subprocess
-
     for command in (["users", "create", "alice"], ["tokens", "create", "alice"]):
         done = subprocess.run([str(aibridge_script), *command], env=environ, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
