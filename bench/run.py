@@ -40,8 +40,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--aibridge", default=os.environ.get("AIBRIDGE_BIN", ""), help="the aibridge executable (default: next to this Python)")
     parser.add_argument("--litellm-venv", default=str(WORK / "litellm-venv"), help="virtualenv with litellm[proxy]")
     parser.add_argument("--skip", action="append", default=[], choices=["aibridge", "litellm", "idle"], help="leave out a leg (repeatable)")
-    parser.add_argument("--seconds", type=float, default=10, help="length of each wrk run")
-    parser.add_argument("--stream-seconds", type=float, default=8, help="length of each streaming run")
+    parser.add_argument("--seconds", type=float, help="length of each wrk run (default 10, --quick 3)")
+    parser.add_argument("--stream-seconds", type=float, help="length of each streaming run (default 8, --quick 3)")
     parser.add_argument("--idle", help="idle stream counts for direct and aibridge (default 1000,5000)")
     parser.add_argument("--litellm-idle", help="idle stream counts for LiteLLM (default 1000: it opens them slowly)")
     parser.add_argument("--quick", action="store_true", help="short runs and 200/1000 idle streams: checks the harness, not the numbers")
@@ -51,8 +51,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--results", default=str(BENCH_DIR / "results"), help="where the .md and .json go")
     parser.add_argument("--keep-work", action="store_true", help="keep the temporary directory (configs, logs)")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.seconds, args.stream_seconds = 3, 3
+    if args.seconds is None:
+        args.seconds = 3 if args.quick else 10
+    if args.stream_seconds is None:
+        args.stream_seconds = 3 if args.quick else 8
     if args.idle is None:
         args.idle = "200,1000" if args.quick else "1000,5000"
     if args.litellm_idle is None:
@@ -198,7 +200,10 @@ def _profile(args, gateway, settings, work, results) -> dict:
         results["notes"].append(f"py-spy failed: {sampler.stderr.read().strip()[-300:]}")
         return run
     results["profile"] = profile.summarise(out)
-    shutil.copy(out, Path(args.results) / "latest-aibridge-profile.txt")
+    # The raw stacks are large: kept out of results/, next to the installed tools.
+    WORK.mkdir(exist_ok=True)
+    shutil.copy(out, WORK / f"{args.stem}-profile.txt")
+    results["profile"]["raw"] = str(WORK / f"{args.stem}-profile.txt")
     log(f"  profiled run: {run['ok_rps']:,.0f} req/s under py-spy, {results['profile']['samples']:,} samples")
     return run
 
@@ -277,9 +282,13 @@ def run(args, procs: Processes, work: Path) -> dict:
     return results
 
 
-def write_results(results: dict, results_dir: Path) -> Path:
+def results_stem() -> str:
+    """<date>-<short machine description>, the name of this run's result files."""
+    return f"{dt.date.today().isoformat()}-{machine.short_name(machine.describe({}))}"
+
+
+def write_results(results: dict, results_dir: Path, stem: str) -> Path:
     results["machine"] = machine.describe(results.pop("machine_versions"))
-    stem = f"{dt.date.today().isoformat()}-{machine.short_name(results['machine'])}"
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     md = results_dir / f"{stem}.md"
@@ -289,6 +298,7 @@ def write_results(results: dict, results_dir: Path) -> Path:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    args.stem = results_stem()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _stop_on_signal)
     Path(args.results).mkdir(parents=True, exist_ok=True)
@@ -298,7 +308,7 @@ def main(argv=None) -> int:
     try:
         results = run(args, procs, work)
         results["elapsed_seconds"] = round(time.monotonic() - started)
-        md = write_results(results, Path(args.results))
+        md = write_results(results, Path(args.results), args.stem)
         log(f"report: {md}")
         print(md.read_text())
         return 1 if results["failures"] else 0

@@ -64,6 +64,8 @@ class MessagesStream(StreamObserver):
         name = event.name
         if name == "ping" or (name == "content_block_delta" and b'"text_delta"' in event.raw):
             return event.raw  # the bulk of a stream: nothing to record
+        if not event.data.strip():
+            return event.raw  # an SSE comment (a proxy's keep-alive): nothing to read
         data = json.loads(event.data)
         kind = data.get("type", name)
         handler = _HANDLERS.get(kind)

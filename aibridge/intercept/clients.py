@@ -35,12 +35,11 @@ _LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})$")
 def detect_client(headers) -> str:
     """The client's display name, or "Unknown"."""
     user_agent = headers.get("User-Agent", "").lower()
+    # An originator header counts where its client's rule stands in the order, not after every prefix.
+    by_originator = _ORIGINATORS.get(headers.get("originator", "").lower())
     for prefix, client in _USER_AGENT_PREFIXES:
-        if user_agent.startswith(prefix):
+        if user_agent.startswith(prefix) or client == by_originator:
             return client
-    originator = headers.get("originator", "").lower()
-    if originator in _ORIGINATORS:
-        return _ORIGINATORS[originator]
     if "x-cursor-client-version" in headers:
         return "Cursor"
     return "Unknown"

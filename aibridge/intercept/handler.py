@@ -52,6 +52,21 @@ def intercept(bridge, provider, path: str, api_class: type[Api], actor, byok: bo
         api.model = transport.model_for(api.model)  # the recorded model is the one that answers
     record = InterceptionLog(bridge.pm, _interception(provider, api, actor))
     record.start(api.prompt())
+    try:
+        return _send_and_relay(bridge, provider, path, api, actor, byok, transport, record)
+    except Exception:
+        # A started interception always ends, and the client gets an error its SDK reads.
+        log.exception("interception %s failed", record.id)
+        record.end("failed")
+        return error_response(shape, 500, "the gateway could not handle this request (see the gateway's log)")
+    except BaseException:
+        record.end("failed")
+        raise
+
+
+def _send_and_relay(bridge, provider, path: str, api: Api, actor, byok: bool, transport, record: InterceptionLog) -> Response:
+    """Send the request upstream and relay the answer; every outcome ends the interception."""
+    shape = api.error_shape
     headers = _upstream_headers(bridge, provider, actor, byok)
     url = provider.upstream_url(path, request.query_string.decode("latin-1"))
 
@@ -106,9 +121,14 @@ def _upstream_headers(bridge, provider, actor, byok: bool) -> dict[str, str]:
     if not byok:
         headers.update(provider.auth_headers())
     if bridge.config.send_actor_headers:
-        headers["X-AI-Bridge-Actor-ID"] = actor.id
-        headers["X-AI-Bridge-Actor-Metadata-Username"] = actor.username
+        headers["X-AI-Bridge-Actor-ID"] = _header_value(actor.id)
+        headers["X-AI-Bridge-Actor-Metadata-Username"] = _header_value(actor.username)
     return headers
+
+
+def _header_value(text: str) -> str:
+    """``text`` as its UTF-8 bytes on the wire (http.client sends header strings as latin-1)."""
+    return text.encode().decode("latin-1")
 
 
 def _relay_error(response, relayed, record: InterceptionLog) -> Response:
@@ -129,7 +149,8 @@ def _relay_blocking(response, relayed, api: Api, record: InterceptionLog, shape:
     except Exception as exc:
         response.close()
         record.end("failed")
-        return error_response(shape, 502, f"the upstream answer broke off: {type(exc).__name__}")
+        status = 504 if isinstance(exc, upstream.UpstreamTimeout) else 502
+        return error_response(shape, status, str(exc) or f"the upstream answer broke off: {type(exc).__name__}")
     try:
         api.record_blocking(record, content)
     except Exception:

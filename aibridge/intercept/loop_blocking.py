@@ -20,11 +20,20 @@ def blocking_loop(rounds: Rounds, response) -> Response:
     while True:
         try:
             content = response.content
-            answer = json.loads(content)
         except Exception as exc:
             response.close()
             rounds.record.end("failed")
-            return error_response(rounds.shape, 502, f"the upstream answer broke off or is not JSON: {type(exc).__name__}")
+            return error_response(rounds.shape, failure_status(exc), str(exc))
+        try:
+            answer = json.loads(content)
+            if not isinstance(answer, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            if not answers:  # nothing merged yet: the client gets the answer as sent, as without injected tools
+                rounds.record.end("completed")
+                return Response(content, status=response.status_code, headers=upstream.relayed_headers(response.headers))
+            rounds.record.end("failed")
+            return error_response(rounds.shape, 502, f"the upstream answer is not a JSON object: {exc}")
         round_log = rounds.new_round_log()
         try:
             rounds.api.record_blocking(round_log, content)

@@ -22,9 +22,10 @@ class ChatLoop(ToolLoop):
         tools = body.get("tools") if isinstance(body.get("tools"), list) else []
         names = set()
         for tool in tools:
-            spec = tool.get(tool.get("type") or "function") if isinstance(tool, dict) else None
-            if isinstance(spec, dict):  # {"type": "function", "function": {"name": ...}}, likewise custom
-                names.add(spec.get("name"))
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            spec = tool.get(kind if isinstance(kind, str) and kind else "function") if isinstance(tool, dict) else None
+            if isinstance(spec, dict) and isinstance(spec.get("name"), str):  # {"type": "function", "function": {"name": ...}}, likewise custom
+                names.add(spec["name"])
         return names
 
     def inject(self, body: dict) -> None:

@@ -24,7 +24,7 @@ class ResponsesLoop(ToolLoop):
     @staticmethod
     def client_tool_names(body: dict) -> set[str]:
         tools = body.get("tools")
-        return {t.get("name") for t in tools if isinstance(t, dict)} if isinstance(tools, list) else set()
+        return {t["name"] for t in tools if isinstance(t, dict) and isinstance(t.get("name"), str)} if isinstance(tools, list) else set()
 
     def inject(self, body: dict) -> None:
         tools = body.get("tools") if isinstance(body.get("tools"), list) else []

@@ -44,6 +44,10 @@ def stream_loop(rounds: Rounds, response):
                 status = "failed"
                 yield failure
                 return
+    except Exception:
+        log.exception("the injected-tool loop of interception %s failed", rounds.record.id)
+        status = "failed"
+        yield rewriter.error_event(502, "the gateway could not complete the answer")
     finally:
         rounds.record.end(status)
 
@@ -83,7 +87,12 @@ def _take(rounds: Rounds, observer, rewriter, event) -> bytes | None:
     except Exception:
         # Recording never breaks the relay.
         log.exception("could not read an event of interception %s", rounds.record.id)
-    return rewriter.event(event)
+    try:
+        return rewriter.event(event)
+    except Exception:
+        # An event the rewriter cannot read (e.g. not JSON) reaches the client as sent, as without the loop.
+        log.exception("could not rewrite an event of interception %s", rounds.record.id)
+        return event.raw
 
 
 def _send_follow_up(rounds: Rounds, rewriter):

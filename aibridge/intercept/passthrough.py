@@ -33,4 +33,7 @@ def passthrough(bridge, provider, path: str, byok: bool) -> Response:
         finally:
             response.close()
 
-    return Response(body_chunks(), status=response.status_code, headers=upstream.relayed_headers(response.headers))
+    relayed = Response(body_chunks(), status=response.status_code, headers=upstream.relayed_headers(response.headers))
+    # HEAD, 204 and 304 answers never iterate the body: the connection still goes back to the pool.
+    relayed.call_on_close(response.close)
+    return relayed

@@ -35,8 +35,9 @@ _NOT_FORWARDED = HOP_BY_HOP | {
 
 _CLIENT_CREDENTIALS = ("authorization", "x-api-key")
 
-# Not relayed back: transport details the server recomputes.
-_NOT_RELAYED = HOP_BY_HOP | {"content-length", "content-encoding"}
+# Not relayed back: transport details the server recomputes. Content-Encoding
+# stays: the body is relayed as sent, still encoded.
+_NOT_RELAYED = HOP_BY_HOP | {"content-length"}
 
 CONNECT_TIMEOUT = 10.0
 
@@ -99,6 +100,8 @@ class UpstreamResponse:
         if self._content is None:
             try:
                 self._content = self.raw.read()
+            except urllib3.exceptions.ReadTimeoutError as exc:
+                raise UpstreamTimeout("the upstream stopped sending before the answer was complete") from exc
             except urllib3.exceptions.HTTPError as exc:
                 raise UpstreamUnreachable(f"the upstream answer broke off: {type(exc).__name__}") from exc
         return self._content
@@ -117,10 +120,16 @@ def make_session(pool_size: int = 4096) -> UpstreamHTTP:
 def forward_headers(client_headers, keep_client_credentials: bool = False) -> dict[str, str]:
     """The client's headers minus hop-by-hop, transport and gateway credentials."""
     headers = {}
+    connection = _connection_options(client_headers)
+    governance = client_headers.get("X-Coder-AI-Governance-Token")
     for name, value in client_headers.items():
         lower = name.lower()
         if lower in _NOT_FORWARDED and not (keep_client_credentials and lower in _CLIENT_CREDENTIALS):
             continue
+        if lower in connection:
+            continue
+        if governance and lower in _CLIENT_CREDENTIALS and governance in value:
+            continue  # the gateway token sent again as the client's own key: it stays here
         if lower.startswith("x-ai-bridge-"):
             continue  # only the gateway vouches for the actor (--aibridge-send-actor-headers)
         headers[name] = value
@@ -131,7 +140,13 @@ def forward_headers(client_headers, keep_client_credentials: bool = False) -> di
 
 def relayed_headers(upstream_headers) -> list[tuple[str, str]]:
     """The provider's response headers the client should see."""
-    return [(k, v) for k, v in upstream_headers.items() if k.lower() not in _NOT_RELAYED]
+    connection = _connection_options(upstream_headers)
+    return [(k, v) for k, v in upstream_headers.items() if k.lower() not in _NOT_RELAYED and k.lower() not in connection]
+
+
+def _connection_options(headers) -> set[str]:
+    """Header names listed in ``Connection``: hop-by-hop for that one connection (RFC 9110, 7.6.1)."""
+    return {name.strip().lower() for name in (headers.get("Connection") or "").split(",") if name.strip()}
 
 
 def send(http: UpstreamHTTP, method: str, url: str, *, headers, body, stream: bool = True, timeout: float) -> UpstreamResponse:

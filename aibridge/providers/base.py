@@ -6,8 +6,13 @@ import itertools
 import re
 from dataclasses import dataclass
 from typing import Callable
+from urllib.parse import quote
 
 from ..config import ProviderConfig
+
+# RFC 3986 path characters that need no escaping; anything else the client
+# escaped (``%3F``, ``%23``, ``%25``) is escaped again on the way upstream.
+_PATH_SAFE = "/:@!$&'()*+,;=~"
 
 
 @dataclass(frozen=True)
@@ -49,16 +54,20 @@ class Provider:
 
     def route(self, method: str, path: str):
         """("intercept", api class) or ("passthrough", None), or None for an unknown route."""
+        if any(segment in (".", "..") for segment in path.split("/")):
+            # Upstream resolves dot segments: /v1/conversations/../chat/completions would
+            # reach an intercepted API unrecorded, or any other API, with the provider's key.
+            return None
         api = self.kind.intercepted.get((method, path))
         if api is not None:
             return "intercept", api
         for rule in self.kind.passthrough:
-            if method in rule.methods and rule.pattern.fullmatch(path):
+            if (method in rule.methods or (method == "HEAD" and "GET" in rule.methods)) and rule.pattern.fullmatch(path):
                 return "passthrough", None
         return None
 
     def upstream_url(self, path: str, query: str = "") -> str:
-        url = self.config.base_url.rstrip("/") + self.kind.upstream_path(path)
+        url = self.config.base_url.rstrip("/") + quote(self.kind.upstream_path(path), safe=_PATH_SAFE)
         return f"{url}?{query}" if query else url
 
     def auth_headers(self) -> dict[str, str]:

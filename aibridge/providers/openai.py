@@ -14,7 +14,8 @@ class OpenAIType(ProviderType):
     }
     passthrough = (
         passthrough("GET", r"/v1/models(/[^/]+)?"),
-        passthrough("GET DELETE POST", r"/v1/responses/[^/]+(/.*)?"),
+        # Not POST: POST /v1/responses/compact runs the model, and that must not go unrecorded.
+        passthrough("GET DELETE", r"/v1/responses/[^/]+(/.*)?"),
         passthrough("GET POST DELETE", r"/v1/conversations(/.*)?"),
     )
 

@@ -51,11 +51,10 @@ def _area(frames: list[str]) -> str:
 
 
 def _thread_role(frames: list[str]) -> str:
-    if any("RecordWriter" in f for f in frames):
+    # py-spy cannot always unwind a greenlet to its root, so "not the writer" is the main thread.
+    if any("RecordWriter._run" in f for f in frames):
         return "SQLite writer (OS thread)"
-    if any("gevent/" in _frame_file(f) for f in frames):
-        return "main thread: gevent hub, every request"
-    return "other threads"
+    return "main thread (gevent hub: every request)"
 
 
 def _is_project(name: str) -> bool:
@@ -77,10 +76,10 @@ def summarise(collapsed: Path, top: int = 12) -> dict:
         frames = [_frame_name(f) for f in stack.split(";") if f]
         if frames and frames[0].startswith("thread ("):
             frames.pop(0)
-            threads[_thread_role(frames)] += count
         if not frames:
             continue
         total += count
+        threads[_thread_role(frames)] += count
         self_time[frames[-1]] += count
         areas[_area(frames)] += count
         for name in set(frames):

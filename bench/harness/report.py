@@ -215,7 +215,10 @@ def render(results: dict) -> str:
         "",
     ]
     if results.get("profile"):
-        out += ["## Where aibridge spends its time (py-spy, blocking chat at c=50)", "", *results["profile"]["summary"], ""]
+        prof = results["profile"]
+        out += ["## Where aibridge spends its time (py-spy, blocking chat at c=50)", "", *prof["summary"], ""]
+        if prof.get("raw"):
+            out += [f"Collapsed stacks (py-spy raw format, for flamegraph.pl or speedscope): `{prof['raw']}`.", ""]
     if results.get("notes"):
         out += ["## Notes", "", *[f"- {n}" for n in results["notes"]], ""]
     return "\n".join(out)
