@@ -197,7 +197,8 @@ def test_midstream_error_is_relayed_as_sent_and_fails_the_interception(gateway, 
     upstream.queue("openai/chat_stream_error_midstream")
     response = post(gateway, PATH, {"model": MODEL, "stream": True, "messages": HELLO}, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
-    assert response.content == fixture_body("openai/chat_stream_error_midstream")
+    # The error chunk is relayed as sent; the [DONE] the provider left out is added.
+    assert response.content == fixture_body("openai/chat_stream_error_midstream") + b"data: [DONE]\n\n"
     [end] = collector.wait_for_ends()
     assert end.status == "failed"
     assert collector.of("token_usage") == []
@@ -421,3 +422,13 @@ def test_passthrough_needs_a_token_too(gateway, upstream, collector):
     response = requests.get(gateway.bridge_url("openai") + "/v1/models", timeout=10)
     assert response.status_code == 401
     assert upstream.requests == []
+
+
+def test_an_error_followed_by_done_gets_no_second_done(gateway, token, upstream, collector):
+    from fakeupstream import Response
+
+    body = fixture_body("openai/chat_stream_error_midstream") + b"data: [DONE]\n\n"
+    upstream.queue(Response(200, {"Content-Type": "text/event-stream"}, body))
+    response = post(gateway, PATH, {"model": MODEL, "stream": True, "messages": HELLO}, headers={"Authorization": f"Bearer {token}"})
+    assert response.content == body
+    assert collector.wait_for_ends()[0].status == "failed"

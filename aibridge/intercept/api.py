@@ -23,6 +23,10 @@ class StreamObserver:
     def event(self, event: Event) -> bytes | None:
         return event.raw
 
+    def closing_bytes(self) -> bytes:
+        """What the client still needs after upstream's last event (e.g. Chat's [DONE] after an error)."""
+        return b""
+
     def finish(self) -> None:
         """The stream ended (completely or not): announce what is still pending."""
 

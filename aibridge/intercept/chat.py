@@ -66,6 +66,7 @@ class ChatStream(StreamObserver):
         self.msg_id: str | None = None
         self.calls: dict[tuple[int, int], dict] = {}
         self.usage: dict | None = None
+        self.owes_done = False  # an error chunk was relayed and no [DONE] followed yet
 
     def event(self, event: Event) -> bytes | None:
         raw = event.raw
@@ -73,12 +74,14 @@ class ChatStream(StreamObserver):
             return raw  # text deltas, the bulk of a stream
         data = event.data
         if not data or data.startswith(b"[DONE]"):
+            self.owes_done = False
             return raw
         chunk = json.loads(data)
         if not isinstance(chunk, dict):
             return raw
         if "error" in chunk:
             self.failed = True
+            self.owes_done = True
             return raw
         if self.msg_id is None and isinstance(chunk.get("id"), str) and chunk["id"]:
             self.msg_id = chunk["id"]
@@ -92,6 +95,10 @@ class ChatStream(StreamObserver):
             if not self.relay_usage and not choices:
                 return None  # the usage-only chunk the client did not ask for
         return raw
+
+    def closing_bytes(self) -> bytes:
+        # Clients stop reading at [DONE]; after an error chunk the API promises one.
+        return b"data: [DONE]\n\n" if self.owes_done else b""
 
     def finish(self) -> None:
         msg_id = self.msg_id or ""

@@ -175,6 +175,9 @@ def relay_stream(response, api: Api, record: InterceptionLog):
             out = _observe(observer, tail, record)
             if out:
                 yield out
+        closing = observer.closing_bytes()
+        if closing:
+            yield closing
         status = "failed" if observer.failed else "completed"
     except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
         status = "failed"
