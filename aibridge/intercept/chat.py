@@ -70,7 +70,7 @@ class ChatStream(StreamObserver):
 
     def event(self, event: Event) -> bytes | None:
         raw = event.raw
-        if self.msg_id is not None and _nothing_to_record(raw):
+        if self.msg_id is not None and not self.owes_done and _nothing_to_record(raw):
             return raw  # text deltas, the bulk of a stream
         data = event.data
         if not data or data.startswith(b"[DONE]"):
