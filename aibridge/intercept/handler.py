@@ -186,6 +186,8 @@ def relay_stream(response, api: Api, record: InterceptionLog):
         status = "failed"
         yield api.stream_error_event(502, f"the upstream connection broke: {type(exc).__name__}")
     finally:
+        if observer.failed:
+            status = "failed"  # upstream's own error, even if the client left right after it
         response.close()
         try:
             observer.finish()
