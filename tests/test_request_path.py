@@ -337,13 +337,13 @@ def test_answers_without_a_body_give_the_upstream_connection_back(tmp_path, upst
     upstream.reset()
     gw = Gateway(gateway_config(tmp_path, upstream.url))  # its own pool: no idle connection yet
     try:
-        pool = gw.app.extensions["aibridge"].http.manager(upstream.url).connection_from_url(upstream.url)
+        client = gw.app.extensions["aibridge"].http.client
         upstream.queue(Response(status, JSON, b"" if status == 204 else b'{"data": []}'))
         response = requests.request(method, gw.bridge_url("openai") + path, headers={"Authorization": f"Bearer {gw.create_token()}"}, timeout=10)
         assert response.status_code == status
         # The server closes the response just after sending it: wait for the connection to be back in the pool.
         deadline = time.monotonic() + 5
-        while not any(connection is not None for connection in list(pool.pool.queue)):
+        while client.idle_connections(upstream.url) == 0:
             assert time.monotonic() < deadline, "the upstream connection never went back to the pool"
             time.sleep(0.01)
     finally:

@@ -7,6 +7,8 @@ import urllib.request
 
 import urllib3
 
+from . import http1
+
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -53,21 +55,21 @@ class UpstreamTimeout(Exception):
 class UpstreamHTTP:
     """Pooled keep-alive connections to the providers, through the environment's proxy when one is set.
 
-    urllib3 directly rather than requests: a requests call re-reads proxy and
-    netrc settings and re-prepares the request every time, which cost a third
-    of the gateway's time per request in the benchmark.
+    Direct connections use the small client in :mod:`.http1` (the hot path);
+    hosts behind HTTP(S)_PROXY go through urllib3, which speaks proxies.
     """
 
     def __init__(self, pool_size: int = 4096):
-        self._direct = urllib3.PoolManager(num_pools=32, maxsize=pool_size, block=False, retries=False)
+        self.client = http1.Client(pool_size)
+        self._pool_size = pool_size
         self._proxies = urllib.request.getproxies()
-        self._via_proxy: dict[str, urllib3.PoolManager] = {}
+        self._via_proxy: dict[str, urllib3.ProxyManager] = {}
         self._proxy_for_host: dict[tuple[str, str], str | None] = {}
 
-    def manager(self, url: str) -> urllib3.PoolManager:
-        """The pool for ``url``: direct, or through HTTP(S)_PROXY unless NO_PROXY exempts its host."""
+    def proxy_for(self, url: str) -> urllib3.ProxyManager | None:
+        """The proxy pool for ``url``, or None to connect directly (no proxy set, or NO_PROXY exempts it)."""
         if not self._proxies:
-            return self._direct
+            return None
         parts = urllib.parse.urlsplit(url)
         key = (parts.scheme, parts.netloc)
         if key not in self._proxy_for_host:
@@ -75,24 +77,24 @@ class UpstreamHTTP:
             self._proxy_for_host[key] = None if bypass else self._proxies.get(parts.scheme)
         proxy = self._proxy_for_host[key]
         if proxy is None:
-            return self._direct
+            return None
         if proxy not in self._via_proxy:
-            self._via_proxy[proxy] = urllib3.ProxyManager(proxy, num_pools=32, maxsize=self._direct.connection_pool_kw["maxsize"], retries=False)
+            self._via_proxy[proxy] = urllib3.ProxyManager(proxy, num_pools=32, maxsize=self._pool_size, retries=False)
         return self._via_proxy[proxy]
 
     def close(self) -> None:
-        self._direct.clear()
+        self.client.clear()
         for manager in self._via_proxy.values():
             manager.clear()
 
 
 class UpstreamResponse:
-    """The provider's answer: status, headers, and a body read whole (``content``) or as it arrives (``raw``)."""
+    """The provider's answer: status, headers, and a body read whole (``content``) or as it arrives (``raw.read1``)."""
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse):
+    def __init__(self, raw):
         self.raw = raw
         self.status_code = raw.status
-        self.headers = raw.headers  # case-insensitive
+        self.headers = raw.headers  # case-insensitive ``get``, ordered ``items``
         self._content: bytes | None = None
 
     @property
@@ -100,17 +102,31 @@ class UpstreamResponse:
         if self._content is None:
             try:
                 self._content = self.raw.read()
-            except urllib3.exceptions.ReadTimeoutError as exc:
+            except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
                 raise UpstreamTimeout("the upstream stopped sending before the answer was complete") from exc
-            except urllib3.exceptions.HTTPError as exc:
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
                 raise UpstreamUnreachable(f"the upstream answer broke off: {type(exc).__name__}") from exc
         return self._content
 
     def close(self) -> None:
-        """Give the connection back to the pool when the body was read to its end, else drop it."""
-        if self._content is None and not self.raw.isclosed():
-            self.raw.close()  # a half-read body cannot be reused: the connection goes
-        self.raw.release_conn()
+        """Give the connection back to its pool when the body was read to its end, else drop it."""
+        self.raw.close()
+
+
+class _ProxiedBody:
+    """A urllib3 response behind the same ``read1`` / ``read`` / ``close`` as the direct client's."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse):
+        self._response = response
+        self.status = response.status
+        self.headers = response.headers
+        self.read1 = response.read1
+        self.read = response.read
+
+    def close(self) -> None:
+        if not self._response.isclosed():
+            self._response.close()  # a half-read body cannot be reused: the connection goes
+        self._response.release_conn()
 
 
 def make_session(pool_size: int = 4096) -> UpstreamHTTP:
@@ -155,16 +171,23 @@ def send(http: UpstreamHTTP, method: str, url: str, *, headers, body, stream: bo
     The body is always read by the caller (``content`` or ``raw.read1``), so
     ``stream`` is accepted for symmetry only.
     """
+    proxy = http.proxy_for(url)
+    if proxy is not None:
+        return _send_via_proxy(proxy, method, url, headers, body, timeout)
     try:
-        raw = http.manager(url).urlopen(
-            method,
-            url,
-            body=body,
-            headers=headers,
-            redirect=False,
-            retries=False,
-            preload_content=False,
-            decode_content=False,
+        raw = http.client.request(method, url, headers, body, CONNECT_TIMEOUT, timeout)
+    except TimeoutError as exc:
+        raise UpstreamTimeout("the upstream did not answer in time") from exc
+    except (OSError, ValueError) as exc:
+        raise UpstreamUnreachable(f"the upstream could not be reached: {_reason(exc)}") from exc
+    return UpstreamResponse(raw)
+
+
+def _send_via_proxy(proxy: urllib3.ProxyManager, method, url, headers, body, timeout) -> UpstreamResponse:
+    try:
+        raw = proxy.urlopen(
+            method, url, body=body, headers=headers, redirect=False, retries=False,
+            preload_content=False, decode_content=False,
             timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout),
         )
     except urllib3.exceptions.NewConnectionError as exc:  # a subclass of ConnectTimeoutError, oddly
@@ -175,7 +198,7 @@ def send(http: UpstreamHTTP, method: str, url: str, *, headers, body, stream: bo
         raise UpstreamTimeout("the upstream did not answer in time") from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise UpstreamUnreachable(f"the upstream could not be reached: {_reason(exc)}") from exc
-    return UpstreamResponse(raw)
+    return UpstreamResponse(_ProxiedBody(raw))
 
 
 def _reason(exc: Exception) -> str:

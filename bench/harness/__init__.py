@@ -1,0 +1,1 @@
+"""The benchmark harness: fake upstreams, load clients, gateways under test, the report."""

@@ -1,0 +1,157 @@
+"""The relay's HTTP/1.1 client against a scripted server speaking raw bytes."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from aibridge.intercept.http1 import BrokenBody, Client
+
+
+class ScriptedServer:
+    """Accepts connections on 127.0.0.1; each is handed to the next script in order."""
+
+    def __init__(self, *scripts):
+        self.scripts = list(scripts)
+        self.received: list[bytes] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        for script in self.scripts:
+            conn, _ = self.sock.accept()
+            self.accepted += 1
+            with conn:
+                script(conn, self)
+
+    def read_request(self, conn) -> bytes:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0)
+        while len(body) < length:
+            body += conn.recv(65536)
+        self.received.append(head + b"\r\n\r\n" + body)
+        return head
+
+    def close(self):
+        self.sock.close()
+
+
+def request(client, server, method="POST", body=b"{}"):
+    return client.request(method, server.url + "/v1/messages?beta=true", {"Content-Type": "application/json"}, body, 5, 5)
+
+
+def test_chunked_body_with_extensions_and_trailers():
+    def script(conn, server):
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Request-Id: r1\r\n\r\n"
+                     b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n")
+        conn.recv(1)  # keep the connection open until the client closes it
+
+    server = ScriptedServer(script)
+    client = Client()
+    response = request(client, server)
+    assert (response.status, response.headers["x-request-id"]) == (200, "r1")
+    assert response.read() == b"hello world"
+    response.close()
+    assert client.idle_connections(server.url) == 1
+    head = server.received[0]
+    assert head.startswith(b"POST /v1/messages?beta=true HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert b"Content-Length: 2\r\n\r\n{}" in head
+    client.clear()
+    server.close()
+
+
+def test_read1_returns_each_chunk_as_it_arrives():
+    release = threading.Event()
+
+    def script(conn, server):
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"b\r\ndata: one\n\n\r\n")
+        release.wait(5)
+        conn.sendall(b"b\r\ndata: two\n\n\r\n0\r\n\r\n")
+
+    server = ScriptedServer(script)
+    response = request(Client(), server)
+    assert response.read1() == b"data: one\n\n"  # without waiting for the rest
+    release.set()
+    assert response.read1() == b"data: two\n\n"
+    assert response.read1() == b""
+    server.close()
+
+
+def test_body_delimited_by_the_end_of_the_connection_is_not_reused():
+    def script(conn, server):
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"ok\": true}")
+
+    server = ScriptedServer(script)
+    client = Client()
+    response = request(client, server)
+    assert response.read() == b'{"ok": true}'
+    response.close()
+    assert client.idle_connections(server.url) == 0
+    server.close()
+
+
+def test_interim_answers_are_skipped():
+    def script(conn, server):
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+
+    server = ScriptedServer(script)
+    response = request(Client(), server)
+    assert (response.status, response.read()) == (201, b"ok")
+    server.close()
+
+
+def test_a_kept_alive_connection_the_server_closed_is_replaced():
+    def answer_then_close(conn, server):
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+        # The server drops the idle connection, as providers do after their keep-alive timeout.
+
+    def answer(conn, server):
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+
+    server = ScriptedServer(answer_then_close, answer)
+    client = Client()
+    first = request(client, server)
+    assert first.read() == b"first"
+    first.close()
+    second = request(client, server)
+    assert second.read() == b"second"
+    assert server.accepted == 2 and len(server.received) == 2
+    server.close()
+
+
+def test_a_body_cut_short_is_an_error():
+    def script(conn, server):
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
+
+    server = ScriptedServer(script)
+    response = request(Client(), server)
+    with pytest.raises(BrokenBody):
+        response.read()
+    server.close()
+
+
+def test_no_answer_on_a_new_connection_is_an_error():
+    def script(conn, server):
+        server.read_request(conn)  # and close without a word
+
+    server = ScriptedServer(script)
+    with pytest.raises(BrokenBody):
+        request(Client(), server)
+    server.close()
