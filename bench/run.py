@@ -88,6 +88,8 @@ def _stop_on_signal(signum, _frame):
 class SlowUpstream:
     """The one-event-per-second upstream (harness/slow_upstream.py), run with gevent."""
 
+    name = "slow-upstream"
+
     def __init__(self, procs: Processes):
         self.procs = procs
         self.port = free_port()
@@ -98,7 +100,7 @@ class SlowUpstream:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.proc = self.procs.start("slow-upstream", [sys.executable, "-m", "harness.slow_upstream", str(self.port)], cwd=str(BENCH_DIR))
+        self.proc = self.procs.start(self.name, [sys.executable, "-m", "harness.slow_upstream", str(self.port)], cwd=str(BENCH_DIR))
         wait_until_ready(lambda: http_status(self.port, "/control/stats")[0] == 200, "slow upstream", self.proc, 20, self.procs, "slow-upstream")
 
     def stats(self) -> dict:
@@ -116,15 +118,22 @@ def direct_target(nginx: Nginx) -> Target:
     )
 
 
-def run_idle(name: str, request, counts, settings, rss_pid, slow: SlowUpstream, results_leg: dict) -> None:
+def run_idle(name: str, request, counts, settings, server, slow: SlowUpstream, results_leg: dict, procs: Processes) -> None:
+    """Idle-stream runs through ``server`` (a process with .proc and .name); stop if it dies."""
     for count in counts:
-        result = scenarios.idle_streams(request, count, settings, rss_pid, slow.port, slow.proc.pid)
+        result = scenarios.idle_streams(request, count, settings, server.proc.pid, slow.port, slow.proc.pid)
         result["rss_of"] = name
         results_leg[f"idle_{count}"] = result
         log(
             f"  {name} idle_{count}: {result['open_during_hold']:,} open, {result['errors']} errors, "
-            f"RSS {result['rss_before_mib']:.0f} -> {result['rss_peak_mib']:.0f} MiB, ramp {result['ramp_seconds']} s"
+            f"RSS {report.mib(result['rss_before_mib'])} -> {report.mib(result['rss_peak_mib'])} MiB, "
+            f"ramp {result['ramp_seconds']} s"
         )
+        if server.proc.poll() is not None:
+            raise RuntimeError(
+                f"{name} exited with status {server.proc.returncode} during {count:,} idle streams:\n"
+                f"{procs.log_tail(server.name, 40)}"
+            )
 
 
 def _client_totals(leg: dict) -> tuple[int, int]:
@@ -176,7 +185,7 @@ def aibridge_leg(args, settings, procs, work, nginx, slow, results) -> None:
     before = slow.stats()["requests"]
     idle_gateway.start()
     log(f"aibridge (slow upstream) on :{idle_gateway.port} (pid {idle_gateway.pid})")
-    run_idle("aibridge", idle_gateway.target().chat_stream(), settings.idle_counts, settings, idle_gateway.pid, slow, leg)
+    run_idle("aibridge", idle_gateway.target().chat_stream(), settings.idle_counts, settings, idle_gateway, slow, leg, procs)
     exit_status = idle_gateway.stop()
     answered = slow.stats()["requests"] - before
     idle_runs = {k: v for k, v in leg.items() if k.startswith("idle_")}
@@ -222,7 +231,7 @@ def litellm_leg(args, settings, procs, work, nginx, slow, results) -> None:
     log(f"LiteLLM on :{gateway.port} (pid {gateway.pid}), ready after {gateway.startup_seconds} s")
     leg = results["legs"]["litellm"] = scenarios.blocking_and_streams(gateway.target(), settings, work, gateway.pid, log)
     if "idle" not in args.skip:
-        run_idle("litellm", gateway.slow_target().chat_stream(), settings.litellm_idle_counts, settings, gateway.pid, slow, leg)
+        run_idle("litellm", gateway.slow_target().chat_stream(), settings.litellm_idle_counts, settings, gateway, slow, leg, procs)
     gateway.stop()
 
 
@@ -271,7 +280,7 @@ def run(args, procs: Processes, work: Path) -> dict:
     direct = results["legs"]["direct"] = scenarios.blocking_and_streams(direct_target(nginx), settings, work, nginx.proc.pid, log)
     if "idle" not in args.skip:
         slow_direct = Target("direct", slow.port, "/v1/chat/completions", "/v1/messages", {"Authorization": "Bearer sk-bench-direct"})
-        run_idle("slow upstream", slow_direct.chat_stream(), settings.idle_counts, settings, slow.proc.pid, slow, direct)
+        run_idle("slow upstream", slow_direct.chat_stream(), settings.idle_counts, settings, slow, slow, direct, procs)
 
     if "aibridge" not in args.skip:
         log("aibridge")
@@ -313,6 +322,15 @@ def render_only(path: Path) -> int:
     return 0
 
 
+def _keep_logs(work: Path) -> None:
+    """Every server's log of the last run, in bench/.work/last-run-logs/ (for failures)."""
+    kept = WORK / "last-run-logs"
+    shutil.rmtree(kept, ignore_errors=True)
+    kept.mkdir(parents=True, exist_ok=True)
+    for path in work.glob("*.log"):
+        shutil.copy(path, kept / path.name)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.render:
@@ -333,6 +351,7 @@ def main(argv=None) -> int:
         return 1 if results["failures"] else 0
     finally:
         procs.stop_all()
+        _keep_logs(work)
         if args.keep_work:
             log(f"work directory kept: {work}")
         else:

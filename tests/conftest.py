@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from fakeupstream import FakeUpstream
+from gateway import Gateway, RecordCollector, gateway_config
 
 
 @pytest.fixture
@@ -94,3 +96,36 @@ def spawn():
         if process.proc.poll() is None:
             process.proc.kill()
             process.proc.wait()
+
+
+# A real gateway per test module, against a fake upstream on 127.0.0.1. Modules
+# that need other providers or settings define their own ``gateway``.
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with FakeUpstream() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, upstream):
+    gw = Gateway(gateway_config(tmp_path_factory.mktemp("data"), upstream.url))
+    yield gw
+    gw.close()
+
+
+@pytest.fixture(scope="module")
+def token(gateway):
+    """A gateway token of the member "alice"."""
+    return gateway.create_token("alice")
+
+
+@pytest.fixture
+def collector(gateway, upstream):
+    """A RecordCollector registered for one test (the upstream starts empty)."""
+    upstream.reset()
+    plugin = RecordCollector()
+    gateway.pm.register(plugin, name="test-collector")
+    yield plugin
+    gateway.pm.unregister(plugin)

@@ -107,3 +107,9 @@ class RecordCollector:
     def clear(self) -> None:
         with self._changed:
             self.records.clear()
+
+
+def token_totals(usages) -> dict[str, int]:
+    """The sum of an interception's token records, per column."""
+    columns = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens")
+    return {column: sum(getattr(u, column) for u in usages) for column in columns}

@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakeupstream import FakeUpstream, Response, load_fixture
-from gateway import Gateway, RecordCollector, gateway_config
+from fakeupstream import Response, load_fixture
+from gateway import Gateway, RecordCollector, gateway_config, token_totals  # noqa: F401
 from mcpserver import MCPTestServer
 
 from aibridge.config import MCPServerConfig
 
 INJECTED = ["bmcp_docs_search", "bmcp_docs_tickets_create", "bmcp_docs_broken_tool"]
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +26,6 @@ def gateway(tmp_path_factory, upstream, mcp):
     gw = Gateway(config)
     yield gw
     gw.close()
-
-
-@pytest.fixture(scope="module")
-def token(gateway):
-    return gateway.create_token("alice")
 
 
 @pytest.fixture
@@ -77,11 +66,6 @@ def sse_data(body: bytes) -> list:
 def sse_names(body: bytes) -> list[str]:
     """The ``event:`` name of each SSE event of a body."""
     return [line[6:].strip() for line in body.decode().splitlines() if line.startswith("event:")]
-
-
-def token_totals(usages) -> dict[str, int]:
-    columns = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens")
-    return {column: sum(getattr(u, column) for u in usages) for column in columns}
 
 
 def injected_tool_record(collector):

@@ -9,35 +9,8 @@ from contextlib import contextmanager
 import openai
 import pytest
 import requests
-from fakeupstream import FakeUpstream, load_fixture
-from gateway import Gateway, RecordCollector, gateway_config
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory, upstream):
-    gw = Gateway(gateway_config(tmp_path_factory.mktemp("data"), upstream.url))
-    yield gw
-    gw.close()
-
-
-@pytest.fixture
-def collector(gateway, upstream):
-    upstream.reset()
-    plugin = RecordCollector()
-    gateway.pm.register(plugin, name="test-collector")
-    yield plugin
-    gateway.pm.unregister(plugin)
-
-
-@pytest.fixture(scope="module")
-def token(gateway):
-    return gateway.create_token("alice")
+from fakeupstream import load_fixture
+from gateway import Gateway, RecordCollector, gateway_config, token_totals  # noqa: F401
 
 
 @pytest.fixture
@@ -102,12 +75,6 @@ def post(gateway, path: str, body, *, provider: str = "openai", headers=None, st
         stream=stream,
         timeout=10,
     )
-
-
-def token_totals(usages) -> dict[str, int]:
-    """The sum of an interception's token records, per column."""
-    columns = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens")
-    return {column: sum(getattr(u, column) for u in usages) for column in columns}
 
 
 def assert_no_gateway_token_upstream(received, token: str) -> None:

@@ -8,7 +8,7 @@ import socket
 import anthropic
 import pytest
 import requests
-from anthropic_support import client, collector, gateway, token, token_totals, upstream  # noqa: F401
+from anthropic_support import client, token_totals  # noqa: F401
 from fakeupstream import load_fixture
 
 MODEL = "claude-sonnet-4-6"

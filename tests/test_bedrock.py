@@ -20,7 +20,7 @@ from fakebedrock import (
     stream_answer,
 )
 from fakeupstream import FakeUpstream, load_fixture
-from gateway import Gateway, RecordCollector, gateway_config
+from gateway import Gateway, RecordCollector, gateway_config, token_totals
 
 from aibridge.config import BedrockConfig, ProviderConfig
 
@@ -81,11 +81,6 @@ def collector(gateway, bedrock, direct):
     gateway.pm.unregister(plugin)
 
 
-@pytest.fixture(scope="module")
-def token(gateway):
-    return gateway.create_token("alice")
-
-
 @pytest.fixture
 def client(gateway, token, collector):
     return anthropic.Anthropic(api_key=token, base_url=gateway.bridge_url("bedrock"), max_retries=0)
@@ -107,11 +102,6 @@ def sse_data(body: bytes) -> list[bytes]:
 
 def fixture_json(name: str) -> list[dict]:
     return [json.loads(data) for data in sse_event_data(name)]
-
-
-def token_totals(usages) -> dict[str, int]:
-    columns = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens")
-    return {column: sum(getattr(u, column) for u in usages) for column in columns}
 
 
 # -- the happy paths, through the official SDK ---------------------------------

@@ -9,14 +9,10 @@ import pytest
 import requests
 from openai_support import (  # noqa: F401
     assert_no_gateway_token_upstream,
-    collector,
     fixture_body,
     fixture_json,
-    gateway,
     post,
-    token,
     token_totals,
-    upstream,
     without_usage_chunk,
 )
 

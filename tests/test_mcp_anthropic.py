@@ -13,8 +13,7 @@ from fakebedrock import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock, stream_answ
 from fakeupstream import Response, load_fixture
 from gateway import Gateway, RecordCollector, gateway_config
 from mcp_gateway import (  # noqa: F401
-    INJECTED, collector, fixture_json, fixture_with, gateway, injected_tool_record, mcp, sse_data, sse_names,
-    token, token_totals, upstream,
+    INJECTED, collector, fixture_json, fixture_with, gateway, injected_tool_record, mcp, sse_data, sse_names, token_totals,
 )
 from mcpserver import RETENTION_ANSWER
 

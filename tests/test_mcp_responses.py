@@ -9,8 +9,7 @@ import pytest
 import requests
 from fakeupstream import Response
 from mcp_gateway import (  # noqa: F401
-    INJECTED, collector, fixture_json, fixture_with, gateway, injected_tool_record, mcp, sse_data, sse_names, token,
-    token_totals, upstream,
+    INJECTED, collector, fixture_json, fixture_with, gateway, injected_tool_record, mcp, sse_data, sse_names, token_totals,
 )
 from mcpserver import RETENTION_ANSWER
 

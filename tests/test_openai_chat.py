@@ -11,18 +11,14 @@ from fakeupstream import BEFORE_HEADERS
 from openai_support import (  # noqa: F401
     assert_no_gateway_token_upstream,
     client,
-    collector,
     dead_upstream_url,
     fixture_body,
     fixture_chunks,
     fixture_events,
     fixture_json,
-    gateway,
     post,
     separate_gateway,
-    token,
     token_totals,
-    upstream,
     without_usage_chunk,
 )
 

@@ -7,7 +7,7 @@ import logging
 import anthropic
 import pytest
 import requests
-from anthropic_support import client, collector, gateway, token, upstream  # noqa: F401
+from anthropic_support import client  # noqa: F401
 from flask import jsonify, request
 from gateway import Gateway, gateway_config
 

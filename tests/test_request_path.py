@@ -23,33 +23,6 @@ HELLO = [{"role": "user", "content": "Say hello."}]
 JSON = {"content-type": "application/json"}
 
 
-@pytest.fixture(scope="module")
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory, upstream):
-    gw = Gateway(gateway_config(tmp_path_factory.mktemp("data"), upstream.url))
-    yield gw
-    gw.close()
-
-
-@pytest.fixture(scope="module")
-def token(gateway):
-    return gateway.create_token("alice")
-
-
-@pytest.fixture
-def collector(gateway, upstream):
-    upstream.reset()
-    plugin = RecordCollector()
-    gateway.pm.register(plugin, name="test-collector")
-    yield plugin
-    gateway.pm.unregister(plugin)
-
-
 class DocsTool:
     """Injects one tool into every request and answers its calls."""
 

@@ -44,7 +44,10 @@ class ResponseReader:
             return False
         head = bytes(self._buf[:end]).decode("latin-1").split("\r\n")
         del self._buf[: end + 4]
-        self.status = int(head[0].split(" ", 2)[1])
+        parts = head[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+            raise ValueError(f"not an HTTP status line: {head[0][:80]!r}")
+        self.status = int(parts[1])
         length = None
         for line in head[1:]:
             name, _, value = line.partition(":")

@@ -63,8 +63,8 @@ async def _run_stream(spec: dict, request: bytes, gate: asyncio.Semaphore, strea
         if b"data: [DONE]" not in response.body[-256:]:
             raise ConnectionError("ended without [DONE]")
         stream.done = True
-    except (OSError, ConnectionError, asyncio.TimeoutError, ValueError) as exc:
-        stream.error = str(exc) or type(exc).__name__
+    except Exception as exc:  # noqa: BLE001 - every failure is one stream's error, never the run's
+        stream.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     finally:
         stream.opened.set()
         if writer is not None:
@@ -84,8 +84,12 @@ async def _post(host: str, port: int, path: str) -> int:
     return response.status
 
 
-def _rss_mib(pid: int) -> float:
-    return round(rss_kib(pid) / 1024, 1)
+def _rss_mib(pid: int) -> float | None:
+    """The server's RSS, or None once it has exited (the report then shows the crash)."""
+    try:
+        return round(rss_kib(pid) / 1024, 1)
+    except OSError:
+        return None
 
 
 async def run(spec: dict) -> dict:
@@ -109,11 +113,13 @@ async def run(spec: dict) -> dict:
 
     # Hold: all streams open; sample memory and check every stream keeps receiving.
     events_before = [s.events if s.events and s.error is None else None for s in streams]
-    rss_peak = _rss_mib(pid)
+    samples = [_rss_mib(pid)]
     hold_until = time.monotonic() + spec["hold_seconds"]
     while time.monotonic() < hold_until:
         await asyncio.sleep(0.25)
-        rss_peak = max(rss_peak, _rss_mib(pid))
+        samples.append(_rss_mib(pid))
+    server_exited = None in samples
+    rss_peak = max((s for s in samples if s is not None), default=None)
     # A stream open when the hold began should get about one event per second of it.
     stalled = sum(
         1
@@ -127,6 +133,8 @@ async def run(spec: dict) -> dict:
     for task in tasks:
         task.cancel()
     errors: dict[str, int] = {}
+    if server_exited:
+        errors["server process exited"] = 1
     for s in streams:
         if s.error is not None or not s.done:
             kind = s.error or "not finished"
@@ -144,6 +152,7 @@ async def run(spec: dict) -> dict:
         "rss_peak_mib": rss_peak,
         "rss_after_mib": _rss_mib(pid),
         "finish_status": finish_status,
+        "server_exited": server_exited,
     }
 
 

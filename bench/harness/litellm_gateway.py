@@ -38,6 +38,8 @@ def _config(master_key: str, nginx_base: str, slow_base: str) -> dict:
 class Litellm:
     """``litellm --num_workers 1`` from its own virtualenv."""
 
+    name = "litellm"
+
     def __init__(self, procs: Processes, work: Path, venv: Path, nginx_base: str, slow_base: str):
         self.procs = procs
         self.venv = venv.resolve()
@@ -66,7 +68,7 @@ class Litellm:
             AIOHTTP_CONNECTOR_LIMIT_PER_HOST="20000",
         )
         argv = [str(self.venv / "bin" / "litellm"), "--config", str(config), "--host", "127.0.0.1", "--port", str(self.port), "--num_workers", "1"]
-        self.proc = self.procs.start("litellm", argv, env=env, cwd=str(self.dir))
+        self.proc = self.procs.start(self.name, argv, env=env, cwd=str(self.dir))
         ready = lambda: http_status(self.port, "/health/liveliness")[0] == 200  # noqa: E731
         self.startup_seconds = round(wait_until_ready(ready, "litellm", self.proc, timeout, self.procs, "litellm"), 1)
 

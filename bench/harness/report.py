@@ -29,6 +29,11 @@ def _fmt(value, unit: str) -> str:
     return f"{value:.2f}"
 
 
+def mib(value) -> str:
+    """A memory size in MiB, or "?" when the process was gone."""
+    return "?" if value is None else f"{value:,.0f}"
+
+
 def _fmt_ratio(value) -> str:
     return "—" if value is None else (f"{value:.1f}×" if value >= 10 else f"{value:.2f}×")
 
@@ -81,10 +86,11 @@ def _verdicts(results: dict) -> list[str]:
         lines.append(f"- ≥ 1,000 req/s at c=50 with recording on: **{'met' if rps >= 1000 else 'not met'}** ({rps:,.0f} req/s chat).")
     idle = results.get("legs", {}).get("aibridge", {}).get("idle_5000")
     if idle:
-        ok = idle["open_during_hold"] == 5000 and idle["errors"] == 0 and idle["rss_peak_mib"] < 400
+        peak = idle["rss_peak_mib"]
+        ok = idle["open_during_hold"] == 5000 and idle["errors"] == 0 and peak is not None and peak < 400
         lines.append(
             f"- 5,000 open streams under 400 MiB RSS with no errors: **{'met' if ok else 'not met'}** "
-            f"({idle['open_during_hold']:,} held, {idle['errors']} errors, {idle['rss_peak_mib']:.0f} MiB)."
+            f"({idle['open_during_hold']:,} held, {idle['errors']} errors, {mib(peak)} MiB)."
         )
     for run, label in (("chat_c50", "chat"), ("messages_c50", "Anthropic messages")):
         times = ratio(_get(results, "aibridge", run, "ok_rps"), _get(results, "litellm", run, "ok_rps"))
@@ -146,7 +152,7 @@ def _idle_details(results: dict) -> list[str]:
                 lines.append(
                     f"- {LEG_TITLES[leg]}, {value['streams']:,} streams: opened in {value['ramp_seconds']} s, "
                     f"{value['open_during_hold']:,} open during the hold, {value['stalled_during_hold']} stalled, "
-                    f"{value['completed']:,} ended with [DONE]; RSS {value['rss_before_mib']:.0f} → {value['rss_peak_mib']:.0f} MiB "
+                    f"{value['completed']:,} ended with [DONE]; RSS {mib(value['rss_before_mib'])} → {mib(value['rss_peak_mib'])} MiB "
                     f"(pid measured: {value.get('rss_of', '?')}); upstream CPU {value.get('upstream_cpu_pct', '?')} %, "
                     f"server CPU {value.get('server_cpu_pct', '?')} %; errors: {kinds}."
                 )
