@@ -15,6 +15,7 @@ from .bedrock import bedrock_transport
 from .clients import detect_client, session_id
 from .lifecycle import InterceptionLog, new_interception_id
 from .sse import SSESplitter
+from .upstream_error import relay_error
 
 log = logging.getLogger("aibridge.intercept")
 
@@ -91,7 +92,7 @@ def _send_and_relay(bridge, provider, path: str, api: Api, actor, byok: bool, tr
 
     relayed = upstream.relayed_headers(response.headers)
     if response.status_code >= 400:
-        return _relay_error(response, relayed, record)
+        return relay_error(response, record)
     if api.streaming and response.headers.get("Content-Type", "").startswith("text/event-stream"):
         events = relay_stream(response, api, record)
         return Response(stream_with_context(events), status=response.status_code, headers=relayed)
@@ -129,18 +130,6 @@ def _upstream_headers(bridge, provider, actor, byok: bool) -> dict[str, str]:
 def _header_value(text: str) -> str:
     """``text`` as its UTF-8 bytes on the wire (http.client sends header strings as latin-1)."""
     return text.encode().decode("latin-1")
-
-
-def _relay_error(response, relayed, record: InterceptionLog) -> Response:
-    """An upstream HTTP error before any byte was relayed: status and body as sent."""
-    try:
-        content = response.content
-    except Exception:  # the body broke off: the status still tells the client what happened
-        content = b""
-    finally:
-        response.close()
-        record.end("failed")
-    return Response(content, status=response.status_code, headers=relayed)
 
 
 def _relay_blocking(response, relayed, api: Api, record: InterceptionLog, shape: str) -> Response:

@@ -23,12 +23,13 @@ from ..errors import error_response
 from ..records import Tool
 from . import upstream
 from .loop_api import ToolLoop
-from .loop_blocking import blocking_loop, relay_error
+from .loop_blocking import blocking_loop
 from .loop_chat import ChatLoop
 from .loop_messages import MessagesLoop
 from .loop_responses import ResponsesLoop
 from .loop_rounds import Rounds, failure_status, is_event_stream
 from .loop_stream import stream_loop
+from .upstream_error import relay_error
 
 log = logging.getLogger("aibridge.intercept")
 
@@ -68,7 +69,7 @@ def run(bridge, api, record, tools: list[Tool], send, shape: str) -> Response:
         record.end("failed")
         return error_response(shape, failure_status(exc), str(exc))
     if response.status_code >= 400:
-        return relay_error(rounds, response)
+        return relay_error(response, record)
     if api.streaming and is_event_stream(response):
         relayed = upstream.relayed_headers(response.headers)
         return Response(stream_with_context(stream_loop(rounds, response)), status=response.status_code, headers=relayed)

@@ -10,6 +10,7 @@ from flask import Response
 from ..errors import error_response
 from . import upstream
 from .loop_rounds import Rounds, failure_status
+from .upstream_error import relay_error
 
 log = logging.getLogger("aibridge.intercept")
 
@@ -59,16 +60,6 @@ def blocking_loop(rounds: Rounds, response) -> Response:
             rounds.record.end("failed")
             return error_response(rounds.shape, failure_status(exc), str(exc))
         if response.status_code >= 400:
-            return relay_error(rounds, response)
+            return relay_error(response, rounds.record)
 
 
-def relay_error(rounds: Rounds, response) -> Response:
-    """An upstream HTTP error before any byte reached the client: status and body as sent."""
-    try:
-        content = response.content
-    except Exception:  # the body broke off: the status still tells the client what happened
-        content = b""
-    finally:
-        response.close()
-        rounds.record.end("failed")
-    return Response(content, status=response.status_code, headers=upstream.relayed_headers(response.headers))

@@ -1,12 +1,14 @@
 """The recorder's tables, created and evolved by the ``aibridge-recorder`` migration set.
 
 Add a new migration function for every change; never edit one that shipped.
-docs/recording.md shows the schema these produce (scripts/recording_schema.py).
+docs/recording.md shows the schema these produce (python -m aibridge_plugins.recorder.schema_doc).
 """
 
 from __future__ import annotations
 
 import sqlite_utils
+
+from aibridge.db import migrate as apply_migrations
 
 migrations = sqlite_utils.Migrations("aibridge-recorder")
 
@@ -97,13 +99,4 @@ def m002_audit_indexes(db: sqlite_utils.Database) -> None:
 
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
-    if not migrations.pending(db):
-        return
-    # Holding the write lock while checking again keeps two workers from both creating a table.
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        migrations.apply(db)
-    except BaseException:
-        db.rollback()
-        raise
-    db.commit()
+    apply_migrations(db, migrations)
