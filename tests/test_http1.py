@@ -155,3 +155,19 @@ def test_no_answer_on_a_new_connection_is_an_error():
     with pytest.raises(BrokenBody):
         request(Client(), server)
     server.close()
+
+
+def test_a_blocking_answer_gives_its_connection_back(gateway, token, upstream, collector):
+    """Blocking answers reuse the upstream connection (no new connection per request)."""
+    import requests
+
+    client = gateway.app.extensions["aibridge"].http.client
+    for _ in range(3):
+        upstream.queue("anthropic/blocking_text")
+        response = requests.post(
+            gateway.bridge_url("anthropic") + "/v1/messages", headers={"x-api-key": token},
+            json={"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]},
+            timeout=10,
+        )
+        assert response.status_code == 200
+        assert client.idle_connections(upstream.url) == 1

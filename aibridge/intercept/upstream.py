@@ -102,6 +102,7 @@ class UpstreamResponse:
         if self._content is None:
             try:
                 self._content = self.raw.read()
+                self.raw.close()  # read to the end: the connection goes back to the pool now
             except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
                 raise UpstreamTimeout("the upstream stopped sending before the answer was complete") from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:

@@ -71,7 +71,7 @@ class Processes:
             code = proc.wait(timeout)
         except subprocess.TimeoutExpired:
             code = None
-        # Whatever the leader left behind in its group (nginx workers, gateway children).
+        # Whatever the process group leader left behind (nginx workers, gateway children).
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

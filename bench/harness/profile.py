@@ -43,6 +43,8 @@ _AREAS = [
 def _area(frames: list[str]) -> str:
     if any("RecordWriter" in f or "recorder/" in _frame_file(f) for f in frames):
         return _AREAS[0][0]
+    if any("_WorkerGreenlet" in f for f in frames):
+        return "gevent thread pool (name lookups for new upstream connections)"
     path = _frame_file(frames[-1])
     for area, prefixes in _AREAS[1:]:
         if path.startswith(prefixes) or any(p in path for p in prefixes if "/" not in p):
@@ -54,6 +56,8 @@ def _thread_role(frames: list[str]) -> str:
     # py-spy cannot always unwind a greenlet to its root, so "not the writer" is the main thread.
     if any("RecordWriter._run" in f for f in frames):
         return "SQLite writer (OS thread)"
+    if any("_WorkerGreenlet" in f for f in frames):
+        return "gevent thread pool (getaddrinfo when a new upstream connection opens)"
     return "main thread (gevent hub: every request)"
 
 
