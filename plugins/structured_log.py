@@ -33,36 +33,47 @@ def aibridge_startup(app, config):
 
 @hookimpl
 def on_interception_start(interception):
+    if not _enabled():
+        return
     fields = interception.as_dict()
     _log(interception.record_type, {name: fields[name] for name in INTERCEPTION_START_FIELDS})
 
 
 @hookimpl
 def on_prompt_usage(interception, prompt):
-    _log(prompt.record_type, prompt.as_dict())
+    if _enabled():
+        _log(prompt.record_type, prompt.as_dict())
 
 
 @hookimpl
 def on_token_usage(interception, usage):
-    _log(usage.record_type, usage.as_dict())
+    if _enabled():
+        _log(usage.record_type, usage.as_dict())
 
 
 @hookimpl
 def on_tool_usage(interception, tool):
-    _log(tool.record_type, tool.as_dict())
+    if _enabled():
+        _log(tool.record_type, tool.as_dict())
 
 
 @hookimpl
 def on_model_thought(interception, thought):
-    _log(thought.record_type, thought.as_dict())
+    if _enabled():
+        _log(thought.record_type, thought.as_dict())
 
 
 @hookimpl
 def on_interception_end(interception):
+    if not _enabled():
+        return
     end = InterceptionEnd(interception_id=interception.interception_id, ended_at=interception.ended_at)
     _log(end.record_type, end.as_dict())
 
 
+def _enabled() -> bool:
+    return bool(current_app.extensions.get(EXTENSION))
+
+
 def _log(record_type: str, fields: dict) -> None:
-    if current_app.extensions.get(EXTENSION):
-        log.info(MESSAGE, extra={"record_type": record_type, **fields})
+    log.info(MESSAGE, extra={"record_type": record_type, **fields})

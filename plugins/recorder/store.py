@@ -26,13 +26,26 @@ _UPSERT_END = (
 
 
 def write_batch(db: sqlite_utils.Database, items: Iterable[tuple[str, Any]]) -> None:
-    """Write ``(kind, record)`` items in one transaction; all or nothing."""
+    """Write ``(kind, record)`` items in one transaction; all or nothing.
+
+    Rows are built before the transaction and inserted with one executemany per
+    statement: the write lock is held only for SQLite's own work. The order
+    across statements does not matter (an end carries its whole interception).
+    """
+    items = list(items)
+    # An interception that started and ended within one batch is one insert: its end carries every field.
+    ended = {record.interception_id for kind, record in items if kind == END and isinstance(record, Interception)}
+    groups: dict[str, list[list]] = {}
+    for kind, record in items:
+        if kind == START and getattr(record, "interception_id", None) in ended:
+            continue
+        sql, params = statement(kind, record)
+        groups.setdefault(sql, []).append(params)
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for kind, record in items:
-            sql, params = statement(kind, record)
-            conn.execute(sql, params)
+        for sql, rows in groups.items():
+            conn.executemany(sql, rows)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

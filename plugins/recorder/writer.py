@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,10 @@ from .store import write_batch
 
 log = logging.getLogger("aibridge.recorder")
 
-MAX_BATCH = 200
+MAX_BATCH = 500
+# How long the writer waits for more records after the first of a batch: a few
+# transactions a second instead of one per record, records on disk within it.
+LINGER_SECONDS = 0.02
 RETRY_DELAYS = (0.05, 0.25, 1.0)  # seconds before each retry of a failed write
 
 _STOP = object()
@@ -24,10 +28,11 @@ class RecordWriter:
     """Queue of records and the one OS thread that writes them in short transactions."""
 
     def __init__(self, database_path: Path | str, retry_delays: tuple[float, ...] = RETRY_DELAYS,
-                 max_batch: int = MAX_BATCH):
+                 max_batch: int = MAX_BATCH, linger: float = LINGER_SECONDS):
         self.database_path = Path(database_path)
         self.retry_delays = retry_delays
         self.max_batch = max_batch
+        self.linger = linger
         self.written = 0  # records stored (read by anyone, changed by the writer thread only)
         self.lost = 0  # records given up after every retry
         self.thread_ident: int | None = None
@@ -77,6 +82,7 @@ class RecordWriter:
                 except os_threads.QueueEmpty:
                     break  # stopping, and nothing is left
                 batch = []
+                deadline = time.monotonic() + self.linger
                 while True:
                     if item is _STOP:
                         stopping = True
@@ -85,7 +91,10 @@ class RecordWriter:
                     if len(batch) >= self.max_batch:
                         break
                     try:
-                        item = self._queue.get_nowait()
+                        if stopping:
+                            item = self._queue.get_nowait()  # drain what is left, no waiting
+                        else:
+                            item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                     except os_threads.QueueEmpty:
                         break
                 if batch:
