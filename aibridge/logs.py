@@ -7,6 +7,7 @@ replaced by ``[redacted]`` in every line, whatever logged them.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import sys
@@ -111,5 +112,6 @@ def _open(destination: str, setting: Option) -> logging.Handler:
 
 
 def _show(value) -> str:
-    text = str(value)
+    # Dicts and lists as JSON, so a record's metadata reads the same as in the JSON log.
+    text = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":")) if isinstance(value, (dict, list)) else str(value)
     return repr(text) if (" " in text or not text) else text

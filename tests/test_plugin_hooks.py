@@ -125,7 +125,7 @@ def test_every_hook_fires(every_hook, upstream):
     assert whoami.json() == {"username": "dave"}
     gw.close()
     expected = {
-        "aibridge_startup", "aibridge_routes", "aibridge_authenticate", "on_interception_start",
+        "aibridge_startup", "aibridge_routes", "aibridge_authenticate", "aibridge_tools", "on_interception_start",
         "on_prompt_usage", "on_token_usage", "on_tool_usage", "on_model_thought", "on_interception_end",
         "aibridge_shutdown",
     }
