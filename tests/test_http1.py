@@ -171,3 +171,44 @@ def test_a_blocking_answer_gives_its_connection_back(gateway, token, upstream, c
         )
         assert response.status_code == 200
         assert client.idle_connections(upstream.url) == 1
+
+
+def test_https_verifies_the_certificate_and_reuses_the_connection(tmp_path, monkeypatch):
+    import ssl
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+        check=True, capture_output=True,
+    )
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+
+    def answer_twice(conn, server):
+        with server_tls.wrap_socket(conn, server_side=True) as tls:
+            for body in (b"first", b"second"):
+                server.read_request(tls)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            tls.recv(1)
+
+    def refuse(conn, server):
+        with pytest.raises(ssl.SSLError):  # the client rejects our certificate during the handshake
+            server_tls.wrap_socket(conn, server_side=True)
+
+    server = ScriptedServer(refuse, answer_twice)
+    url = server.url.replace("http://127.0.0.1", "https://localhost")
+
+    untrusting = Client()  # the system's CAs do not know our certificate
+    with pytest.raises(ssl.SSLCertVerificationError):
+        untrusting.request("POST", url + "/v1/messages", {}, b"{}", 5, 5)
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    client = Client()
+    for expected in (b"first", b"second"):
+        response = client.request("POST", url + "/v1/messages", {}, b"{}", 5, 5)
+        assert response.read() == expected
+        response.close()
+    assert server.accepted == 2  # one refused, then one connection for both requests
+    server.close()
