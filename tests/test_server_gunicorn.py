@@ -28,7 +28,8 @@ def test_gunicorn_serves_and_shuts_down_cleanly(aibridge_script, spawn, process_
     environ = {**process_environ, "CODER_AIBRIDGE_ENABLED": "true", "CODER_DATA_DIR": str(tmp_path / "data")}
     master = spawn(gunicorn(aibridge_script, gunicorn_conf), environ)
     url = master.wait_for_line(r"Listening at: (http://127\.0\.0\.1:\d+)").group(1)
-    master.wait_for_line(r"Booting worker")
+    for _ in range(2):  # both workers loaded the app (a SIGTERM earlier would kill one mid-boot)
+        master.wait_for_line(r"aibridge worker \d+ ready")
     response = requests.get(url + "/healthz", timeout=30)
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     master.proc.send_signal(signal.SIGTERM)

@@ -112,8 +112,9 @@ error; a key with an empty value leaves the option unset.
 {EXAMPLE_YAML.rstrip()}
 ```
 
-The `users`, `tokens` and `plugins` commands read the same configuration
-(they take `--data-dir` and `--config`). `create_app()` without arguments,
+The other commands (`users`, `tokens`, `plugins`, `interceptions`, `usage`,
+`retention`) read the same configuration (they take `--data-dir` and
+`--config`). `create_app()` without arguments,
 which is what gunicorn calls, reads the environment and `CODER_CONFIG_PATH`.
 """
 
