@@ -69,6 +69,18 @@ def cooperative_sleep(seconds: float) -> None:
     time.sleep(seconds)  # looked up at call time: gevent's version once patched
 
 
+def wait_for_release(lock) -> None:
+    """Take an OS lock another thread will release; under gevent the hub keeps running meanwhile.
+
+    (Other greenlets, and log calls the thread posts to the hub, must go on while we wait.)
+    """
+    if gevent_patched():
+        while not lock.acquire(blocking=False):
+            cooperative_sleep(0.005)
+    else:
+        lock.acquire()
+
+
 class ThreadSafeLogger:
     """Log from an OS thread; under gevent each call runs in a greenlet of the hub's thread.
 

@@ -42,7 +42,11 @@ class ToolLoop:
 
     @staticmethod
     def client_tool_names(body: dict) -> set[str]:
-        raise NotImplementedError
+        """Names of the client's own tools (``tools[].name``, as Messages and Responses put them)."""
+        tools = body.get("tools")
+        if not isinstance(tools, list):
+            return set()
+        return {t["name"] for t in tools if isinstance(t, dict) and isinstance(t.get("name"), str)}
 
     def inject(self, body: dict) -> None:
         """Add the injected tools after the client's own."""

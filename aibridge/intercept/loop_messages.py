@@ -18,11 +18,6 @@ class MessagesLoop(ToolLoop):
         # Small fast models serve Claude Code's quick side requests: they get no tools.
         return not (api.streaming and "haiku" in str(api.body.get("model", "")).lower())
 
-    @staticmethod
-    def client_tool_names(body: dict) -> set[str]:
-        tools = body.get("tools")
-        return {t["name"] for t in tools if isinstance(t, dict) and isinstance(t.get("name"), str)} if isinstance(tools, list) else set()
-
     def inject(self, body: dict) -> None:
         tools = body.get("tools") if isinstance(body.get("tools"), list) else []
         body["tools"] = tools + [

@@ -21,11 +21,6 @@ _END_EVENTS = ("response.completed", "response.incomplete")
 
 
 class ResponsesLoop(ToolLoop):
-    @staticmethod
-    def client_tool_names(body: dict) -> set[str]:
-        tools = body.get("tools")
-        return {t["name"] for t in tools if isinstance(t, dict) and isinstance(t.get("name"), str)} if isinstance(tools, list) else set()
-
     def inject(self, body: dict) -> None:
         tools = body.get("tools") if isinstance(body.get("tools"), list) else []
         body["tools"] = tools + [

@@ -64,12 +64,7 @@ class RecordWriter:
             return
         self._state = "stopped"
         self._queue.put(_STOP)
-        if os_threads.gevent_patched():
-            # Keep the hub running (other greenlets, log calls posted by the thread) while waiting.
-            while not self._done.acquire(blocking=False):
-                os_threads.cooperative_sleep(0.005)
-        else:
-            self._done.acquire()
+        os_threads.wait_for_release(self._done)
         self._log.flush()
 
     def _run(self) -> None:

@@ -69,11 +69,7 @@ class RetentionJob:
         self._running = False
         self._stop_requested = True
         self._wake.put(_STOP)
-        if os_threads.gevent_patched():
-            while not self._done.acquire(blocking=False):
-                os_threads.cooperative_sleep(0.005)
-        else:
-            self._done.acquire()
+        os_threads.wait_for_release(self._done)
         self._log.flush()
 
     def _run(self) -> None:
