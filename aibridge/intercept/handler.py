@@ -90,9 +90,9 @@ def _send_and_relay(bridge, provider, path: str, api: Api, actor, byok: bool, tr
         record.end("failed")
         return error_response(shape, 502, str(exc))
 
-    relayed = upstream.relayed_headers(response.headers)
     if response.status_code >= 400:
         return relay_error(response, record)
+    relayed = upstream.relayed_headers(response.headers)
     if api.streaming and response.headers.get("Content-Type", "").startswith("text/event-stream"):
         events = relay_stream(response, api, record)
         return Response(stream_with_context(events), status=response.status_code, headers=relayed)
