@@ -6,9 +6,10 @@ import logging
 
 from flask import Flask, jsonify
 
-from .bridge import Bridge, bridge_blueprint
 from .config import Config
+from .gateway import Gateway
 from .plugins import make_plugin_manager
+from .relay import relay_blueprint
 
 log = logging.getLogger("aibridge")
 
@@ -21,14 +22,13 @@ def create_app(config: Config | None = None, plugin_manager=None) -> Flask:
         config = load_config()
     pm = plugin_manager or make_plugin_manager(config.disable_plugins)
     app = Flask("aibridge")
-    bridge = Bridge(config, pm)
-    app.extensions["aibridge"] = bridge
+    app.extensions["aibridge"] = Gateway(config, pm)
 
     @app.get("/healthz")
     def healthz():
         return jsonify(status="ok")
 
-    app.register_blueprint(bridge_blueprint)
+    app.register_blueprint(relay_blueprint)
     pm.hook.aibridge_routes(app=app, config=config)
     pm.hook.aibridge_startup(app=app, config=config)
     return app
@@ -36,5 +36,5 @@ def create_app(config: Config | None = None, plugin_manager=None) -> Flask:
 
 def shutdown_app(app: Flask) -> None:
     """Run the plugins' ``aibridge_shutdown`` hooks once (flush records, stop threads)."""
-    bridge: Bridge = app.extensions["aibridge"]
-    bridge.shutdown(app)
+    gateway: Gateway = app.extensions["aibridge"]
+    gateway.shutdown(app)

@@ -551,6 +551,6 @@ def test_configured_from_the_documented_environment_variables(tmp_path, form):
     ("https://vpce-0a1b2c3d4e5f-abcdefgh.bedrock-runtime.ap-northeast-1.vpce.amazonaws.com", "ap-northeast-1"),
 ])
 def test_region_comes_from_the_endpoint_when_not_configured(base_url, region):
-    from aibridge.providers.bedrock_signing import signing_region
+    from aibridge.providers.bedrock.signing import signing_region
 
     assert signing_region(BedrockConfig(base_url=base_url, model=SONNET, small_fast_model=HAIKU)) == region

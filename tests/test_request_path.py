@@ -15,7 +15,7 @@ from gateway import Gateway, RecordCollector, gateway_config
 from urllib3 import HTTPHeaderDict
 
 import aibridge
-from aibridge.intercept.upstream import relayed_headers
+from aibridge.upstream import relayed_headers
 from aibridge.records import Actor, Tool, ToolResult
 
 CLAUDE = "claude-sonnet-4-6"
@@ -310,7 +310,7 @@ def test_answers_without_a_body_give_the_upstream_connection_back(tmp_path, upst
     upstream.reset()
     gw = Gateway(gateway_config(tmp_path, upstream.url))  # its own pool: no idle connection yet
     try:
-        client = gw.app.extensions["aibridge"].http.client
+        client = gw.app.extensions["aibridge"].upstream.direct.client
         upstream.queue(Response(status, JSON, b"" if status == 204 else b'{"data": []}'))
         response = requests.request(method, gw.bridge_url("openai") + path, headers={"Authorization": f"Bearer {gw.create_token()}"}, timeout=10)
         assert response.status_code == status

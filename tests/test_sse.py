@@ -1,6 +1,6 @@
 """The SSE splitter keeps every event's exact bytes, whatever the chunk boundaries."""
 
-from aibridge.intercept.sse import SSESplitter
+from aibridge.relay.sse import SSESplitter
 
 STREAM = (
     b"event: message_start\ndata: {\"type\":\"message_start\"}\n\n"

@@ -1,8 +1,9 @@
 """Provider types (anthropic, openai, copilot) and their configured instances."""
 
 from ..config import ProviderConfig
+from ..upstream import Transport
 from .anthropic import AnthropicType
-from .base import Provider, ProviderType
+from .base import Provider, ProviderType, Route
 from .copilot import CopilotType
 from .openai import OpenAIType
 
@@ -11,8 +12,9 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
 }
 
 
-def build_provider(config: ProviderConfig) -> Provider:
-    return Provider(config, PROVIDER_TYPES[config.type])
+def build_provider(config: ProviderConfig, upstream: Transport) -> Provider:
+    """The instance ``config`` describes; its traffic goes through ``upstream`` (shared by every instance)."""
+    return Provider(config, PROVIDER_TYPES[config.type], upstream)
 
 
-__all__ = ["PROVIDER_TYPES", "Provider", "ProviderType", "build_provider"]
+__all__ = ["PROVIDER_TYPES", "Provider", "ProviderType", "Route", "build_provider"]

@@ -1,6 +1,5 @@
 """Anthropic: Messages intercepted; models and token counting passed through."""
 
-from ..intercept.anthropic import Messages
 from .base import ProviderType, passthrough
 
 
@@ -8,7 +7,7 @@ class AnthropicType(ProviderType):
     type = "anthropic"
     error_shape = "anthropic"
     default_base_url = "https://api.anthropic.com"
-    intercepted = {("POST", "/v1/messages"): Messages}
+    intercepted = {("POST", "/v1/messages"): "messages"}
     passthrough = (
         passthrough("GET", r"/v1/models(/[^/]+)?"),
         passthrough("POST", r"/v1/messages/count_tokens"),

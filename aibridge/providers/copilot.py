@@ -1,7 +1,5 @@
 """GitHub Copilot: OpenAI-style APIs; the user's own GitHub token is the upstream credential."""
 
-from ..intercept.chat import ChatCompletions
-from ..intercept.responses import Responses
 from .base import ProviderType, passthrough
 
 
@@ -12,7 +10,7 @@ class CopilotType(ProviderType):
     intercepted = {
         (method, prefix + path): api
         for prefix in ("", "/v1")
-        for method, path, api in (("POST", "/chat/completions", ChatCompletions), ("POST", "/responses", Responses))
+        for method, path, api in (("POST", "/chat/completions", "chat_completions"), ("POST", "/responses", "responses"))
     }
     passthrough = (passthrough("GET", r"(/v1)?/models(/[^/]+)?"),)
 

@@ -1,7 +1,5 @@
 """OpenAI: Chat Completions and Responses intercepted; models, stored responses and conversations passed through."""
 
-from ..intercept.chat import ChatCompletions
-from ..intercept.responses import Responses
 from .base import ProviderType, passthrough
 
 
@@ -9,8 +7,8 @@ class OpenAIType(ProviderType):
     type = "openai"
     default_base_url = "https://api.openai.com/v1"
     intercepted = {
-        ("POST", "/v1/chat/completions"): ChatCompletions,
-        ("POST", "/v1/responses"): Responses,
+        ("POST", "/v1/chat/completions"): "chat_completions",
+        ("POST", "/v1/responses"): "responses",
     }
     passthrough = (
         passthrough("GET", r"/v1/models(/[^/]+)?"),

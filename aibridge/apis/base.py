@@ -1,0 +1,183 @@
+"""What each intercepted API (Messages, Chat Completions, Responses) supplies.
+
+Two sides, kept side by side in each API's package: observing (``observe.py``:
+the records of a request and its answer, read from a copy) and rewriting
+(``rewrite.py``: the injected-tool loop's request bodies and the one answer the
+client gets from several rounds).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..records import Tool, ToolResult
+
+if TYPE_CHECKING:  # the relay hands events in; the APIs never import it
+    from ..relay.sse import Event
+
+log = logging.getLogger("aibridge.relay")
+
+
+class BadRequest(Exception):
+    """The client's request cannot be sent upstream; ``status`` and message go back in the API's shape."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class StreamObserver:
+    """Reads a copy of each upstream SSE event and returns the bytes the client gets."""
+
+    failed = False  # set when the stream carried an error event
+
+    def event(self, event: Event) -> bytes | None:
+        return event.raw
+
+    def closing_bytes(self) -> bytes:
+        """What the client still needs after upstream's last event (e.g. Chat's [DONE] after an error)."""
+        return b""
+
+    def finish(self) -> None:
+        """The stream ended (completely or not): announce what is still pending."""
+
+
+def observe_event(observer: StreamObserver, event: "Event", interception_id: str) -> bytes | None:
+    """The observer's bytes for ``event``; if it fails, the failure is logged and the event goes out as sent.
+
+    Recording never breaks the relay.
+    """
+    try:
+        return observer.event(event)
+    except Exception:
+        log.exception("could not read an event of interception %s", interception_id)
+        return event.raw
+
+
+class Api:
+    """One intercepted API. Subclasses parse a copy of the traffic; the relay stays generic."""
+
+    name = ""
+    error_shape = "openai"
+    tool_loop: type["ToolLoop"] | None = None  # how the API takes part in the injected-tool loop
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise BadRequest(f"request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise BadRequest("request body must be a JSON object")
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise BadRequest("model: field required")
+        self.body = body
+        self.model = model
+        self.streaming = body.get("stream") is True
+
+    def check_supported(self) -> None:
+        """Raise BadRequest for requests the gateway cannot serve (e.g. 501 for an unsupported mode)."""
+
+    def prompt(self) -> str | None:
+        """The last user prompt, per the recording rules."""
+        return None
+
+    def upstream_body(self) -> bytes:
+        """The bytes sent upstream: the client's own, unless the API must change them."""
+        return self.raw
+
+    def stream_observer(self, log) -> StreamObserver:
+        return StreamObserver()
+
+    def record_blocking(self, log, content: bytes) -> None:
+        """Announce the records of a complete (non-streaming) upstream answer."""
+
+    def stream_error_event(self, status: int, message: str) -> bytes:
+        """An SSE event in this API's own form, for a failure after bytes were relayed."""
+        raise NotImplementedError
+
+
+@dataclass
+class Call:
+    """A tool call the model made: ``arguments`` is the JSON text it produced."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class Turn:
+    """One upstream answer as the tool loop needs it."""
+
+    msg_id: str
+    calls: list[Call]
+    message: object  # the assistant turn in the API's own form, for the follow-up request
+    complete: bool = True  # the answer arrived whole (a stream reached its end event)
+    failed: bool = False  # the answer carried an error
+
+
+class ToolLoop:
+    """One API's side of the injected-tool loop: the request body on the way up, the answers on the way down."""
+
+    def __init__(self, api: Api, tools: list[Tool]):
+        self.api = api
+        self.tools = {tool.name: tool for tool in tools}
+
+    @staticmethod
+    def wants_tools(api: Api) -> bool:
+        """Whether this request may get injected tools at all."""
+        return True
+
+    @staticmethod
+    def client_tool_names(body: dict) -> set[str]:
+        """Names of the client's own tools (``tools[].name``, as Messages and Responses put them)."""
+        tools = body.get("tools")
+        if not isinstance(tools, list):
+            return set()
+        return {t["name"] for t in tools if isinstance(t, dict) and isinstance(t.get("name"), str)}
+
+    def inject(self, body: dict) -> None:
+        """Add the injected tools after the client's own."""
+        raise NotImplementedError
+
+    def blocking_turn(self, answer: dict) -> Turn:
+        raise NotImplementedError
+
+    def follow_up(self, body: dict, turn: Turn, results: list[tuple[Call, ToolResult]]) -> None:
+        """Append the assistant turn and the tool results to the request body."""
+        raise NotImplementedError
+
+    def merge_blocking(self, answers: list[dict]) -> dict:
+        """The one answer the client gets for a loop of blocking rounds."""
+        raise NotImplementedError
+
+    def stream_rewriter(self) -> "StreamRewriter":
+        raise NotImplementedError
+
+
+class StreamRewriter:
+    """Turns the event streams of every round into the one stream the client reads."""
+
+    def start_round(self) -> None:
+        """A new upstream answer begins."""
+
+    def event(self, event: Event) -> bytes | None:
+        """The bytes the client gets for this upstream event (None: nothing)."""
+        raise NotImplementedError
+
+    def turn(self) -> Turn:
+        """The round's answer, once its stream ended."""
+        raise NotImplementedError
+
+    def end_round(self, final: bool) -> bytes:
+        """Bytes held back until the loop knew whether this round is the last (its closing events)."""
+        raise NotImplementedError
+
+    def error_event(self, status: int, message: str) -> bytes:
+        """A failure after bytes were relayed, as an event of this API."""
+        raise NotImplementedError

@@ -1,0 +1,34 @@
+"""Per-app state: configuration, plugins, provider instances and the upstream they share."""
+
+from __future__ import annotations
+
+from .auth import TokenStoreAuth
+from .plugins import notify
+from .providers import build_provider
+from .upstream import Upstream
+
+
+class Gateway:
+    """What the routes of one app need; ``app.extensions["aibridge"]``."""
+
+    def __init__(self, config, pm):
+        self.config = config
+        self.pm = pm
+        self.upstream = Upstream()
+        self.providers = {p.name: build_provider(p, self.upstream) for p in config.providers}
+        if not pm.is_blocked("token-store"):
+            pm.register(TokenStoreAuth(config.database_path), name="token-store")
+        self._shut_down = False
+
+    def authenticate(self, req):
+        return self.pm.hook.aibridge_authenticate(request=req)
+
+    def notify(self, hook_name: str, **kwargs) -> None:
+        notify(self.pm, hook_name, **kwargs)
+
+    def shutdown(self, app) -> None:
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.pm.hook.aibridge_shutdown(app=app)
+        self.upstream.close()

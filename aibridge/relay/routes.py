@@ -1,0 +1,51 @@
+"""The bridge routes: ``/api/v2/aibridge/<provider name>/<api path>`` to the right provider instance."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request
+
+from ..auth import GOVERNANCE_HEADER, is_byok
+from ..errors import error_response
+from .intercept import intercept
+from .passthrough import passthrough
+
+relay_blueprint = Blueprint("relay", __name__)
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+@relay_blueprint.route("/api/v2/aibridge/<name>", methods=_METHODS, defaults={"subpath": ""})
+@relay_blueprint.route("/api/v2/aibridge/<name>/<path:subpath>", methods=_METHODS)
+def provider_route(name, subpath):
+    return handle(current_app.extensions["aibridge"], name, "/" + subpath)
+
+
+def handle(gateway, name: str, path: str):
+    """Route one request to a provider instance; every refusal is an error in the provider's shape."""
+    provider = gateway.providers.get(name)
+    shape = provider.error_shape if provider else "openai"
+    if not gateway.config.enabled:
+        return error_response(
+            shape, 404,
+            "AI Bridge is disabled on this server: start it with --aibridge-enabled or CODER_AIBRIDGE_ENABLED=true",
+        )
+    if provider is None:
+        known = ", ".join(sorted(gateway.providers)) or "none"
+        return error_response(shape, 404, f"no AI Bridge provider named {name!r} (configured: {known})")
+    route = provider.route(request.method, path)
+    if route is None:
+        return error_response(shape, 404, f"{provider.type} provider {name!r} has no route {request.method} {path}")
+    actor = gateway.authenticate(request)
+    if actor is None:
+        return error_response(shape, 401, "a valid AI Bridge token is required")
+    if provider.kind.always_byok and not is_byok(request):
+        # The only credential sent authenticated the person: it must not go upstream.
+        return error_response(
+            shape, 401,
+            f"{provider.type} provider {name!r} needs your gateway token in {GOVERNANCE_HEADER} "
+            f"and your own {provider.type} token in Authorization",
+        )
+    byok = provider.kind.always_byok or (gateway.config.allow_byok and is_byok(request))
+    if route.intercepted:
+        return intercept(gateway, provider, path, route.api, actor, byok)
+    return passthrough(gateway, provider, path, byok)

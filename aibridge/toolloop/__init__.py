@@ -1,0 +1,47 @@
+"""Injected tools: offered to the model, run by the gateway, in rounds the client never sees.
+
+Plugins contribute tools (``aibridge_tools``). When any apply, the request
+body gets them after the client's own tools and the interception runs as a
+loop: each upstream answer is recorded like any other; if the model called
+injected tools (and no client-defined one), the gateway runs them
+(``aibridge_call_tool``), appends the assistant turn and the results, and
+asks upstream again. The client receives one answer in its API's exact form:
+the visible parts of every round, none of the injected calls, summed usage.
+
+What differs between the APIs is each API's ``rewrite.py`` (its ToolLoop);
+:mod:`.rounds` holds one loop's state, :mod:`.streaming` and :mod:`.blocking`
+give the relay its rounds for either kind of answer.
+"""
+
+from __future__ import annotations
+
+from ..plugins import collect
+from ..records import Tool
+from .blocking import LoopAnswers
+from .rounds import ToolLoopRun
+from .streaming import LoopStream
+
+
+def start(pm, max_rounds: int, api, record, send) -> ToolLoopRun | None:
+    """The loop of an interception whose request gets injected tools, or None when none apply."""
+    tools = injected_tools(pm, api, record.interception)
+    return ToolLoopRun(pm, max_rounds, api, record, tools, send) if tools else None
+
+
+def injected_tools(pm, api, interception) -> list[Tool]:
+    """The tools plugins inject into this request (none when the API or request takes none)."""
+    loop = api.tool_loop
+    if loop is None or not pm.hook.aibridge_tools.get_hookimpls() or not loop.wants_tools(api):
+        return []
+    taken = loop.client_tool_names(api.body)  # a client tool keeps its name
+    tools: list[Tool] = []
+    # A failing tool plugin costs its tools, never the request.
+    for contributed in collect(pm, "aibridge_tools", interception=interception):
+        for tool in contributed:
+            if isinstance(tool, Tool) and tool.name not in taken:
+                taken.add(tool.name)
+                tools.append(tool)
+    return tools
+
+
+__all__ = ["LoopAnswers", "LoopStream", "ToolLoopRun", "injected_tools", "start"]
