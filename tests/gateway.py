@@ -17,9 +17,9 @@ from aibridge.users import UserStore
 class Gateway:
     """``create_app(config)`` behind a threaded HTTP server on a free port."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, plugin_manager=None):
         self.config = config
-        self.app = create_app(config)
+        self.app = create_app(config, plugin_manager)
         self.pm = self.app.extensions["aibridge"].pm
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
