@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -35,6 +36,15 @@ class Gateway:
         if username not in {u.username for u in store.list_users()}:
             store.create_user(username, role=role)
         return store.create_token(username, None)[1]
+
+    @contextlib.contextmanager
+    def registered(self, plugin, name: str):
+        """``plugin`` registered on this gateway's plugin manager until the block ends."""
+        self.pm.register(plugin, name=name)
+        try:
+            yield plugin
+        finally:
+            self.pm.unregister(plugin)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -307,10 +307,8 @@ class AliceCredential:
 @pytest.fixture
 def alice_credential(gateway):
     """AliceCredential registered on the module's gateway for one test."""
-    plugin = AliceCredential()
-    gateway.pm.register(plugin, name="test-credential")
-    yield plugin
-    gateway.pm.unregister(plugin)
+    with gateway.registered(AliceCredential(), "test-credential") as plugin:
+        yield plugin
 
 
 def test_a_per_user_credential_is_used_for_the_call(alice_credential, client, upstream, collector, mcp):

@@ -140,10 +140,8 @@ def test_a_plugin_identity_source_is_asked_before_the_token_store(every_hook, up
 @pytest.fixture
 def exploding(gateway):
     """Exploding registered on the module's gateway for one test."""
-    plugin = Exploding()
-    gateway.pm.register(plugin, name="exploding")
-    yield plugin
-    gateway.pm.unregister(plugin)
+    with gateway.registered(Exploding(), "exploding") as plugin:
+        yield plugin
 
 
 def test_a_failing_plugin_is_logged_and_isolated(exploding, client, upstream, collector, caplog):
