@@ -80,7 +80,6 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "__version__",
     # Hooks
     "hookimpl",
     "hookspec",
@@ -118,4 +117,6 @@ __all__ = [
     # Command-line commands
     "config_options",
     "fail",
+    # Version
+    "__version__",
 ]
