@@ -1,9 +1,37 @@
 """aibridge: a self-hosted AI gateway that relays and records AI coding traffic.
 
-The public plugin API is what this module exports plus :mod:`aibridge.records`.
+``__all__`` is the whole public plugin API (docs/plugins.md describes each
+name). Plugins, the built-in ones included, use nothing else of ``aibridge``.
 """
 
+import importlib
+
 import pluggy
+
+from .config import Config, ConfigError, MCPServerConfig
+from .hookspecs import hookspec
+from .plugin_state import PluginState
+from .records import (
+    Actor,
+    Interception,
+    InterceptionEnd,
+    ModelThought,
+    PromptUsage,
+    TokenUsage,
+    Tool,
+    ToolResult,
+    ToolUsage,
+)
+from .threads import (
+    QueueEmpty,
+    ThreadSafeLogger,
+    new_lock,
+    new_queue,
+    os_sleep,
+    start_thread,
+    thread_ident,
+    wait_for_release,
+)
 
 __version__ = "0.1.0"
 
@@ -12,7 +40,7 @@ hookimpl = pluggy.HookimplMarker("aibridge")
 
 
 def authenticate(request):
-    """Return the :class:`~aibridge.records.Actor` behind a Flask request, or None.
+    """Return the :class:`Actor` behind a Flask request, or None.
 
     Plugins that add routes (``aibridge_routes``) use this to accept the same
     gateway tokens as the bridge routes.
@@ -32,4 +60,63 @@ def hooks():
     return current_app.extensions["aibridge"].pm.hook
 
 
-__all__ = ["hookimpl", "authenticate", "hooks", "__version__"]
+# Loaded on first use: their modules import sqlite_utils, click and the config
+# loader, and ``import aibridge`` must stay light (it runs before gevent patches).
+_LAZY = {
+    "load_config": "aibridge.config.loader",
+    "open_database": "aibridge.db",
+    "migrate": "aibridge.db",
+    "config_options": "aibridge.cli",
+    "fail": "aibridge.cli",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'aibridge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    # Hooks
+    "hookimpl",
+    "hookspec",
+    "hooks",
+    # Records passed to hooks
+    "Actor",
+    "Interception",
+    "InterceptionEnd",
+    "PromptUsage",
+    "TokenUsage",
+    "ToolUsage",
+    "ModelThought",
+    "Tool",
+    "ToolResult",
+    # Requests and per-app state
+    "authenticate",
+    "PluginState",
+    # Configuration
+    "Config",
+    "ConfigError",
+    "MCPServerConfig",
+    "load_config",
+    # Plugin tables in the gateway's database
+    "open_database",
+    "migrate",
+    # Real OS threads under gevent
+    "start_thread",
+    "new_queue",
+    "QueueEmpty",
+    "new_lock",
+    "wait_for_release",
+    "os_sleep",
+    "thread_ident",
+    "ThreadSafeLogger",
+    # Command-line commands
+    "config_options",
+    "fail",
+    # Version
+    "__version__",
+]

@@ -32,7 +32,7 @@ class AibridgeGroup(click.Group):
             fail(str(error), 1)
 
 
-def fail(message: str, status: int) -> None:
+def fail(message: str, status: int = 1) -> None:
     """Print ``aibridge: error: <message>`` on stderr and exit with ``status``."""
     click.echo(f"aibridge: error: {message}", err=True)
     sys.exit(status)
@@ -58,6 +58,15 @@ def with_options(names):
         return command
 
     return decorate
+
+
+def config_options(*names: str):
+    """Decorate a plugin's command with the gateway's own options of these names (default: data-dir, config).
+
+    The flags, environment variables and help are those of every aibridge
+    command; the command passes what it received to :func:`load_config`.
+    """
+    return with_options(names or COMMON)
 
 
 class DurationType(click.ParamType):

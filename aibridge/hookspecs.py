@@ -3,11 +3,15 @@
 Observer hooks (``on_*``) are called for every plugin; an exception in one is
 logged with the plugin's name and never reaches the client. They run in the
 request's greenlet: a plugin that does I/O hands the work to a queue.
+
+A plugin may declare hooks of its own (``aibridge_add_hookspecs``), as the
+mcp plugin does for ``aibridge_mcp_credential``.
 """
 
 import pluggy
 
 hookspec = pluggy.HookspecMarker("aibridge")
+"""Marker for hook specifications; a plugin that adds hooks of its own marks them with it too."""
 
 
 @hookspec
@@ -75,6 +79,6 @@ def aibridge_commands(cli):
     """Add commands to the ``aibridge`` click group."""
 
 
-@hookspec(firstresult=True)
-def aibridge_mcp_credential(interception, server):
-    """Return the ``Authorization`` value for this user's calls to MCP ``server`` (an MCPServerConfig), or None."""
+@hookspec(historic=True)
+def aibridge_add_hookspecs(pm):
+    """Add this plugin's own hookspecs (``pm.add_hookspecs(module)``) so other plugins can implement them."""

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
-
-from aibridge import hookimpl
-from aibridge.records import InterceptionEnd
+from aibridge import InterceptionEnd, PluginState, hookimpl
 
 log = logging.getLogger("aibridge.records")
 
 MESSAGE = "interception log"
-EXTENSION = "aibridge.structured_log"
+enabled = PluginState("aibridge.structured_log")  # --aibridge-structured-logging, per app
 
 INTERCEPTION_START_FIELDS = (
     "interception_id", "initiator_id", "provider", "provider_name", "model", "client",
@@ -28,12 +25,12 @@ INTERCEPTION_START_FIELDS = (
 
 @hookimpl
 def aibridge_startup(app, config):
-    app.extensions[EXTENSION] = bool(config.structured_logging)
+    enabled.set(app, bool(config.structured_logging))
 
 
 @hookimpl
 def on_interception_start(interception):
-    if not _enabled():
+    if not enabled.get():
         return
     fields = interception.as_dict()
     _log(interception.record_type, {name: fields[name] for name in INTERCEPTION_START_FIELDS})
@@ -41,38 +38,34 @@ def on_interception_start(interception):
 
 @hookimpl
 def on_prompt_usage(interception, prompt):
-    if _enabled():
+    if enabled.get():
         _log(prompt.record_type, prompt.as_dict())
 
 
 @hookimpl
 def on_token_usage(interception, usage):
-    if _enabled():
+    if enabled.get():
         _log(usage.record_type, usage.as_dict())
 
 
 @hookimpl
 def on_tool_usage(interception, tool):
-    if _enabled():
+    if enabled.get():
         _log(tool.record_type, tool.as_dict())
 
 
 @hookimpl
 def on_model_thought(interception, thought):
-    if _enabled():
+    if enabled.get():
         _log(thought.record_type, thought.as_dict())
 
 
 @hookimpl
 def on_interception_end(interception):
-    if not _enabled():
+    if not enabled.get():
         return
     end = InterceptionEnd(interception_id=interception.interception_id, ended_at=interception.ended_at)
     _log(end.record_type, end.as_dict())
-
-
-def _enabled() -> bool:
-    return bool(current_app.extensions.get(EXTENSION))
 
 
 def _log(record_type: str, fields: dict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -17,9 +18,9 @@ from aibridge.users import UserStore
 class Gateway:
     """``create_app(config)`` behind a threaded HTTP server on a free port."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, plugin_manager=None):
         self.config = config
-        self.app = create_app(config)
+        self.app = create_app(config, plugin_manager)
         self.pm = self.app.extensions["aibridge"].pm
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -35,6 +36,15 @@ class Gateway:
         if username not in {u.username for u in store.list_users()}:
             store.create_user(username, role=role)
         return store.create_token(username, None)[1]
+
+    @contextlib.contextmanager
+    def registered(self, plugin, name: str):
+        """``plugin`` registered on this gateway's plugin manager until the block ends."""
+        self.pm.register(plugin, name=name)
+        try:
+            yield plugin
+        finally:
+            self.pm.unregister(plugin)
 
     def close(self) -> None:
         self.server.shutdown()

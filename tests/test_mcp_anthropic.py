@@ -304,16 +304,18 @@ class AliceCredential:
         return None
 
 
-def test_a_per_user_credential_is_used_for_the_call(gateway, client, upstream, collector, mcp):
-    plugin = AliceCredential()
-    gateway.pm.register(plugin, name="test-credential")
-    try:
-        upstream.queue("anthropic/blocking_injected_tool_round1")
-        upstream.queue("anthropic/blocking_injected_tool_round2")
-        seen_before = len(mcp.seen_headers)
-        client.messages.create(model=MODEL, max_tokens=512, messages=QUESTION)
-    finally:
-        gateway.pm.unregister(plugin)
+@pytest.fixture
+def alice_credential(gateway):
+    """AliceCredential registered on the module's gateway for one test."""
+    with gateway.registered(AliceCredential(), "test-credential") as plugin:
+        yield plugin
+
+
+def test_a_per_user_credential_is_used_for_the_call(alice_credential, client, upstream, collector, mcp):
+    upstream.queue("anthropic/blocking_injected_tool_round1")
+    upstream.queue("anthropic/blocking_injected_tool_round2")
+    seen_before = len(mcp.seen_headers)
+    client.messages.create(model=MODEL, max_tokens=512, messages=QUESTION)
     posts = [headers for method, headers in mcp.seen_headers[seen_before:] if method == "POST"]
     assert posts and all(h.get("authorization") == "Bearer alice-docs-token" for h in posts)
     assert mcp.calls == [("search", {"query": "retention policy"})]

@@ -12,6 +12,7 @@ from flask import jsonify, request
 from gateway import Gateway, gateway_config
 
 import aibridge
+from aibridge.plugins import make_plugin_manager
 from aibridge.records import Actor
 
 MODEL = "claude-sonnet-4-6"
@@ -91,24 +92,16 @@ class Exploding:
 
 
 @pytest.fixture
-def every_hook(tmp_path, monkeypatch, upstream):
+def every_hook(tmp_path, upstream):
     """A gateway whose plugin manager had EveryHook registered before the app was built."""
-    from aibridge import plugins
-
     plugin = EveryHook()
-    real = plugins.make_plugin_manager
-
-    def with_plugin(disabled=()):
-        pm = real(disabled)
-        pm.register(plugin, name="every-hook")
-        return pm
-
-    monkeypatch.setattr("aibridge.app.make_plugin_manager", with_plugin)
+    pm = make_plugin_manager()
+    pm.register(plugin, name="every-hook")
     upstream.reset()
-    gw = Gateway(gateway_config(tmp_path, upstream.url))
+    gw = Gateway(gateway_config(tmp_path, upstream.url), pm)
     yield gw, plugin
     gw.close()
-    gw.pm.unregister(plugin)
+    pm.unregister(plugin)
 
 
 def test_every_hook_fires(every_hook, upstream):
@@ -144,17 +137,19 @@ def test_a_plugin_identity_source_is_asked_before_the_token_store(every_hook, up
     assert response.status_code == 200
 
 
-def test_a_failing_plugin_is_logged_and_isolated(gateway, client, upstream, collector, caplog):
-    exploding = Exploding()
-    gateway.pm.register(exploding, name="exploding")
-    try:
-        upstream.queue("anthropic/stream_text")
-        with caplog.at_level(logging.ERROR, logger="aibridge.plugins"):
-            with client.messages.stream(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "hi"}]) as s:
-                text = "".join(s.text_stream)
-            collector.wait_for_ends()
-    finally:
-        gateway.pm.unregister(exploding)
+@pytest.fixture
+def exploding(gateway):
+    """Exploding registered on the module's gateway for one test."""
+    with gateway.registered(Exploding(), "exploding") as plugin:
+        yield plugin
+
+
+def test_a_failing_plugin_is_logged_and_isolated(exploding, client, upstream, collector, caplog):
+    upstream.queue("anthropic/stream_text")
+    with caplog.at_level(logging.ERROR, logger="aibridge.plugins"):
+        with client.messages.stream(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "hi"}]) as s:
+            text = "".join(s.text_stream)
+        collector.wait_for_ends()
     assert text
     # The other plugins still saw every record.
     assert collector.of("interception_start") and collector.of("token_usage")

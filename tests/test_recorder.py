@@ -21,9 +21,9 @@ from test_recorder_support import (
     utc,
 )
 
+from aibridge import threads
 from aibridge.records import PromptUsage, TokenUsage, ToolUsage
-from aibridge_plugins import os_threads
-from aibridge_plugins.recorder.store import CHILD, END, START
+from aibridge_plugins.storage import CHILD, END, START
 from aibridge_plugins.recorder.writer import RecordWriter
 
 
@@ -148,7 +148,7 @@ def test_records_are_written_while_the_app_runs(recording):
 def test_the_writer_runs_on_its_own_os_thread(recording):
     recording.record(make_interception("int-thread"))
     recording.wait_written()
-    assert recording.writer.thread_ident not in (None, os_threads.thread_ident())
+    assert recording.writer.thread_ident not in (None, threads.thread_ident())
 
 
 def test_a_failed_write_is_retried_then_logged_with_the_record(tmp_path, caplog):
@@ -195,7 +195,7 @@ GEVENT_SCRIPT = textwrap.dedent(
     import gevent
     sys.path.insert(0, sys.argv[2])
     from test_recorder_support import RecordingApp, make_interception, utc
-    from aibridge_plugins import os_threads
+    from aibridge import threads
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     data_dir = pathlib.Path(sys.argv[1])
@@ -212,8 +212,8 @@ GEVENT_SCRIPT = textwrap.dedent(
     gevent.joinall([gevent.spawn(client, n) for n in range(25)])
     recording.close()
     print(json.dumps({
-        "patched": os_threads.gevent_patched(),
-        "writer_on_other_thread": recording.writer.thread_ident != os_threads.thread_ident(),
+        "patched": threads.gevent_patched(),
+        "writer_on_other_thread": recording.writer.thread_ident != threads.thread_ident(),
         "written": recording.writer.written, "lost": recording.writer.lost, "sent": recording.sent,
     }))
     """

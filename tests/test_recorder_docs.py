@@ -14,7 +14,7 @@ from aibridge.logs import setup_logging
 from aibridge_plugins.audit.cli import list_command, usage_command
 from aibridge_plugins.audit.filters import FILTER_KEYS
 from aibridge_plugins.audit.usage import GROUP_BY_CHOICES
-from aibridge_plugins.recorder.schema_doc import current_section, main, schema_section
+from aibridge_plugins.storage.schema_doc import current_section, main, schema_section
 from aibridge_plugins.retention.cli import purge_command
 
 DOC = Path(__file__).parent.parent / "docs" / "recording.md"
@@ -26,7 +26,7 @@ def doc_text() -> str:
 
 def test_the_schema_section_is_generated_from_the_migrations():
     assert current_section(doc_text()) == schema_section(), (
-        "docs/recording.md is out of date: run python -m aibridge_plugins.recorder.schema_doc --write docs/recording.md")
+        "docs/recording.md is out of date: run python -m aibridge_plugins.storage.schema_doc --write docs/recording.md")
 
 
 def test_the_generator_rewrites_only_its_section(tmp_path):

@@ -11,9 +11,8 @@ from click.testing import CliRunner
 from test_recorder_support import RecordingApp, ended, make_interception, read_rows, utc, wait_until
 
 from aibridge.cli import build_cli
-from aibridge_plugins.recorder.database import open_for_writing
 from aibridge_plugins.retention.job import RetentionJob
-from aibridge_plugins.retention.purge import count_expired, purge
+from aibridge_plugins.storage import count_expired, open_for_writing, purge
 
 NOW = utc(2025, 6, 1, 12)
 RETENTION = dt.timedelta(days=30)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 import aibridge
 
-from ..recorder.database import open_for_reading, snapshot
+from ..storage import reading
 from .filters import TIME_KEYS, BadParameter, build_filter, parse_limit, parse_q
 from .interceptions import list_interceptions
 from .usage import parse_group_by, usage_summary
 
-EXTENSION = "aibridge.audit"
+database_path = aibridge.PluginState("aibridge.audit")  # set at startup: where the records are
 
 blueprint = Blueprint("aibridge_audit", __name__)
 
@@ -26,7 +24,7 @@ def interceptions():
     try:
         where = _filter_from_q(actor)
         limit = parse_limit(request.args.get("limit"))
-        with _reader() as conn:
+        with reading(database_path.get()) as conn:
             answer = list_interceptions(conn, where, limit, request.args.get("after_id") or None)
     except BadParameter as error:
         return _bad_request(error)
@@ -42,7 +40,7 @@ def usage():
         group_by = parse_group_by(request.args.get("group_by"))
         values = {key: request.args.get(key) for key in TIME_KEYS}
         where = build_filter(values, actor.id, actor.is_owner)
-        with _reader() as conn:
+        with reading(database_path.get()) as conn:
             answer = usage_summary(conn, where, group_by)
     except BadParameter as error:
         return _bad_request(error)
@@ -57,16 +55,6 @@ def _filter_from_q(actor):
             raise
         # Every filter arrives inside q: report q, and say which filter.
         raise BadParameter("q", str(error)) from None
-
-
-@contextlib.contextmanager
-def _reader():
-    conn = open_for_reading(current_app.extensions[EXTENSION])
-    try:
-        with snapshot(conn):
-            yield conn
-    finally:
-        conn.close()
 
 
 def _unauthorized():

@@ -10,14 +10,15 @@ import sys
 
 import click
 
-from ..cli_support import config_options, fail, load_config
-from ..recorder.database import open_for_reading, open_for_writing, snapshot
-from .filters import MAX_LIMIT, BadParameter, build_filter, parse_limit
+import aibridge
+
+from ..storage import ensure_tables, reading
+from .filters import MAX_LIMIT, RFC3339_EXAMPLE, BadParameter, build_filter, parse_limit
 from .interceptions import list_interceptions
 from .output import FORMATS, INTERCEPTION_CSV_COLUMNS, Printer, interception_csv_row, usage_csv_row
 from .usage import DEFAULT_GROUP_BY, GROUP_BY_CHOICES, usage_summary
 
-_TIME_HELP = "RFC 3339 time, e.g. 2025-01-02T15:04:05Z"
+_TIME_HELP = f"RFC 3339 time, e.g. {RFC3339_EXAMPLE}"
 
 
 @click.group("interceptions")
@@ -37,15 +38,15 @@ def interceptions_group():
 @click.option("--all", "every_page", is_flag=True, help="Every matching interception (pages of 1000, --limit ignored).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True,
               help="json: as the API answers; jsonl: one interception per line; csv: one row each.")
-@config_options
+@aibridge.config_options()
 def list_command(initiator, provider, model, client, started_after, started_before, after_id, limit,
-                 every_page, fmt, data_dir, config_path):
+                 every_page, fmt, **flags):
     """Interceptions with their records, newest first."""
     values = dict(initiator=initiator, provider=provider, model=model, client=client,
                   started_after=started_after, started_before=started_before)
     where, limit = _checked(lambda: (build_filter(values), parse_limit(limit)))
     printer = Printer(sys.stdout, fmt, INTERCEPTION_CSV_COLUMNS, interception_csv_row)
-    with _reader(data_dir, config_path) as conn:
+    with _reader(flags) as conn:
         if every_page:
             _print_every_page(conn, where, after_id, printer)
         else:
@@ -60,13 +61,13 @@ def list_command(initiator, provider, model, client, started_after, started_befo
 @click.option("--started-before", metavar="TIME", help=f"Interceptions started before this {_TIME_HELP}.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True,
               help="json: as the API answers; jsonl: one group per line; csv: one row per group.")
-@config_options
-def usage_command(group_by, started_after, started_before, fmt, data_dir, config_path):
+@aibridge.config_options()
+def usage_command(group_by, started_after, started_before, fmt, **flags):
     """Interceptions and tokens (input, output, cache read, cache write) per group."""
     values = dict(started_after=started_after, started_before=started_before)
     where = _checked(lambda: build_filter(values))
     printer = Printer(sys.stdout, fmt, to_csv_row=usage_csv_row)
-    with _reader(data_dir, config_path) as conn:
+    with _reader(flags) as conn:
         printer.answer(usage_summary(conn, where, group_by))
     printer.finish()
 
@@ -87,17 +88,13 @@ def _print_every_page(conn, where, after_id, printer: Printer) -> None:
 
 
 @contextlib.contextmanager
-def _reader(data_dir, config_path):
-    config = load_config(data_dir, config_path)
+def _reader(flags):
+    config = aibridge.load_config(flags)
     if not config.database_path.exists():
-        fail(f"no database at {config.database_path}: nothing has been recorded there (check --data-dir)")
-    open_for_writing(config.database_path).close()  # a database the recorder never wrote to has no tables yet
-    conn = open_for_reading(config.database_path)
-    try:
-        with snapshot(conn):
-            yield conn
-    finally:
-        conn.close()
+        aibridge.fail(f"no database at {config.database_path}: nothing has been recorded there (check --data-dir)")
+    ensure_tables(config.database_path)  # a database the recorder never wrote to has no tables yet
+    with reading(config.database_path) as conn:
+        yield conn
 
 
 def _checked(compute):
@@ -105,4 +102,4 @@ def _checked(compute):
     try:
         return compute()
     except BadParameter as error:
-        fail(f"--{error.field.replace('_', '-')}: {error.message}", status=2)
+        aibridge.fail(f"--{error.field.replace('_', '-')}: {error.message}", status=2)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
-from dataclasses import dataclass
 
-from ..recorder.timestamps import parse_rfc3339, to_db
+from ..storage import InterceptionFilter
 
 FILTER_KEYS = ("initiator", "provider", "model", "client", "started_after", "started_before")
 TIME_KEYS = ("started_after", "started_before")
@@ -14,6 +13,7 @@ ME = "me"
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
+RFC3339_EXAMPLE = "2025-01-02T15:04:05Z"
 
 
 class BadParameter(ValueError):
@@ -23,43 +23,6 @@ class BadParameter(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
-
-
-@dataclass(frozen=True)
-class InterceptionFilter:
-    """Conditions on interceptions; ``visible_to`` limits a member to their own (None: everyone's)."""
-
-    initiator: str | None = None  # a user id or username
-    provider: str | None = None  # a provider type or instance name
-    model: str | None = None
-    client: str | None = None
-    started_after: dt.datetime | None = None  # inclusive
-    started_before: dt.datetime | None = None  # exclusive
-    visible_to: str | None = None
-
-    def where(self, alias: str = "i") -> tuple[str, dict]:
-        """A SQL condition on the interceptions table (aliased ``alias``) and its parameters."""
-        conditions, params = ["1 = 1"], {}
-        if self.visible_to is not None:
-            conditions.append(f"{alias}.initiator_id = :visible_to")
-            params["visible_to"] = self.visible_to
-        if self.initiator is not None:
-            conditions.append(f"({alias}.initiator_id = :initiator OR {alias}.initiator_username = :initiator)")
-            params["initiator"] = self.initiator
-        if self.provider is not None:
-            conditions.append(f"({alias}.provider = :provider OR {alias}.provider_name = :provider)")
-            params["provider"] = self.provider
-        for name in ("model", "client"):
-            if getattr(self, name) is not None:
-                conditions.append(f"{alias}.{name} = :{name}")
-                params[name] = getattr(self, name)
-        if self.started_after is not None:
-            conditions.append(f"{alias}.started_at >= :started_after")
-            params["started_after"] = to_db(self.started_after)
-        if self.started_before is not None:
-            conditions.append(f"{alias}.started_at < :started_before")
-            params["started_before"] = to_db(self.started_before)
-        return " AND ".join(conditions), params
 
 
 def parse_q(q: str) -> dict[str, str]:
@@ -119,7 +82,11 @@ def parse_limit(value: str | int | None) -> int:
 
 
 def _parse_time(key: str, value: str) -> dt.datetime:
+    """An RFC 3339 time with a time zone; BadParameter says what is expected."""
     try:
-        return parse_rfc3339(value)
-    except ValueError as error:
-        raise BadParameter(key, str(error)) from None
+        parsed = dt.datetime.fromisoformat(value.strip().upper())
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise BadParameter(key, f"{value!r} is not an RFC 3339 timestamp with a time zone, e.g. {RFC3339_EXAMPLE}")
+    return parsed

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aibridge import hookimpl
 
-from ..recorder.database import open_for_writing
-from .api import EXTENSION, blueprint
+from ..storage import ensure_tables
+from .api import blueprint, database_path
 
 
 @hookimpl
@@ -16,8 +16,8 @@ def aibridge_routes(app, config):
 @hookimpl
 def aibridge_startup(app, config):
     # The tables exist even when the recorder plugin is disabled, so the API answers with no rows.
-    open_for_writing(config.database_path).close()
-    app.extensions[EXTENSION] = config.database_path
+    ensure_tables(config.database_path)
+    database_path.set(app, config.database_path)
 
 
 @hookimpl

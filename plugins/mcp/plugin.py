@@ -2,43 +2,47 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
 import aibridge
 
+from . import hookspecs
 from .servers import MCPServers
 
-EXTENSION = "aibridge_mcp"
+servers = aibridge.PluginState("aibridge.mcp")  # only when MCP servers are configured
+
+
+@aibridge.hookimpl
+def aibridge_add_hookspecs(pm):
+    pm.add_hookspecs(hookspecs)
 
 
 @aibridge.hookimpl
 def aibridge_startup(app, config):
     if not config.mcp_servers:
         return
-    servers = MCPServers(config.mcp_servers)
-    app.extensions[EXTENSION] = servers
-    servers.start()
+    configured = MCPServers(config.mcp_servers)
+    servers.set(app, configured)
+    configured.start()
 
 
 @aibridge.hookimpl
 def aibridge_shutdown(app):
-    servers = app.extensions.pop(EXTENSION, None)
-    if servers is not None:
-        servers.stop()
+    configured = servers.pop(app)
+    if configured is not None:
+        configured.stop()
 
 
 @aibridge.hookimpl
 def aibridge_tools(interception):
-    servers = current_app.extensions.get(EXTENSION)
-    return servers.tools() if servers is not None else []
+    configured = servers.get()
+    return configured.tools() if configured is not None else []
 
 
 @aibridge.hookimpl
 def aibridge_call_tool(interception, tool, arguments):
-    servers = current_app.extensions.get(EXTENSION)
-    if servers is None:
+    configured = servers.get()
+    if configured is None:
         return None
-    return servers.call(tool.name, arguments, lambda server: _credential(interception, server.config))
+    return configured.call(tool.name, arguments, lambda server: _credential(interception, server.config))
 
 
 def _credential(interception, server_config) -> str | None:

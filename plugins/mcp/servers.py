@@ -11,7 +11,7 @@ from typing import Callable
 
 import requests
 
-from aibridge.records import Tool, ToolResult
+from aibridge import Tool, ToolResult
 
 from .client import MCPClient
 from .jsonrpc import MCPError, RPCError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from aibridge.records import Tool
+from aibridge import Tool
 
 PREFIX = "bmcp_"
 # Provider APIs accept tool names made of letters, digits, "_" and "-" only.

@@ -5,16 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flask import current_app, has_request_context, request
+from flask import has_request_context, request
 
-from aibridge import hookimpl
+from aibridge import PluginState, hookimpl
 
 from .gateway_metrics import GatewayMetrics
 from .listener import MetricsListener, start_listener
 
 log = logging.getLogger("aibridge.metrics")
-
-EXTENSION = "aibridge.metrics"
 
 
 @dataclass
@@ -23,6 +21,9 @@ class MetricsState:
 
     metrics: GatewayMetrics
     listener: MetricsListener | None
+
+
+state = PluginState("aibridge.metrics")  # only with --prometheus-enable
 
 
 @hookimpl
@@ -40,15 +41,15 @@ def aibridge_startup(app, config):
         listener = None
     else:
         log.info("serving Prometheus metrics on %s", listener.url)
-    app.extensions[EXTENSION] = MetricsState(metrics, listener)
+    state.set(app, MetricsState(metrics, listener))
 
 
 @hookimpl
 def aibridge_shutdown(app):
-    state = app.extensions.get(EXTENSION)
-    if state is not None and state.listener is not None:
-        state.listener.stop()
-        state.listener = None
+    running = state.get(app)
+    if running is not None and running.listener is not None:
+        running.listener.stop()
+        running.listener = None
 
 
 @hookimpl
@@ -89,5 +90,5 @@ def on_interception_end(interception):
 
 
 def _metrics() -> GatewayMetrics | None:
-    state = current_app.extensions.get(EXTENSION)
-    return state.metrics if state is not None else None
+    running = state.get()
+    return running.metrics if running is not None else None

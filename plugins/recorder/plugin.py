@@ -2,59 +2,54 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from aibridge import PluginState, hookimpl
 
-from aibridge import hookimpl
-
-from .store import CHILD, END, START
+from ..storage import CHILD, END, START
 from .writer import RecordWriter
 
-EXTENSION = "aibridge.recorder"
+writer = PluginState("aibridge.recorder")
 
 
 @hookimpl
 def aibridge_startup(app, config):
-    writer = RecordWriter(config.database_path)
-    writer.start()
-    app.extensions[EXTENSION] = writer
+    started = RecordWriter(config.database_path)
+    started.start()
+    writer.set(app, started)
 
 
 @hookimpl
 def aibridge_shutdown(app):
-    writer = app.extensions.get(EXTENSION)
-    if writer is not None:
-        writer.close()
+    started = writer.get(app)
+    if started is not None:
+        started.close()
 
 
 @hookimpl
 def on_interception_start(interception):
-    _writer().put(START, interception)
+    writer.get().put(START, interception)
 
 
 @hookimpl
 def on_prompt_usage(interception, prompt):
-    _writer().put(CHILD, prompt)
+    writer.get().put(CHILD, prompt)
 
 
 @hookimpl
 def on_token_usage(interception, usage):
-    _writer().put(CHILD, usage)
+    writer.get().put(CHILD, usage)
 
 
 @hookimpl
 def on_tool_usage(interception, tool):
-    _writer().put(CHILD, tool)
+    writer.get().put(CHILD, tool)
 
 
 @hookimpl
 def on_model_thought(interception, thought):
-    _writer().put(CHILD, thought)
+    writer.get().put(CHILD, thought)
 
 
 @hookimpl
 def on_interception_end(interception):
-    _writer().put(END, interception)
+    writer.get().put(END, interception)
 
-
-def _writer() -> RecordWriter:
-    return current_app.extensions[EXTENSION]

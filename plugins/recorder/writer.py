@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
-from .. import os_threads
-from .database import open_for_writing
-from .store import write_batch
+import aibridge
+
+from ..storage import close_quietly, ensure_tables, is_busy, needs_new_connection, open_for_writing, write_batch
 
 log = logging.getLogger("aibridge.recorder")
 
@@ -36,19 +35,19 @@ class RecordWriter:
         self.written = 0  # records stored (read by anyone, changed by the writer thread only)
         self.lost = 0  # records given up after every retry
         self.thread_ident: int | None = None
-        self._queue = os_threads.new_queue()
-        self._done = os_threads.new_lock()
+        self._queue = aibridge.new_queue()
+        self._done = aibridge.new_lock()
         self._db = None
         self._log = None
         self._state = "new"
 
     def start(self) -> None:
         """Create or migrate the tables now (errors surface at startup), then start the thread."""
-        open_for_writing(self.database_path).close()
-        self._log = os_threads.ThreadSafeLogger(log)
+        ensure_tables(self.database_path)
+        self._log = aibridge.ThreadSafeLogger(log)
         self._done.acquire()
         self._state = "running"
-        os_threads.start_thread(self._run)
+        aibridge.start_thread(self._run)
 
     def put(self, kind: str, record: Any) -> None:
         """Hand a record to the writer thread; never blocks."""
@@ -64,17 +63,17 @@ class RecordWriter:
             return
         self._state = "stopped"
         self._queue.put(_STOP)
-        os_threads.wait_for_release(self._done)
+        aibridge.wait_for_release(self._done)
         self._log.flush()
 
     def _run(self) -> None:
-        self.thread_ident = os_threads.thread_ident()
+        self.thread_ident = aibridge.thread_ident()
         try:
             stopping = False
             while True:
                 try:
                     item = self._queue.get(block=not stopping)
-                except os_threads.QueueEmpty:
+                except aibridge.QueueEmpty:
                     break  # stopping, and nothing is left
                 batch = []
                 deadline = time.monotonic() + self.linger
@@ -90,7 +89,7 @@ class RecordWriter:
                             item = self._queue.get_nowait()  # drain what is left, no waiting
                         else:
                             item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                    except os_threads.QueueEmpty:
+                    except aibridge.QueueEmpty:
                         break
                 if batch:
                     self._write(batch)
@@ -106,11 +105,11 @@ class RecordWriter:
             if error is None:
                 break
             self._log.warning("writing %d records failed, retrying in %ss: %s", len(batch), delay, error)
-            os_threads.os_sleep(delay)
+            aibridge.os_sleep(delay)
             error = self._attempt(batch)
         if error is None:
             self.written += len(batch)
-        elif len(batch) > 1 and not _is_busy(error):
+        elif len(batch) > 1 and not is_busy(error):
             # A record the database refuses must not take the rest of its batch with it.
             for item in batch:
                 self._write_alone(item)
@@ -131,7 +130,7 @@ class RecordWriter:
                 self._db = open_for_writing(self.database_path)
             write_batch(self._db, batch)
         except Exception as error:
-            if isinstance(error, sqlite3.DatabaseError) and not _is_busy(error):
+            if needs_new_connection(error):
                 self._close_connection()  # reopen next time, in case the connection is broken
             return error
         return None
@@ -143,16 +142,8 @@ class RecordWriter:
 
     def _close_connection(self) -> None:
         if self._db is not None:
-            try:
-                self._db.close()
-            except sqlite3.Error:
-                pass
+            close_quietly(self._db)
             self._db = None
-
-
-def _is_busy(error: Exception) -> bool:
-    message = str(error).lower()
-    return isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
 
 
 def _describe(record) -> str:

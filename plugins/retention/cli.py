@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ..cli_support import config_options, load_config
-from ..recorder.database import open_for_writing
-from .job import utcnow
-from .purge import count_expired, cutoff_for, purge
+import aibridge
+
+from ..storage import count_expired, open_for_writing, purge
+from .job import cutoff_for, utcnow
 
 
 @click.group("retention")
@@ -17,12 +17,10 @@ def retention_group():
 
 @retention_group.command("purge")
 @click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
-@click.option("--aibridge-retention", "retention", metavar="DURATION", default=None,
-              help="Keep records this long (e.g. 90d, 2w, 720h) [env: CODER_AIBRIDGE_RETENTION; default 60d].")
-@config_options
-def purge_command(dry_run, retention, data_dir, config_path):
+@aibridge.config_options("aibridge-retention", "data-dir", "config")
+def purge_command(dry_run, **flags):
     """Delete interceptions that ended before now minus the retention period, with their records."""
-    config = load_config(data_dir, config_path, {"aibridge-retention": retention})
+    config = aibridge.load_config(flags)
     if not config.retention:
         click.echo("retention is 0: recorded interceptions are kept forever, nothing to purge")
         return

@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from .. import os_threads
-from ..recorder.database import open_for_writing
-from .purge import BATCH_SIZE, PurgeResult, cutoff_for, purge
+import aibridge
+
+from ..storage import BATCH_SIZE, PurgeResult, open_for_writing, purge
 
 log = logging.getLogger("aibridge.retention")
 
@@ -20,6 +20,11 @@ _STOP = object()
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def cutoff_for(now: dt.datetime, retention: dt.timedelta) -> dt.datetime:
+    """Interceptions that ended before this time are past retention."""
+    return now - retention
 
 
 class RetentionJob:
@@ -38,8 +43,8 @@ class RetentionJob:
         self.runs = 0  # completed purge runs, successful or not
         self.last_result: PurgeResult | None = None
         self.last_error: Exception | None = None
-        self._wake = os_threads.new_queue()
-        self._done = os_threads.new_lock()
+        self._wake = aibridge.new_queue()
+        self._done = aibridge.new_lock()
         self._log = None
         self._running = False
         self._stop_requested = False
@@ -57,10 +62,10 @@ class RetentionJob:
         return result
 
     def start(self) -> None:
-        self._log = os_threads.ThreadSafeLogger(log)
+        self._log = aibridge.ThreadSafeLogger(log)
         self._done.acquire()
         self._running = True
-        os_threads.start_thread(self._run)
+        aibridge.start_thread(self._run)
 
     def stop(self) -> None:
         """Stop the thread; a purge in progress stops after its current batch."""
@@ -69,7 +74,7 @@ class RetentionJob:
         self._running = False
         self._stop_requested = True
         self._wake.put(_STOP)
-        os_threads.wait_for_release(self._done)
+        aibridge.wait_for_release(self._done)
         self._log.flush()
 
     def _run(self) -> None:
@@ -79,7 +84,7 @@ class RetentionJob:
                 try:
                     self._wake.get(timeout=self.interval)
                     return  # the only thing ever queued is the stop request
-                except os_threads.QueueEmpty:
+                except aibridge.QueueEmpty:
                     continue
         finally:
             self._done.release()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from aibridge import hookimpl
+from aibridge import PluginState, hookimpl
 
 from .job import RetentionJob
 
 log = logging.getLogger("aibridge.retention")
 
-EXTENSION = "aibridge.retention"
+purge_job = PluginState("aibridge.retention")  # only when retention is on
 
 
 @hookimpl
@@ -20,12 +20,12 @@ def aibridge_startup(app, config):
         return
     job = RetentionJob(config.database_path, config.retention)
     job.start()
-    app.extensions[EXTENSION] = job
+    purge_job.set(app, job)
 
 
 @hookimpl
 def aibridge_shutdown(app):
-    job = app.extensions.get(EXTENSION)
+    job = purge_job.get(app)
     if job is not None:
         job.stop()
 

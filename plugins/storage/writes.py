@@ -6,10 +6,11 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
-from aibridge.records import Interception
+from aibridge import Interception
 
 from .rows import CHILD_ROWS, INTERCEPTION_COLUMNS, interception_row
 
+# What a queued record is: an interception's start or end, or one of its child records.
 START = "start"
 END = "end"
 CHILD = "child"

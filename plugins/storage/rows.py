@@ -1,11 +1,11 @@
-"""Turn the gateway's record objects into rows of the recorder's tables."""
+"""Turn the gateway's record objects into rows of the records tables."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from aibridge.records import Interception, ModelThought, PromptUsage, TokenUsage, ToolUsage
+from aibridge import Interception, ModelThought, PromptUsage, TokenUsage, ToolUsage
 
 from .timestamps import to_db
 

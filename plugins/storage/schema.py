@@ -1,14 +1,15 @@
-"""The recorder's tables, created and evolved by the ``aibridge-recorder`` migration set.
+"""The tables of recorded interceptions, created and evolved by the ``aibridge-recorder`` migration set.
 
-Add a new migration function for every change; never edit one that shipped.
-docs/recording.md shows the schema these produce (python -m aibridge_plugins.recorder.schema_doc).
+Add a new migration function for every change; never edit one that shipped
+(the set keeps its name: databases in use have its migrations applied).
+docs/recording.md shows the schema these produce (python -m aibridge_plugins.storage.schema_doc).
 """
 
 from __future__ import annotations
 
 import sqlite_utils
 
-from aibridge.db import migrate as apply_migrations
+import aibridge
 
 migrations = sqlite_utils.Migrations("aibridge-recorder")
 
@@ -99,4 +100,4 @@ def m002_audit_indexes(db: sqlite_utils.Database) -> None:
 
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
-    apply_migrations(db, migrations)
+    aibridge.migrate(db, migrations)

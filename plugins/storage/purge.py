@@ -7,8 +7,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..recorder.schema import CHILD_TABLES, INTERCEPTIONS
-from ..recorder.timestamps import to_db
+from .schema import CHILD_TABLES, INTERCEPTIONS
+from .timestamps import to_db
 
 BATCH_SIZE = 1000
 
@@ -34,11 +34,6 @@ class PurgeResult:
     def describe(self) -> str:
         details = ", ".join(f"{table} {count}" for table, count in self.rows.items())
         return f"{self.total} rows ({details}) of interceptions that ended before {self.cutoff.isoformat()}"
-
-
-def cutoff_for(now: dt.datetime, retention: dt.timedelta) -> dt.datetime:
-    """Interceptions that ended before this time are past retention."""
-    return now - retention
 
 
 def purge(conn: sqlite3.Connection, cutoff: dt.datetime, batch_size: int = BATCH_SIZE,

@@ -1,0 +1,76 @@
+"""Read recorded interceptions and their records: newest first, a page at a time."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from .interception_filter import InterceptionFilter
+from .schema import CHILD_TABLES
+
+# Stored as JSON text and as 0/1 (see rows.py); read back as what they were.
+_JSON_COLUMNS = ("metadata",)
+_BOOL_COLUMNS = ("injected", "streaming")
+# Newest first: the rows after a cursor started earlier, or at the same time with a smaller id.
+_AFTER_CURSOR = "(i.started_at < :cursor_started_at OR (i.started_at = :cursor_started_at AND i.id < :cursor_id))"
+
+
+class UnknownInterception(LookupError):
+    """No interception with this id matches the filter (so it cannot be a page's cursor)."""
+
+
+def count_interceptions(conn: sqlite3.Connection, where: InterceptionFilter) -> int:
+    condition, params = where.where("i")
+    return conn.execute(f"SELECT count(*) AS n FROM interceptions i WHERE {condition}", params).fetchone()["n"]
+
+
+def interceptions_page(conn: sqlite3.Connection, where: InterceptionFilter, limit: int,
+                       after_id: str | None = None) -> list[dict[str, Any]]:
+    """Up to ``limit`` matching interceptions, newest first, after the one with id ``after_id`` if given."""
+    condition, params = where.where("i")
+    page_condition, page_params = condition, {**params, "limit": limit}
+    if after_id:
+        page_condition += " AND " + _AFTER_CURSOR
+        page_params.update(_cursor(conn, condition, params, after_id))
+    rows = conn.execute(
+        f"SELECT i.* FROM interceptions i WHERE {page_condition} "
+        "ORDER BY i.started_at DESC, i.id DESC LIMIT :limit",
+        page_params,
+    ).fetchall()
+    return [_decoded(row) for row in rows]
+
+
+def child_records(conn: sqlite3.Connection, ids: list[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Every child record of these interceptions, oldest first: {table: {interception_id: [rows]}}."""
+    found: dict[str, dict[str, list]] = {table: {} for table in CHILD_TABLES}
+    if not ids:
+        return found
+    marks = ", ".join("?" for _ in ids)
+    for table in CHILD_TABLES:
+        sql = f"SELECT * FROM {table} WHERE interception_id IN ({marks}) ORDER BY created_at, id"
+        for row in conn.execute(sql, ids):
+            found[table].setdefault(row["interception_id"], []).append(_decoded(row))
+    return found
+
+
+def _cursor(conn: sqlite3.Connection, condition: str, params: dict, after_id: str) -> dict:
+    """Where the page after ``after_id`` starts; the cursor must be one the filter lets through."""
+    cursor = conn.execute(
+        f"SELECT i.started_at, i.id FROM interceptions i WHERE i.id = :after_id AND {condition}",
+        {**params, "after_id": after_id},
+    ).fetchone()
+    if cursor is None:
+        raise UnknownInterception(after_id)
+    return {"cursor_started_at": cursor["started_at"], "cursor_id": cursor["id"]}
+
+
+def _decoded(row: dict) -> dict[str, Any]:
+    fields = dict(row)
+    for name in _JSON_COLUMNS:
+        if name in fields:
+            fields[name] = json.loads(fields[name]) if fields[name] else {}
+    for name in _BOOL_COLUMNS:
+        if name in fields and fields[name] is not None:
+            fields[name] = bool(fields[name])
+    return fields

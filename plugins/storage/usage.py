@@ -1,0 +1,36 @@
+"""Usage sums: interceptions and tokens per user, model, provider, client or UTC day."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from .interception_filter import InterceptionFilter
+
+TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens")
+
+# group -> (SQL columns that identify a group, what to group by, order of the groups)
+_GROUPS = {
+    "user": (("i.initiator_id AS initiator_id", "max(i.initiator_username) AS initiator_username"),
+             ("i.initiator_id",), "interceptions DESC, initiator_username, initiator_id"),
+    "model": (("i.model AS model",), ("i.model",), "interceptions DESC, model"),
+    "provider": (("i.provider AS provider", "i.provider_name AS provider_name"),
+                 ("i.provider", "i.provider_name"), "interceptions DESC, provider_name"),
+    "client": (("i.client AS client",), ("i.client",), "interceptions DESC, client"),
+    # Times are stored as UTC ISO 8601 text, so the first ten characters are the UTC day.
+    "day": (("substr(i.started_at, 1, 10) AS day",), ("substr(i.started_at, 1, 10)",), "day"),
+}
+USAGE_GROUPS = tuple(_GROUPS)
+
+
+def usage_by_group(conn: sqlite3.Connection, where: InterceptionFilter, group_by: str) -> list[dict[str, Any]]:
+    """One row per group of the matching interceptions: its columns, ``interceptions`` and the token sums."""
+    select, group, order = _GROUPS[group_by]
+    condition, params = where.where("i")
+    sums = ", ".join(f"coalesce(sum(t.{column}), 0) AS {column}" for column in TOKEN_COLUMNS)
+    return conn.execute(
+        f"SELECT {', '.join(select)}, count(DISTINCT i.id) AS interceptions, {sums} "
+        "FROM interceptions i LEFT JOIN token_usages t ON t.interception_id = i.id "
+        f"WHERE {condition} GROUP BY {', '.join(group)} ORDER BY {order}",
+        params,
+    ).fetchall()
