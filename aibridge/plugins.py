@@ -56,23 +56,6 @@ def collect(pm: pluggy.PluginManager, hook_name: str, **kwargs) -> list:
     return [result for result in _call_each(pm, hook_name, kwargs) if result is not None]
 
 
-def collect(pm: pluggy.PluginManager, hook_name: str, **kwargs) -> list:
-    """Each plugin's non-None result of a contribution hook; a failing plugin is logged and skipped."""
-    results = []
-    hook = getattr(pm.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):
-        if impl.hookwrapper or impl.wrapper:
-            continue
-        try:
-            result = impl.function(*[kwargs[name] for name in impl.argnames])
-        except Exception:
-            log.exception("plugin %r failed in %s", impl.plugin_name, hook_name)
-            continue
-        if result is not None:
-            results.append(result)
-    return results
-
-
 def plugin_names(pm: pluggy.PluginManager) -> list[str]:
     """Names of the registered plugins, in registration order."""
     return [name for name, plugin in pm.list_name_plugin() if plugin is not None]
