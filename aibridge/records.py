@@ -20,6 +20,8 @@ def utcnow() -> dt.datetime:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -50,11 +52,37 @@ class Actor:
 
 
 @dataclass(frozen=True)
+class InterceptionError(_Record):
+    """Why an interception did not complete: one of ERROR_KINDS, a one-line message, the upstream's status if any.
+
+    The message never holds keys or tokens.
+    """
+
+    kind: str
+    message: str
+    upstream_status: int | None = None
+
+
+# What ``InterceptionError.kind`` says (docs/recording.md explains each).
+ERROR_KINDS = (
+    "upstream_unreachable",  # no connection to the provider (refused, DNS, TLS)
+    "upstream_timeout",  # the provider did not answer, or stopped sending, within the timeout
+    "upstream_status",  # the provider answered an HTTP error (upstream_status says which)
+    "stream_error",  # the answer broke off or carried an error event after bytes were relayed
+    "client_disconnected",  # the client left before the answer was complete
+    "gateway_shutdown",  # the gateway stopped and cut the answer
+    "interrupted",  # the gateway process died; found and ended at a later start
+    "internal",  # a fault in the gateway itself (see its log)
+)
+
+
+@dataclass(frozen=True)
 class Interception(_Record):
     """One intercepted request; passed to every observer hook.
 
-    ``ended_at`` and ``status`` are set only on the value given to
-    ``on_interception_end`` (status: completed, failed or client_disconnected).
+    ``ended_at``, ``status`` and ``error`` are set only on the value given to
+    ``on_interception_end``. status: completed, failed, client_disconnected or
+    interrupted; ``error`` (an InterceptionError) says why when not completed.
     """
 
     record_type = "interception_start"
@@ -74,6 +102,7 @@ class Interception(_Record):
     streaming: bool = False
     ended_at: dt.datetime | None = None
     status: str | None = None
+    error: InterceptionError | None = None
 
 
 @dataclass(frozen=True)

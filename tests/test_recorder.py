@@ -46,7 +46,7 @@ def test_every_field_of_every_record_is_stored(recording):
         "provider_name": "anthropic", "model": "claude-sonnet-4-6", "client": "Claude Code",
         "client_session_id": "sess-42", "user_agent": "claude-cli/2.0.1", "api": "messages", "streaming": 1,
         "started_at": "2025-03-01T12:00:00.000000+00:00", "ended_at": "2025-03-01T12:00:03.000000+00:00",
-        "status": "completed", "metadata": '{"n": 2, "route": "/v1/messages"}',
+        "status": "completed", "error": None, "metadata": '{"n": 2, "route": "/v1/messages"}',
     }
     created = "2025-03-01T12:00:01.000000+00:00"
     (usage,) = read_rows(db, "token_usages")
@@ -83,7 +83,7 @@ def test_schema_comes_from_the_recorder_migrations_with_indexes_and_wal(recordin
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = [row[0] for row in conn.execute(
         "SELECT name FROM _sqlite_migrations WHERE migration_set = 'aibridge-recorder' ORDER BY id")]
-    assert applied == ["m001_create_tables", "m002_audit_indexes"]
+    assert applied == ["m001_create_tables", "m002_audit_indexes", "m003_interception_error"]
     indexes = {row[0]: row[1] for row in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type='index'")}
     assert indexes["idx_interceptions_initiator_started_at"] == "interceptions"
     assert indexes["idx_interceptions_started_at"] == "interceptions"

@@ -6,7 +6,7 @@ import dataclasses
 import uuid
 
 from ..plugins import notify
-from ..records import Interception, ModelThought, PromptUsage, TokenUsage, ToolUsage, utcnow
+from ..records import Interception, InterceptionError, ModelThought, PromptUsage, TokenUsage, ToolUsage, utcnow
 
 
 class InterceptionLog:
@@ -63,14 +63,14 @@ class InterceptionLog:
         record = ModelThought(interception_id=self.id, content=content, metadata={"source": source})
         notify(self.pm, "on_model_thought", interception=self.interception, thought=record)
 
-    def end(self, status: str) -> None:
-        """Announce the end (completed, failed or client_disconnected); later calls do nothing."""
+    def end(self, status: str, error: InterceptionError | None = None) -> None:
+        """Announce the end (completed, failed or client_disconnected, and why if not completed); later calls do nothing."""
         if self._ended:
             return
         self._ended = True
         # A failed request still asked something: keep who asked what.
         self._announce_prompt()
-        ended = dataclasses.replace(self.interception, ended_at=utcnow(), status=status)
+        ended = dataclasses.replace(self.interception, ended_at=utcnow(), status=status, error=error)
         notify(self.pm, "on_interception_end", interception=ended)
 
     def _announce_prompt(self) -> None:

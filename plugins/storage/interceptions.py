@@ -10,7 +10,7 @@ from .interception_filter import InterceptionFilter
 from .schema import CHILD_TABLES
 
 # Stored as JSON text and as 0/1 (see rows.py); read back as what they were.
-_JSON_COLUMNS = ("metadata",)
+_JSON_COLUMNS = {"metadata": {}, "error": None}  # column -> value when NULL
 _BOOL_COLUMNS = ("injected", "streaming")
 # Newest first: the rows after a cursor started earlier, or at the same time with a smaller id.
 _AFTER_CURSOR = "(i.started_at < :cursor_started_at OR (i.started_at = :cursor_started_at AND i.id < :cursor_id))"
@@ -67,9 +67,9 @@ def _cursor(conn: sqlite3.Connection, condition: str, params: dict, after_id: st
 
 def _decoded(row: dict) -> dict[str, Any]:
     fields = dict(row)
-    for name in _JSON_COLUMNS:
+    for name, missing in _JSON_COLUMNS.items():
         if name in fields:
-            fields[name] = json.loads(fields[name]) if fields[name] else {}
+            fields[name] = json.loads(fields[name]) if fields[name] else missing
     for name in _BOOL_COLUMNS:
         if name in fields and fields[name] is not None:
             fields[name] = bool(fields[name])

@@ -11,7 +11,7 @@ from .timestamps import to_db
 
 INTERCEPTION_COLUMNS = (
     "id", "initiator_id", "initiator_username", "provider", "provider_name", "model", "client",
-    "client_session_id", "user_agent", "api", "streaming", "started_at", "ended_at", "status", "metadata",
+    "client_session_id", "user_agent", "api", "streaming", "started_at", "ended_at", "status", "error", "metadata",
 )
 
 
@@ -36,6 +36,7 @@ def interception_row(interception: Interception) -> dict[str, Any]:
         "started_at": to_db(interception.started_at),
         "ended_at": to_db(interception.ended_at) if interception.ended_at else None,
         "status": interception.status,
+        "error": to_json_text(interception.error.as_dict()) if interception.error else None,
         "metadata": to_json_text(interception.metadata),
     }
 

@@ -98,6 +98,12 @@ def m002_audit_indexes(db: sqlite_utils.Database) -> None:
         db[child].create_index(["interception_id"], index_name=f"idx_{child}_interception_id")
 
 
+@migrations()
+def m003_interception_error(db: sqlite_utils.Database) -> None:
+    # Why an interception did not complete: JSON {kind, message, upstream_status}; NULL when it did.
+    db["interceptions"].add_column("error", str)
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
     aibridge.migrate(db, migrations)

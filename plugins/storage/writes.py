@@ -22,7 +22,7 @@ _INSERT_START = f"INSERT INTO interceptions ({_COLUMNS}) VALUES ({_PLACEHOLDERS}
 # The end carries every field of the interception: if its start row was lost, the end still records it.
 _UPSERT_END = (
     f"INSERT INTO interceptions ({_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
-    "ON CONFLICT(id) DO UPDATE SET ended_at = excluded.ended_at, status = excluded.status"
+    "ON CONFLICT(id) DO UPDATE SET ended_at = excluded.ended_at, status = excluded.status, error = excluded.error"
 )
 
 
