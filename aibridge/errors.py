@@ -56,3 +56,22 @@ def error_response(shape: str, status: int, message: str, code: str | None = Non
     else:
         body = openai_error_body(status, message, code)
     return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def error_message(body) -> str:
+    """The message of an error in Anthropic's or OpenAI's shape ("" if it has none).
+
+    ``body`` is the parsed JSON (a body, a stream's error event, or a failed
+    response object) or its bytes: ``{"error": {"message": ...}}`` or a
+    top-level ``"message"`` (the Responses API's ``error`` event).
+    """
+    if isinstance(body, (bytes, str)):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return ""
+    if not isinstance(body, dict):
+        return ""
+    error = body.get("error")
+    message = error.get("message") if isinstance(error, dict) else body.get("message")
+    return message if isinstance(message, str) else ""

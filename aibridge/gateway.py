@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .auth import TokenStoreAuth
+from .logs import Redactor, config_secrets
 from .plugins import notify
 from .providers import build_provider
 from .upstream import Upstream
@@ -14,6 +15,7 @@ class Gateway:
     def __init__(self, config, pm):
         self.config = config
         self.pm = pm
+        self.redact = Redactor(config_secrets(config))  # for text that may quote a secret back (upstream errors)
         self.upstream = Upstream()
         self.providers = {p.name: build_provider(p, self.upstream) for p in config.providers}
         if not pm.is_blocked("token-store"):

@@ -293,8 +293,9 @@ def test_stream_loop_failure_ends_with_an_error_event(gateway, token, upstream, 
     response = anthropic_post(gateway, token, {"model": CLAUDE, "max_tokens": 5, "stream": True, "messages": HELLO}, stream=True)
     body = response.content
     assert body.endswith(b"\n\n") and b"event: error\n" in body
-    assert b"could not complete the answer" in body
-    assert [e.status for e in collector.wait_for_ends()] == ["failed"]
+    assert b"could not handle this request" in body
+    [end] = collector.wait_for_ends()
+    assert (end.status, end.error.kind, end.error.message) == ("failed", "internal", "TypeError in the gateway (see its log)")
 
 
 def test_no_model_call_under_responses_is_passed_through(gateway, token, upstream, collector):

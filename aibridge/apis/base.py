@@ -32,7 +32,7 @@ class BadRequest(Exception):
 class StreamObserver:
     """Reads a copy of each upstream SSE event and returns the bytes the client gets."""
 
-    failed = False  # set when the stream carried an error event
+    failure: str | None = None  # once the stream carried an error event: its message ("" when it had none)
 
     def event(self, event: Event) -> bytes | None:
         return event.raw

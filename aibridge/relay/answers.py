@@ -7,22 +7,16 @@ from flask import Response
 from ..errors import error_response
 from ..upstream import Response as UpstreamResponse
 from ..upstream import UpstreamError, relayed_headers
+from .failures import upstream_refused
 
 
 def upstream_error_answer(response: UpstreamResponse, record) -> Response:
-    """An upstream HTTP error: its status, headers and body as sent; the interception ends failed."""
-    try:
-        content = response.read()
-    except UpstreamError:  # the body broke off: the status still tells the client what happened
-        content = b""
-    finally:
-        response.close()
-        record.end("failed")
+    """An upstream HTTP error: its status, headers and body as sent; the interception ends failed, saying why."""
+    failure, content = upstream_refused(response)
+    record.end(failure.status, failure.error)
     return Response(content, status=response.status, headers=relayed_headers(response.headers))
 
 
-def failure_answer(shape: str, error: UpstreamError, record=None) -> Response:
-    """502 / 504 in the API's error shape for an upstream that failed; the interception (if any) ends failed."""
-    if record is not None:
-        record.end("failed")
+def failure_answer(shape: str, error: UpstreamError) -> Response:
+    """502 / 504 in the API's error shape for an upstream that failed (its message names the host)."""
     return error_response(shape, error.status, str(error))

@@ -1,8 +1,9 @@
 """Blocking (non-streamed) answers: read whole, recorded, answered once.
 
 :func:`relay_blocking` drives one upstream answer, or the tool loop's several:
-an upstream HTTP error is relayed as sent, a failure to read becomes 502 / 504,
-and what the client gets is up to the ``Answers`` in charge.
+an upstream HTTP error is relayed as sent, and what the client gets is up to
+the ``Answers`` in charge. A failure to read (UpstreamError) or of the loop
+(LoopFailed) reaches the caller, which answers it in the API's error shape.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Protocol
 from flask import Response
 
 from ..upstream import Response as UpstreamResponse
-from ..upstream import UpstreamError, relayed_headers
-from .answers import failure_answer, upstream_error_answer
+from ..upstream import relayed_headers
+from .answers import upstream_error_answer
+from .failures import COMPLETED
 
 log = logging.getLogger("aibridge.relay")
 
@@ -24,17 +26,16 @@ class Answers(Protocol):
         """The client's answer, or the next round's upstream response (may raise UpstreamError)."""
 
 
-def relay_blocking(response: UpstreamResponse, answers: Answers, record, shape: str) -> Response:
+def relay_blocking(response: UpstreamResponse, answers: Answers, record) -> Response:
     """Read each upstream answer whole and hand it to ``answers`` until it gives the client's answer."""
     while True:
         if response.status >= 400:
             return upstream_error_answer(response, record)
         try:
             content = response.read()
-            taken = answers.take(response, content)
-        except UpstreamError as error:
+        finally:
             response.close()
-            return failure_answer(shape, error, record)
+        taken = answers.take(response, content)
         if isinstance(taken, Response):
             return taken
         response = taken
@@ -52,5 +53,5 @@ class PlainAnswer:
             self.api.record_blocking(self.record, content)
         except Exception:
             log.exception("could not read the records of interception %s", self.record.id)
-        self.record.end("completed")
+        self.record.end(COMPLETED)
         return Response(content, status=response.status, headers=relayed_headers(response.headers))

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Response, request, stream_with_context
 
 from .. import toolloop
 from ..apis import API_CLASSES, Api, BadRequest
 from ..errors import error_response
 from ..records import Interception, utcnow
-from ..upstream import UpstreamError, forward_headers, is_event_stream, relayed_headers
-from .answers import failure_answer, upstream_error_answer
+from ..upstream import forward_headers, is_event_stream, relayed_headers
+from .answers import upstream_error_answer
 from .blocking import PlainAnswer, relay_blocking
 from .body import read_body
+from .client_watch import watch_client
 from .clients import detect_client, session_id
+from .failures import HANDLED, failure_of
 from .lifecycle import InterceptionLog, new_interception_id
 from .stream import PlainStream, relay_stream
-
-log = logging.getLogger("aibridge.relay")
 
 
 def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool) -> Response:
@@ -36,18 +34,18 @@ def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool) ->
         return error_response(shape, exc.status, str(exc))
 
     api.model = provider.model_for(api.model)  # the recorded model is the one that answers
-    record = InterceptionLog(gateway.pm, _interception(provider, api, actor))
+    record = InterceptionLog(gateway.pm, _interception(provider, api, actor), gateway.redact)
     record.start(api.prompt())
+    record.client_watch = watch_client(request.environ)
     try:
         return _send_and_relay(gateway, provider, path, api, actor, byok, record)
-    except Exception:
-        # A started interception always ends, and the client gets an error its SDK reads.
-        log.exception("interception %s failed", record.id)
-        record.end("failed")
-        return error_response(shape, 500, "the gateway could not handle this request (see the gateway's log)")
-    except BaseException:
-        record.end("failed")
-        raise
+    except BaseException as exc:
+        # A started interception always ends, saying why, and the client gets an error its SDK reads.
+        failure = failure_of(exc, record.id)
+        record.end(failure.status, failure.error)
+        if not isinstance(exc, HANDLED):
+            raise
+        return error_response(shape, failure.http_status, failure.message)
 
 
 def _send_and_relay(gateway, provider, path: str, api: Api, actor, byok: bool, record: InterceptionLog) -> Response:
@@ -60,10 +58,7 @@ def _send_and_relay(gateway, provider, path: str, api: Api, actor, byok: bool, r
         return provider.send_intercepted(path, query, headers, body, timeout)
 
     loop = toolloop.start(gateway.pm, gateway.config.mcp_max_rounds, api, record, send)
-    try:
-        response = send(loop.body() if loop else api.upstream_body())
-    except UpstreamError as error:
-        return failure_answer(api.error_shape, error, record)
+    response = send(loop.body() if loop else api.upstream_body())
     if response.status >= 400:
         return upstream_error_answer(response, record)
     if api.streaming and is_event_stream(response):
@@ -71,7 +66,7 @@ def _send_and_relay(gateway, provider, path: str, api: Api, actor, byok: bool, r
         events = relay_stream(response, rounds, record)
         return Response(stream_with_context(events), status=response.status, headers=relayed_headers(response.headers))
     answers = toolloop.LoopAnswers(loop) if loop else PlainAnswer(api, record)
-    return relay_blocking(response, answers, record, api.error_shape)
+    return relay_blocking(response, answers, record)
 
 
 def _interception(provider, api: Api, actor) -> Interception:

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from typing import Callable
 
 from ..plugins import notify
 from ..records import Interception, InterceptionError, ModelThought, PromptUsage, TokenUsage, ToolUsage, utcnow
 
 
-class InterceptionLog:
-    """Announces the records of one interception; ``end()`` runs exactly once."""
+_MAX_ERROR_MESSAGE = 500  # characters: a provider's message can be long; the record keeps one line
 
-    def __init__(self, pm, interception: Interception):
+
+class InterceptionLog:
+    """Announces the records of one interception; ``end()`` runs exactly once.
+
+    ``redact`` takes secrets out of error messages (they may quote the upstream);
+    ``client_watch`` (set once the request is sent) stops when the interception ends.
+    """
+
+    def __init__(self, pm, interception: Interception, redact: Callable[[str], str] = str):
         self.pm = pm
         self.interception = interception
+        self.redact = redact
+        self.client_watch = None
         self.first_msg_id: str | None = None
         self._pending_prompt: str | None = None
         self._ended = False
@@ -65,9 +75,13 @@ class InterceptionLog:
 
     def end(self, status: str, error: InterceptionError | None = None) -> None:
         """Announce the end (completed, failed or client_disconnected, and why if not completed); later calls do nothing."""
+        if self.client_watch is not None:
+            self.client_watch.stop()
         if self._ended:
             return
         self._ended = True
+        if error is not None:
+            error = dataclasses.replace(error, message=self.redact(_one_line(error.message)))
         # A failed request still asked something: keep who asked what.
         self._announce_prompt()
         ended = dataclasses.replace(self.interception, ended_at=utcnow(), status=status, error=error)
@@ -79,6 +93,11 @@ class InterceptionLog:
         prompt = PromptUsage(interception_id=self.id, msg_id=self.first_msg_id or "", prompt=self._pending_prompt)
         self._pending_prompt = None
         notify(self.pm, "on_prompt_usage", interception=self.interception, prompt=prompt)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_ERROR_MESSAGE else text[:_MAX_ERROR_MESSAGE - 1] + "…"
 
 
 def new_interception_id() -> str:

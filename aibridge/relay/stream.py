@@ -4,16 +4,27 @@ Every streamed answer goes through :func:`relay_body`: passthrough (bytes as
 they come), an intercepted stream (:class:`PlainStream`: each event observed
 from a copy) and the injected-tool loop (several upstream rounds joined into
 one stream, see ``toolloop``). :func:`relay_stream` drives the rounds and is
-the one place where a failure after the first byte becomes an error event.
+the one place where a failure after the first byte becomes an error event
+(and its kind is chosen, through :mod:`.failures`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Generator, Iterator, Protocol
 
 from ..apis.base import observe_event
-from ..upstream import Response, UpstreamError, chunks
+from ..upstream import Response, chunks, is_event_stream
+from .failures import (
+    CLIENT_LEFT,
+    COMPLETED,
+    HANDLED,
+    Failure,
+    failure_of,
+    not_an_event_stream,
+    upstream_error_event,
+    upstream_refused,
+)
 from .sse import Event, SSESplitter
 
 log = logging.getLogger("aibridge.relay")
@@ -58,36 +69,51 @@ class Rounds(Protocol):
     def finish(self) -> None:
         """The stream ended, completely or not: announce the records still pending (called once)."""
 
-    def failed(self) -> bool:
-        """Whether the answer itself failed (an upstream error event, an incomplete tool loop)."""
+    def failure(self) -> str | None:
+        """Why the answer itself failed (an upstream error event: its message, "" if none; an incomplete tool loop)."""
 
 
 def relay_stream(response: Response, rounds: Rounds, record) -> Iterator[bytes]:
-    """Relay each round's events; end the interception however the stream ends."""
-    status = "client_disconnected"  # unless the loop gets to say otherwise
+    """Relay each round's events; end the interception however the stream ends.
+
+    A failure after the first byte ends the stream with an error event in the
+    API's form (unless the client is gone); an error event of the upstream's
+    own was relayed as it came and is what the record says.
+    """
+    failure: Failure | None = CLIENT_LEFT  # unless the loop gets to say otherwise (the client stopped reading)
     try:
-        while response is not None:
-            rounds.start_round()
-            yield from relay_body(response, rounds.event)
-            closing, response = rounds.end_round()
-            if closing:
-                yield closing
-        status = "completed"
-    except UpstreamError as error:
-        status = "failed"
-        yield rounds.error_event(error.status, str(error))
-    except Exception:
-        log.exception("the stream of interception %s failed", record.id)
-        status = "failed"
-        yield rounds.error_event(502, "the gateway could not complete the answer")
+        failure = yield from _relay_rounds(response, rounds)
+    except HANDLED as exc:
+        failure = failure_of(exc, record.id)
     finally:
         try:
             rounds.finish()
         except Exception:
             log.exception("could not finish the records of interception %s", record.id)
-        if rounds.failed():
-            status = "failed"  # the upstream's own error, even if the client left right after it
-        record.end(status)
+        upstream_error = rounds.failure()
+        # The upstream's own error says why, even if the client left right after it.
+        recorded = upstream_error_event(upstream_error) if upstream_error is not None else failure
+        if recorded is None:
+            record.end(COMPLETED)
+        else:
+            record.end(recorded.status, recorded.error)
+    if failure is not None and not failure.client_left:
+        yield rounds.error_event(failure.http_status, failure.message)
+
+
+def _relay_rounds(response: Response | None, rounds: Rounds) -> Generator[bytes, None, Failure | None]:
+    """Each round's events as they come; returns the failure of a later round the upstream refused, else None."""
+    while response is not None:
+        rounds.start_round()
+        yield from relay_body(response, rounds.event)
+        closing, response = rounds.end_round()
+        if closing:
+            yield closing
+        if response is not None and response.status >= 400:
+            return upstream_refused(response)[0]
+        if response is not None and not is_event_stream(response):
+            return not_an_event_stream(response)
+    return None
 
 
 class PlainStream:
@@ -113,5 +139,5 @@ class PlainStream:
     def finish(self) -> None:
         self.observer.finish()
 
-    def failed(self) -> bool:
-        return self.observer.failed
+    def failure(self) -> str | None:
+        return self.observer.failure

@@ -18,7 +18,7 @@ from __future__ import annotations
 from ..plugins import collect
 from ..records import Tool
 from .blocking import LoopAnswers
-from .rounds import ToolLoopRun
+from .rounds import LoopFailed, ToolLoopRun
 from .streaming import LoopStream
 
 
@@ -44,4 +44,4 @@ def injected_tools(pm, api, interception) -> list[Tool]:
     return tools
 
 
-__all__ = ["LoopAnswers", "LoopStream", "ToolLoopRun", "injected_tools", "start"]
+__all__ = ["LoopAnswers", "LoopFailed", "LoopStream", "ToolLoopRun", "injected_tools", "start"]

@@ -7,10 +7,9 @@ import logging
 
 from flask import Response
 
-from ..errors import error_response
 from ..upstream import Response as UpstreamResponse
 from ..upstream import relayed_headers
-from .rounds import ToolLoopRun
+from .rounds import LoopFailed, ToolLoopRun
 
 log = logging.getLogger("aibridge.toolloop")
 
@@ -23,6 +22,7 @@ class LoopAnswers:
         self.answers: list[dict] = []
 
     def take(self, response: UpstreamResponse, content: bytes) -> Response | UpstreamResponse:
+        """The client's answer, or the next round's response; raises LoopFailed when the loop cannot answer."""
         run = self.run
         try:
             answer = json.loads(content)
@@ -32,8 +32,7 @@ class LoopAnswers:
             if not self.answers:  # nothing merged yet: the client gets the answer as sent, as without injected tools
                 run.record.end("completed")
                 return Response(content, status=response.status, headers=relayed_headers(response.headers))
-            run.record.end("failed")
-            return error_response(run.api.error_shape, 502, f"the upstream answer is not a JSON object: {exc}")
+            raise LoopFailed(502, f"the answer of the upstream {response.host} is not a JSON object: {exc}") from None
         round_log = run.new_round_log()
         try:
             run.api.record_blocking(round_log, content)
@@ -48,9 +47,6 @@ class LoopAnswers:
             merged = json.dumps(run.loop.merge_blocking(self.answers), ensure_ascii=False)
             return Response(merged, status=response.status, headers=relayed_headers(response.headers))
         if run.capped:
-            run.record_not_run(calls, round_log, turn, run.cap_message())
-            run.record.end("failed")
-            # 422, not 5xx: the SDKs would retry a 5xx and run the whole loop again.
-            return error_response(run.api.error_shape, 422, run.cap_message())
+            raise run.capped_failure(calls, round_log, turn)
         run.run_calls(calls, round_log, turn)
         return run.send()

@@ -13,6 +13,14 @@ from ..upstream import Response
 log = logging.getLogger("aibridge.toolloop")
 
 
+class LoopFailed(Exception):
+    """The loop cannot give the client an answer; ``status`` is the HTTP status its error carries."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 class RoundLog:
     """The interception's log for one round.
 
@@ -92,11 +100,15 @@ class ToolLoopRun:
         """Whether the gateway already ran as many rounds of calls as it may."""
         return self.rounds_run >= self.max_rounds
 
-    def cap_message(self) -> str:
-        return (
+    def capped_failure(self, calls: list[Call], round_log: RoundLog, turn: Turn) -> LoopFailed:
+        """The round's calls recorded as not run, and the loop's failure for having run as many rounds as it may."""
+        message = (
             f"the model kept calling injected tools: stopped after {self.max_rounds} rounds "
             "(raise --aibridge-mcp-max-rounds / CODER_AIBRIDGE_MCP_MAX_ROUNDS to allow more)"
         )
+        self.record_not_run(calls, round_log, turn, message)
+        # 422, not 5xx: the SDKs would retry a 5xx and run the whole loop again.
+        return LoopFailed(422, message)
 
     def run_calls(self, calls: list[Call], round_log: RoundLog, turn: Turn) -> None:
         """Run the round's injected calls, record them, and add the turn and results to the body."""
@@ -138,14 +150,3 @@ class ToolLoopRun:
 
 def _failed(message: str) -> ToolResult:
     return ToolResult(content=f"Error: {message}", error=message)
-
-
-def error_message(content: bytes) -> str:
-    """The message of an upstream error body in Anthropic's or OpenAI's shape ("" if neither)."""
-    try:
-        body = json.loads(content)
-    except ValueError:
-        return ""
-    error = body.get("error") if isinstance(body, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    return message if isinstance(message, str) else ""

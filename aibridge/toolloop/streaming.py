@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from ..apis.base import observe_event
-from ..upstream import Response, is_event_stream
-from .rounds import RoundLog, ToolLoopRun, error_message
+from ..upstream import Response
+from .rounds import RoundLog, ToolLoopRun
 
 log = logging.getLogger("aibridge.toolloop")
 
@@ -19,7 +19,7 @@ class LoopStream:
         self.rewriter = run.loop.stream_rewriter()
         self.round_log: RoundLog | None = None
         self.observer = None
-        self._failed = False
+        self._failure: str | None = None
 
     def start_round(self) -> None:
         self.round_log = self.run.new_round_log()
@@ -36,32 +36,23 @@ class LoopStream:
             return event.raw
 
     def end_round(self) -> tuple[bytes, Response | None]:
-        """The closing events when the answer is complete, else the next round's upstream response."""
+        """The closing events when the answer is complete, else the next round's upstream response.
+
+        Raises LoopFailed when the model kept calling injected tools past the cap.
+        """
         self._finish_round()
         run, round_log = self.run, self.round_log
         turn = self.rewriter.turn()
         calls = run.injected_calls(turn, round_log)
         if calls is None:
-            self._failed = turn.failed or not turn.complete
+            if self._failure is None and (turn.failed or not turn.complete):
+                self._failure = "" if turn.failed else "the upstream answer did not complete"
             return self.rewriter.end_round(final=True), None
         self.rewriter.end_round(final=False)
         if run.capped:
-            run.record_not_run(calls, round_log, turn, run.cap_message())
-            return self._fail(422, run.cap_message())
+            raise run.capped_failure(calls, round_log, turn)
         run.run_calls(calls, round_log, turn)
-        response = run.send()
-        if response.status >= 400:
-            try:
-                message = error_message(response.read())
-            except Exception:
-                message = ""
-            finally:
-                response.close()
-            return self._fail(response.status, message or f"the upstream answered HTTP {response.status}")
-        if not is_event_stream(response):
-            response.close()
-            return self._fail(502, "the upstream answered a streaming request without an event stream")
-        return b"", response
+        return b"", run.send()
 
     def error_event(self, status: int, message: str) -> bytes:
         return self.rewriter.error_event(status, message)
@@ -69,18 +60,16 @@ class LoopStream:
     def finish(self) -> None:
         self._finish_round()
 
-    def failed(self) -> bool:
-        return self._failed
-
-    def _fail(self, status: int, message: str) -> tuple[bytes, None]:
-        self._failed = True
-        return self.error_event(status, message), None
+    def failure(self) -> str | None:
+        return self._failure
 
     def _finish_round(self) -> None:
         """Announce the round's pending records (once per round, also when the stream was cut)."""
         observer, self.observer = self.observer, None
         if observer is None:
             return
+        if observer.failure is not None and self._failure is None:
+            self._failure = observer.failure  # the upstream's error event: its message says why
         try:
             observer.finish()
         except Exception:

@@ -10,16 +10,16 @@ class UpstreamResponse:
 
     def __init__(self, raw, host: str):
         self._raw = raw
-        self._host = host
+        self.host = host
         self.status = raw.status
         self.headers = raw.headers
 
     def read1(self, size: int = 65536) -> bytes:
-        with mapped_errors(self._host, reading=True):
+        with mapped_errors(self.host, reading=True):
             return self._raw.read1(size)
 
     def read(self) -> bytes:
-        with mapped_errors(self._host, reading=True):
+        with mapped_errors(self.host, reading=True):
             body = self._raw.read()
         self._raw.close()  # read to the end: the connection goes back to the pool now
         return body

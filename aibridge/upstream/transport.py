@@ -47,6 +47,7 @@ class Response(Protocol):
 
     status: int
     headers: Headers
+    host: str  # the upstream's host (and port), for messages
 
     def read1(self, size: int = 65536) -> bytes:
         """Whatever body bytes are available now (at most ``size``); b"" at the end. Raises UpstreamError."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ...errors import error_message
 from ..base import Api, StreamObserver
 from ..openai_shared import custom_tool_input, error_object, function_arguments, token_counts
 from ..shared import last_user_text
@@ -81,7 +82,7 @@ class ChatStream(StreamObserver):
         if not isinstance(chunk, dict):
             return raw
         if "error" in chunk:
-            self.failed = True
+            self.failure = error_message(chunk)
             self.owes_done = True
             return raw
         if self.msg_id is None and isinstance(chunk.get("id"), str) and chunk["id"]:

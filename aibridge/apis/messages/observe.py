@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ...errors import error_message
 from ..base import Api, StreamObserver
 from ..shared import compact_json, compact_json_text, last_user_text
 from .rewrite import MessagesLoop
@@ -147,7 +148,7 @@ class MessagesStream(StreamObserver):
             self.log.thought(text, "thinking")
 
     def _error(self, data: dict) -> None:
-        self.failed = True
+        self.failure = error_message(data)
 
 
 _HANDLERS = {

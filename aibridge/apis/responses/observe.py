@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ...errors import error_message
 from ..base import Api, BadRequest, StreamObserver
 from ..openai_shared import custom_tool_input, error_object, function_arguments, token_counts
 from .rewrite import ResponsesLoop
@@ -90,7 +91,7 @@ class ResponsesStream(StreamObserver):
         elif kind.startswith("response."):
             self._take_response(kind, data.get("response"))
         elif kind == "error":
-            self.failed = True
+            self.failure = error_message(data)
         return raw
 
     def _take_response(self, kind: str, response) -> None:
@@ -100,7 +101,8 @@ class ResponsesStream(StreamObserver):
             self.msg_id = response["id"]
             self.log.message(self.msg_id)
         if kind in ("response.completed", "response.incomplete", "response.failed"):
-            self.failed = self.failed or kind == "response.failed"
+            if kind == "response.failed" and self.failure is None:
+                self.failure = error_message(response)
             usage = response.get("usage")
             if isinstance(usage, dict) and not self.usage_recorded:
                 self.usage_recorded = True

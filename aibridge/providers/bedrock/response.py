@@ -22,6 +22,7 @@ class BedrockResponse:
     def __init__(self, response: Response):
         self._response = response
         self.status = response.status
+        self.host = response.host
         upstream_type = content_type(response)
         self._is_error = response.status >= 400
         self._events = None

@@ -56,12 +56,14 @@ class BedrockTransport:
         wanted = {"Content-Type": "application/json"}
         wanted["X-Amzn-Bedrock-Accept" if streaming else "Accept"] = "application/json"
         wanted.update((name, value) for name, value in request.headers.items() if name.lower() in _FORWARDED)
+        unsigned = dataclasses.replace(request, method="POST", url=url, headers=wanted, body=payload)
         try:
             signed = self.signer.sign("POST", url, wanted, payload)
         except CredentialsUnavailable as exc:
-            raise UpstreamError(UNREACHABLE, str(exc), request_sent=False) from None
-        sent = dataclasses.replace(request, method="POST", url=url, headers=signed, body=payload)
-        return BedrockResponse(self.inner.send(sent))
+            host = unsigned.host
+            raise UpstreamError(UNREACHABLE, f"the request to {host} could not be signed: {exc}", host,
+                                request_sent=False) from None
+        return BedrockResponse(self.inner.send(dataclasses.replace(unsigned, headers=signed)))
 
 
 def bedrock_body(request: dict, betas: list[str]) -> bytes:
