@@ -9,6 +9,9 @@ from .providers import build_provider
 from .upstream import Upstream
 
 
+USER_ID = "aibridge.user_id"  # WSGI environ key: who the request authenticated as (for the access log)
+
+
 class Gateway:
     """What the routes of one app need; ``app.extensions["aibridge"]``."""
 
@@ -23,7 +26,10 @@ class Gateway:
         self._shut_down = False
 
     def authenticate(self, req):
-        return self.pm.hook.aibridge_authenticate(request=req)
+        actor = self.pm.hook.aibridge_authenticate(request=req)
+        if actor is not None:
+            req.environ[USER_ID] = actor.id
+        return actor
 
     def notify(self, hook_name: str, **kwargs) -> None:
         notify(self.pm, hook_name, **kwargs)

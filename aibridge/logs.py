@@ -17,6 +17,7 @@ from pythonjsonlogger.json import JsonFormatter
 from .config import Config, ConfigError
 from .config.options import Option, option
 
+ACCESS_LOGGER = "aibridge.access"  # one line per HTTP request: its message is whole, its fields are for JSON
 _HANDLER_MARK = "_aibridge_handler"
 _GATEWAY_TOKEN = re.compile(r"\b(aib_[0-9a-f]{16}_)[A-Za-z0-9_-]+")
 _MIN_SECRET_LENGTH = 6  # shorter values would blank out ordinary words
@@ -47,7 +48,7 @@ class HumanFormatter(logging.Formatter):
         when = dt.datetime.fromtimestamp(record.created, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
         line = f"{when}Z {record.levelname} {record.name}: {record.getMessage()}"
         extras = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRIBUTES}
-        if extras:
+        if extras and record.name != ACCESS_LOGGER:
             line += " " + " ".join(f"{key}={_show(value)}" for key, value in extras.items())
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)

@@ -107,12 +107,22 @@ class Interception(_Record):
 
 @dataclass(frozen=True)
 class InterceptionEnd(_Record):
-    """The structured-log shape of an interception's end."""
+    """The structured-log shape of an interception's end: how it ended, why if not completed, how long it took."""
 
     record_type = "interception_end"
 
     interception_id: str
     ended_at: dt.datetime
+    status: str | None = None
+    error: InterceptionError | None = None
+    duration_ms: int | None = None
+
+    @classmethod
+    def of(cls, interception: Interception) -> InterceptionEnd:
+        """The end of an interception as ``on_interception_end`` receives it."""
+        ended = interception.ended_at
+        duration = None if ended is None else max(0, round((ended - interception.started_at).total_seconds() * 1000))
+        return cls(interception.interception_id, ended, interception.status, interception.error, duration)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 from .config import Config, ConfigError
 from .config.options import option
 from .config.values import split_address
+from .gateway import USER_ID
+from .logs import ACCESS_LOGGER
+from .relay.client_watch import CLIENT_SOCKET
 
 log = logging.getLogger("aibridge.server")
 
@@ -34,7 +37,12 @@ KEPT_UNDERSCORE_HEADERS = frozenset({"session_id"})
 
 
 class DrainingHandler(WSGIHandler):
-    """Once the server drains, keep-alive connections close: idle ones now, busy ones after their response."""
+    """Once the server drains, keep-alive connections close: idle ones now, busy ones after their response.
+
+    The client's socket is in the environ (``aibridge.client_socket``) so the
+    relay can notice a client that left (relay/client_watch.py); each request
+    gets one access log line, with its parts as fields.
+    """
 
     def get_environ(self):
         environ = super().get_environ()
@@ -42,7 +50,14 @@ class DrainingHandler(WSGIHandler):
             name, _, value = line.partition(":")
             if name.strip().lower() in KEPT_UNDERSCORE_HEADERS:
                 environ.setdefault("HTTP_" + name.strip().upper(), value.strip())
+        environ[CLIENT_SOCKET] = self.socket
         return environ
+
+    def log_request(self):
+        access_log = self.server.access_log
+        if access_log is not None:
+            fields = access_fields(self)
+            access_log.info(access_line(fields, self.requestline), extra=fields)
 
     def read_requestline(self):
         if self.server.draining:
@@ -66,13 +81,44 @@ class DrainingHandler(WSGIHandler):
             pass
 
 
+def access_fields(handler: WSGIHandler) -> dict:
+    """One request's access log fields: method, path (without the query), status, bytes, duration_ms, user_id."""
+    status = handler._orig_status or handler.status or "000"
+    status = status.decode("latin-1") if isinstance(status, bytes) else status
+    finished = handler.time_finish or handler.time_start
+    address = handler.client_address
+    fields = {
+        "method": handler.command or "",
+        "path": (handler.path or "").partition("?")[0],
+        "status": int(status.split()[0]) if status.split()[0].isdigit() else 0,
+        "bytes": handler.response_length or 0,
+        "duration_ms": round((finished - handler.time_start) * 1000, 1),
+        "remote_addr": (address[0] if isinstance(address, tuple) else address) or "",
+    }
+    user_id = (handler.environ or {}).get(USER_ID)
+    if user_id:
+        fields["user_id"] = user_id
+    return fields
+
+
+def access_line(fields: dict, requestline: str) -> str:
+    """``127.0.0.1 <user id or -> "GET /healthz HTTP/1.1" 200 15 0.4ms``: the access line as people read it."""
+    user = fields.get("user_id") or "-"
+    return (f'{fields["remote_addr"] or "-"} {user} "{requestline or ""}" {fields["status"]} {fields["bytes"]} '
+            f'{fields["duration_ms"]}ms')
+
+
 class GatewayServer(WSGIServer):
-    """A WSGI server whose ``drain()`` finishes in-flight requests before returning."""
+    """A WSGI server whose ``drain()`` finishes in-flight requests before returning.
+
+    ``log`` is the access logger (None: no access lines).
+    """
 
     handler_class = DrainingHandler
 
-    def __init__(self, listener, application, **kwargs):
-        super().__init__(listener, application, spawn=Pool(), **kwargs)
+    def __init__(self, listener, application, log: logging.Logger | None = None, **kwargs):
+        super().__init__(listener, application, spawn=Pool(), log=None, **kwargs)
+        self.access_log = log
         self.draining = False
         self.idle_handlers: set[DrainingHandler] = set()
 
@@ -123,7 +169,7 @@ def serve(config: Config) -> int:
         listener.close()
         raise
     server = GatewayServer(
-        listener, app, log=logging.getLogger("aibridge.access"), error_log=logging.getLogger("aibridge.http")
+        listener, app, log=logging.getLogger(ACCESS_LOGGER), error_log=logging.getLogger("aibridge.http")
     )
     stopping = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

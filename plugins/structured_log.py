@@ -18,7 +18,7 @@ MESSAGE = "interception log"
 enabled = PluginState("aibridge.structured_log")  # --aibridge-structured-logging, per app
 
 INTERCEPTION_START_FIELDS = (
-    "interception_id", "initiator_id", "provider", "provider_name", "model", "client",
+    "interception_id", "initiator_id", "initiator_username", "provider", "provider_name", "model", "client",
     "client_session_id", "user_agent", "started_at", "metadata",
 )
 
@@ -64,7 +64,7 @@ def on_model_thought(interception, thought):
 def on_interception_end(interception):
     if not enabled.get():
         return
-    end = InterceptionEnd(interception_id=interception.interception_id, ended_at=interception.ended_at)
+    end = InterceptionEnd.of(interception)
     _log(end.record_type, end.as_dict())
 
 

@@ -39,7 +39,7 @@ def test_each_interception_carries_its_records(audit):
         "initiator": {"id": audit.users["alice"], "username": "alice"},
         "provider": "anthropic", "provider_name": "anthropic", "model": "claude-haiku-4-5", "client": "Claude Code",
         "client_session_id": "session-1", "user_agent": "claude-cli/2.0.1", "api": "messages", "streaming": True,
-        "status": "completed", "started_at": "2025-03-03T10:00:00.000000+00:00",
+        "status": "completed", "error": None, "started_at": "2025-03-03T10:00:00.000000+00:00",
         "ended_at": "2025-03-03T10:00:03.000000+00:00", "metadata": {"route": "/v1/messages"},
     }
     (usage,) = children["token_usages"]
@@ -81,6 +81,8 @@ def test_a_member_sees_only_their_own(audit):
     ("initiator:alice model:gpt-4o", ["a2"]),
     ("  provider:anthropic   initiator:bob ", ["t2", "t1"]),
     ("model:no-such-model", []),
+    ("status:completed initiator:alice", ["a3", "a2", "a1"]),
+    ("status:failed", []),
 ])
 def test_filters(audit, q, expected):
     answer = audit.list(q=q)
@@ -122,10 +124,10 @@ def test_default_limit_is_100_and_limit_bounds(audit):
     ({"limit": "0"}, "limit", "must be between 1 and 1000, got 0"),
     ({"limit": "1001"}, "limit", "must be between 1 and 1000, got 1001"),
     ({"limit": "ten"}, "limit", "'ten' is not a whole number between 1 and 1000"),
-    ({"q": "colour:blue"}, "q", "unknown filter 'colour'; known: initiator, provider, model, client, "
+    ({"q": "colour:blue"}, "q", "unknown filter 'colour'; known: initiator, provider, model, client, status, "
                                 "started_after, started_before"),
     ({"q": "alice"}, "q", "'alice' is not a filter: write key:value, keys: initiator, provider, model, client, "
-                          "started_after, started_before"),
+                          "status, started_after, started_before"),
     ({"q": 'client:"Claude Code'}, "q", "cannot split into filters (No closing quotation); "
                                         "quote values with spaces"),
     ({"q": "model:a model:b"}, "q", "filter 'model' is given twice"),

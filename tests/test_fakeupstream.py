@@ -710,8 +710,10 @@ def without_none(value):
 
 @pytest.mark.parametrize("name, error", [("anthropic/error_400_invalid_request", anthropic.BadRequestError),
                                          ("anthropic/error_429_rate_limit", anthropic.RateLimitError),
+                                         ("anthropic/error_500_api_error", anthropic.InternalServerError),
                                          ("openai/error_400", openai.BadRequestError),
-                                         ("openai/error_429", openai.RateLimitError)])
+                                         ("openai/error_429", openai.RateLimitError),
+                                         ("openai/error_500", openai.InternalServerError)])
 def test_sdks_raise_the_documented_errors(sdk_upstream, name, error):
     sdk_upstream.queue(name)
     if name.startswith("anthropic/"):

@@ -130,7 +130,8 @@ def test_a_streamed_anthropic_request_is_counted(metrics_gateway, upstream):
     [start] = gw.collector.of("interception_start")
     who = {"initiator_id": start.initiator_id, "client": "Unknown"}
     assert label_sets(samples, "coder_aibridged_interceptions_total") == [{
-        "provider": "anthropic", "model": CLAUDE, "status": "completed", "route": "messages", "method": "POST", **who,
+        "provider": "anthropic", "model": CLAUDE, "status": "completed", "error_kind": "", "route": "messages",
+        "method": "POST", **who,
     }]
     assert value(samples, "coder_aibridged_interceptions_total") == 1
     assert value(samples, "coder_aibridged_prompts_total", provider="anthropic", model=CLAUDE, **who) == 1
@@ -155,7 +156,8 @@ def test_an_upstream_400_is_counted_as_failed(metrics_gateway, upstream):
         anthropic_client(gw, gw.create_token("alice")).messages.create(model=CLAUDE, max_tokens=64, messages=HELLO)
 
     samples = scrape_when_ended(gw, 1)
-    assert value(samples, "coder_aibridged_interceptions_total", status="failed", provider="anthropic") == 1
+    assert value(samples, "coder_aibridged_interceptions_total", status="failed", error_kind="upstream_status",
+                 provider="anthropic") == 1
     assert value(samples, "coder_aibridged_interceptions_total", status="completed") == 0
     assert value(samples, "coder_aibridged_interceptions_inflight") == 0
     assert value(samples, "coder_aibridged_interceptions_duration_seconds_count", status="failed") == 1

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 from test_recorder_support import RecordingApp, ended, make_interception
 
+from aibridge import InterceptionError
 from aibridge.config import Config
 from aibridge.logs import setup_logging
 
@@ -50,10 +52,10 @@ def test_every_record_is_one_json_line_with_its_fields(tmp_path, logs):
     created = "2025-03-01T12:00:01+00:00"
 
     assert set(start) - LOG_FIELDS == {
-        "interception_id", "initiator_id", "provider", "provider_name", "model", "client", "client_session_id",
+        "interception_id", "initiator_id", "initiator_username", "provider", "provider_name", "model", "client", "client_session_id",
         "user_agent", "started_at", "metadata"}
     assert start["interception_id"] == "int-log"
-    assert start["initiator_id"] == "user-1"
+    assert (start["initiator_id"], start["initiator_username"]) == ("user-1", "alice")
     assert start["provider"] == "anthropic"
     assert start["provider_name"] == "anthropic"
     assert start["model"] == "claude-sonnet-4-6"
@@ -90,8 +92,9 @@ def test_every_record_is_one_json_line_with_its_fields(tmp_path, logs):
     assert (thought["interception_id"], thought["content"], thought["metadata"], thought["created_at"]) == (
         "int-log", "Let me think.", {"source": "thinking"}, created)
 
-    assert set(end) - LOG_FIELDS == {"interception_id", "ended_at"}
+    assert set(end) - LOG_FIELDS == {"interception_id", "ended_at", "status", "error", "duration_ms"}
     assert (end["interception_id"], end["ended_at"]) == ("int-log", "2025-03-01T12:00:03+00:00")
+    assert (end["status"], end["error"], end["duration_ms"]) == ("completed", None, 3000)
 
 
 def test_human_lines_carry_the_same_fields(tmp_path, logs):
@@ -102,7 +105,8 @@ def test_human_lines_carry_the_same_fields(tmp_path, logs):
     assert " INFO aibridge.records: interception log record_type=interception_start " in lines[0]
     assert "interception_id=int-log" in lines[0] and "model=claude-sonnet-4-6" in lines[0]
     assert "record_type=token_usage" in lines[2] and "input_tokens=100" in lines[2]
-    assert lines[5].endswith("record_type=interception_end interception_id=int-log ended_at=2025-03-01T12:00:03+00:00")
+    assert lines[5].endswith("record_type=interception_end interception_id=int-log ended_at=2025-03-01T12:00:03+00:00 "
+                             "status=completed error=None duration_ms=3000")
 
 
 def test_without_structured_logging_no_record_is_logged(tmp_path, logs):
@@ -117,10 +121,14 @@ def test_an_end_after_a_failure_is_logged_too(tmp_path, logs):
     recording = RecordingApp(tmp_path / "data", structured_logging=True, log_human="", log_json=str(json_lines))
     setup_logging(recording.config)
     interception = make_interception("int-failed")
+    why = InterceptionError("upstream_status", "Overloaded", upstream_status=529)
     try:
         recording.notify("on_interception_start", interception=interception)
-        recording.notify("on_interception_end", interception=ended(interception, status="failed"))
+        recording.notify("on_interception_end", interception=replace(ended(interception, status="failed"), error=why))
     finally:
         recording.close()
-    assert [(line["record_type"], line["interception_id"]) for line in record_lines(json_lines)] == [
+    start, end = record_lines(json_lines)
+    assert [(line["record_type"], line["interception_id"]) for line in (start, end)] == [
         ("interception_start", "int-failed"), ("interception_end", "int-failed")]
+    assert (end["status"], end["error"], end["duration_ms"]) == (
+        "failed", {"kind": "upstream_status", "message": "Overloaded", "upstream_status": 529}, 3000)

@@ -28,7 +28,8 @@ import socket
 import gevent
 from gevent import monkey
 
-_SOCKET_KEYS = ("aibridge.client_socket", "gunicorn.socket")
+CLIENT_SOCKET = "aibridge.client_socket"  # where `aibridge server` puts the client's socket in the environ
+_SOCKET_KEYS = (CLIENT_SOCKET, "gunicorn.socket")
 _READ = 1  # libev / libuv: readable
 _PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
 

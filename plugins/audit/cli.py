@@ -31,6 +31,7 @@ def interceptions_group():
 @click.option("--provider", help="Only this provider type or instance name.")
 @click.option("--model", help="Only this model.")
 @click.option("--client", help="Only this client, e.g. 'Claude Code'.")
+@click.option("--status", help="Only interceptions that ended so: completed, failed, client_disconnected, interrupted.")
 @click.option("--started-after", metavar="TIME", help=f"Started at or after this {_TIME_HELP}.")
 @click.option("--started-before", metavar="TIME", help=f"Started before this {_TIME_HELP}.")
 @click.option("--after-id", metavar="ID", help="Continue after this interception (the last one of a page).")
@@ -39,10 +40,10 @@ def interceptions_group():
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True,
               help="json: as the API answers; jsonl: one interception per line; csv: one row each.")
 @aibridge.config_options()
-def list_command(initiator, provider, model, client, started_after, started_before, after_id, limit,
+def list_command(initiator, provider, model, client, status, started_after, started_before, after_id, limit,
                  every_page, fmt, **flags):
-    """Interceptions with their records, newest first."""
-    values = dict(initiator=initiator, provider=provider, model=model, client=client,
+    """Interceptions with their records (and why each one that failed did), newest first."""
+    values = dict(initiator=initiator, provider=provider, model=model, client=client, status=status,
                   started_after=started_after, started_before=started_before)
     where, limit = _checked(lambda: (build_filter(values), parse_limit(limit)))
     printer = Printer(sys.stdout, fmt, INTERCEPTION_CSV_COLUMNS, interception_csv_row)

@@ -7,7 +7,7 @@ import shlex
 
 from ..storage import InterceptionFilter
 
-FILTER_KEYS = ("initiator", "provider", "model", "client", "started_after", "started_before")
+FILTER_KEYS = ("initiator", "provider", "model", "client", "status", "started_after", "started_before")
 TIME_KEYS = ("started_after", "started_before")
 ME = "me"
 

@@ -10,7 +10,8 @@ FORMATS = ("json", "jsonl", "csv")
 
 INTERCEPTION_CSV_COLUMNS = (
     "id", "initiator_id", "initiator_username", "provider", "provider_name", "model", "client",
-    "client_session_id", "user_agent", "api", "streaming", "status", "started_at", "ended_at",
+    "client_session_id", "user_agent", "api", "streaming", "status", "error_kind", "upstream_status", "error_message",
+    "started_at", "ended_at",
     "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens",
     "prompt", "tools", "model_thoughts", "metadata",
 )
@@ -22,6 +23,9 @@ def interception_csv_row(interception: dict[str, Any]) -> dict[str, Any]:
     row = {name: interception.get(name) for name in INTERCEPTION_CSV_COLUMNS}
     row["initiator_id"] = interception["initiator"]["id"]
     row["initiator_username"] = interception["initiator"]["username"]
+    error = interception.get("error") or {}
+    row["error_kind"], row["upstream_status"], row["error_message"] = (
+        error.get("kind"), error.get("upstream_status"), error.get("message"))
     for field in TOKEN_FIELDS:
         row[field] = sum(usage[field] or 0 for usage in interception["token_usages"])
     row["prompt"] = "\n".join(prompt["prompt"] or "" for prompt in interception["user_prompts"])

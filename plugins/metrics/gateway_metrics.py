@@ -25,9 +25,10 @@ class GatewayMetrics:
 
     def __init__(self):
         self.registry = CollectorRegistry()
+        # status and error_kind take a few fixed values each (docs/metrics.md), so they add few series.
         self.interceptions = self._counter(
             "interceptions_total", "The count of intercepted requests.",
-            ("provider", "model", "status", "route", "method", "initiator_id", "client"),
+            ("provider", "model", "status", "error_kind", "route", "method", "initiator_id", "client"),
         )
         self.inflight = Gauge(
             PREFIX + "interceptions_inflight", "The number of intercepted requests which are being processed.",
@@ -69,7 +70,8 @@ class GatewayMetrics:
         i = interception
         self.inflight.labels(i.provider, i.model, i.api).dec()
         status = i.status or "completed"
-        self.interceptions.labels(i.provider, i.model, status, i.api, method, i.initiator_id, i.client).inc()
+        error_kind = i.error.kind if i.error is not None else ""
+        self.interceptions.labels(i.provider, i.model, status, error_kind, i.api, method, i.initiator_id, i.client).inc()
         if i.ended_at is not None:
             seconds = max(0.0, (i.ended_at - i.started_at).total_seconds())
             self.duration.labels(i.provider, i.model, i.api, status).observe(seconds)

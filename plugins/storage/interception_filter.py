@@ -16,6 +16,7 @@ class InterceptionFilter:
     provider: str | None = None  # a provider type or instance name
     model: str | None = None
     client: str | None = None
+    status: str | None = None  # completed, failed, client_disconnected, interrupted
     started_after: dt.datetime | None = None  # inclusive
     started_before: dt.datetime | None = None  # exclusive
     visible_to: str | None = None
@@ -32,7 +33,7 @@ class InterceptionFilter:
         if self.provider is not None:
             conditions.append(f"({alias}.provider = :provider OR {alias}.provider_name = :provider)")
             params["provider"] = self.provider
-        for name in ("model", "client"):
+        for name in ("model", "client", "status"):
             if getattr(self, name) is not None:
                 conditions.append(f"{alias}.{name} = :{name}")
                 params[name] = getattr(self, name)
