@@ -123,12 +123,18 @@ class GatewayServer(WSGIServer):
         self.idle_handlers: set[DrainingHandler] = set()
 
     def drain(self, grace: float) -> None:
-        """Stop accepting; give in-flight requests ``grace`` seconds, then cut what is left."""
+        """Stop accepting; give in-flight requests ``grace`` seconds, then cut what is left.
+
+        Cutting kills a request's greenlet (GreenletExit): an interception ends its
+        answer with an error event in its API's form and is recorded gateway_shutdown.
+        """
         self.draining = True
         self.close()
         for handler in list(self.idle_handlers):
             handler.stop_waiting()
         self.pool.join(timeout=grace)
+        if len(self.pool):
+            log.warning("cutting %d request(s) still running after the shutdown grace period", len(self.pool))
         self.pool.kill(block=True, timeout=1)
 
 

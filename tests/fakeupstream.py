@@ -271,6 +271,15 @@ class FakeUpstream:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def open_connections(self) -> int:
+        """How many client connections are open now (a stalled answer ends when its client closes)."""
+        server = self._server
+        if server is None:
+            return 0
+        with server._tracking:
+            return len(server._connections)
+
     def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[ReceivedRequest]:
         """Block until at least ``n`` requests arrived; AssertionError after ``timeout`` seconds."""
         with self._changed:

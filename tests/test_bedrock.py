@@ -477,10 +477,12 @@ def test_no_credentials_anywhere_is_a_clear_502(tmp_path, aws_environment):
                 client.messages.create(model=CLIENT_MODEL, max_tokens=64, messages=HELLO)
             assert raised.value.status_code == 502
             assert raised.value.body["error"]["type"] == "api_error"
-            assert "no AWS credentials" in raised.value.body["error"]["message"]
+            message = raised.value.body["error"]["message"]
+            assert message.startswith(f"the request to {fake.url.removeprefix('http://')} could not be signed: ")
+            assert "no AWS credentials" in message
             assert fake.requests == []
             [end] = collector.wait_for_ends()
-            assert end.status == "failed"
+            assert (end.status, end.error.kind, end.error.message) == ("failed", "upstream_unreachable", message)
         finally:
             gw.close()
 

@@ -240,7 +240,8 @@ def test_an_upstream_error_in_a_later_round_reaches_the_stream(client, upstream,
                 pass
     assert "rate" in str(caught.value).lower()
     [end] = collector.wait_for_ends()
-    assert end.status == "failed"
+    assert (end.status, end.error.kind, end.error.upstream_status) == ("failed", "upstream_status", 429)
+    assert end.error.message == json.loads(load_fixture("anthropic/error_429_rate_limit").body_bytes())["error"]["message"]
     assert injected_tool_record(collector).invocation_error is None  # the tool ran; the next round failed
 
 
@@ -250,7 +251,7 @@ def test_an_upstream_error_in_a_later_blocking_round_is_relayed(client, upstream
     with pytest.raises(anthropic.RateLimitError):
         client.messages.create(model=MODEL, max_tokens=512, messages=QUESTION)
     [end] = collector.wait_for_ends()
-    assert end.status == "failed"
+    assert (end.status, end.error.kind, end.error.upstream_status) == ("failed", "upstream_status", 429)
 
 
 @pytest.fixture
@@ -277,7 +278,8 @@ def test_the_loop_cap_ends_a_runaway_stream_with_an_error(capped, upstream, mcp)
                 pass
     assert len(upstream.requests) == 2 and len(mcp.calls) == 1
     [end] = collector.wait_for_ends()
-    assert end.status == "failed"
+    assert (end.status, end.error.kind) == ("failed", "stream_error")
+    assert "stopped after 1 rounds" in end.error.message
     ran, stopped = collector.of("tool_usage")
     assert ran.invocation_error is None and "stopped after 1 rounds" in stopped.invocation_error
     assert len(collector.of("token_usage")) == 2
@@ -291,7 +293,7 @@ def test_the_loop_cap_answers_a_blocking_request_with_an_error(capped, upstream,
         client.messages.create(model=MODEL, max_tokens=512, messages=QUESTION)
     assert len(upstream.requests) == 2 and len(mcp.calls) == 1
     [end] = collector.wait_for_ends()
-    assert end.status == "failed"
+    assert (end.status, end.error.kind, end.error.upstream_status) == ("failed", "stream_error", None)
 
 
 class AliceCredential:

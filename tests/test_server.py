@@ -104,12 +104,19 @@ def test_json_logs(aibridge_script, spawn, server_environ, tmp_path):
         [aibridge_script, "server", "--http-address", "127.0.0.1:0", "--log-json", log_file, "--log-human", ""],
         {**server_environ, "CODER_AIBRIDGE_OPENAI_KEY": "sk-must-not-be-logged"},
     )
-    url = server.wait_for_line(LISTENING).group(1)
-    requests.get(url + "/healthz", timeout=10)
+    port = int(server.wait_for_line(LISTENING).group(2))
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        sent = b"".join(iter(lambda: client.recv(4096), b""))
     server.proc.send_signal(signal.SIGTERM)
     assert server.wait() == 0
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]
-    assert any("GET /healthz" in line["message"] and line["logger"] == "aibridge.access" for line in lines)
+    [access] = [line for line in lines if line["logger"] == "aibridge.access"]
+    assert '"GET /healthz HTTP/1.1" 200' in access["message"]
+    fields = {key: access[key] for key in ("method", "path", "status", "bytes", "remote_addr")}
+    # bytes: everything sent to the client, headers included
+    assert fields == {"method": "GET", "path": "/healthz", "status": 200, "bytes": len(sent), "remote_addr": "127.0.0.1"}
+    assert isinstance(access["duration_ms"], float) and "user_id" not in access  # nobody signed in
     assert {"time", "level", "logger", "message"} <= set(lines[0])
     assert not re.search(r"^\d{4}-\d\d-\d\dT", server.stderr, re.M)  # human-readable lines are off
     assert "sk-must-not-be-logged" not in log_file.read_text() + server.stderr
