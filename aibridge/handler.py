@@ -116,6 +116,21 @@ class GatewayHandler(WSGIHandler):
                      self.client_address[0], self.server.limits.write_timeout)
             raise TimeoutError(errno.ETIMEDOUT, "the client stopped reading") from exc
 
+    def handle_one_response(self):
+        super().handle_one_response()
+        if not self._body_read_to_its_end():
+            # The client stopped sending its body (or left): what follows on this
+            # connection is not the start of a request.
+            self.close_connection = True
+
+    def _body_read_to_its_end(self) -> bool:
+        body = self.wsgi_input
+        if body is None:
+            return True
+        if body.chunked_input:
+            return body.chunk_length == 0
+        return body.position >= (body.content_length or 0)
+
     def get_environ(self):
         environ = super().get_environ()
         for line in self.headers.headers:

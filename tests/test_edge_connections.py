@@ -103,6 +103,22 @@ def test_when_every_connection_is_busy_a_new_one_gets_503(aibridge_script, spawn
         sock.close()
 
 
+def test_a_client_that_stops_sending_its_body_gets_400_and_is_closed(aibridge_script, spawn, process_environ, tmp_path):
+    data_dir = tmp_path / "data"
+    token = create_token(data_dir)
+    server, port = start_server(spawn, aibridge_script, server_environ(process_environ, data_dir),
+                                "--http-write-timeout", "500ms")
+    with connect(port) as client:
+        client.sendall(f"POST /api/v2/aibridge/anthropic/v1/messages HTTP/1.1\r\nHost: test\r\nX-Api-Key: {token}\r\n"
+                       "Content-Length: 100\r\n\r\n{".encode())
+        head, _ = read_response(client)
+        assert head.startswith(b"HTTP/1.1 400")
+        assert is_closed(client)  # the rest of the stream is not the start of a request
+    server.proc.terminate()
+    server.wait()
+    assert "Traceback" not in server.stderr
+
+
 STREAM_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
 
 
