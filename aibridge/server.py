@@ -1,9 +1,9 @@
-"""``aibridge server``: the gateway on gevent's WSGI server, with a graceful shutdown.
+"""``aibridge server``: the gateway on gevent's WSGI server, with a graceful shutdown and reload.
 
 On SIGTERM or SIGINT the server stops accepting connections, closes idle
 keep-alive connections, lets in-flight requests finish (at most
 ``--shutdown-grace``), then runs the plugins' shutdown hooks so every record
-is flushed.
+is flushed. On SIGHUP it reloads its configuration (:mod:`.reload`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import shlex
 import signal
 import socket
 import sys
+from typing import Callable
 
 import gevent
 import gevent.socket
@@ -26,6 +27,7 @@ from .config.options import option
 from .config.values import split_address
 from .connections import ConnectionTracker, EdgeLimits, raise_open_file_limit, refuse_at_capacity
 from .handler import GatewayHandler
+from .reload import reload_configuration
 
 log = logging.getLogger("aibridge.server")
 
@@ -88,9 +90,14 @@ def listen(address: str) -> socket.socket:
     return listener
 
 
-def serve(config: Config) -> int:
-    """Serve until SIGTERM/SIGINT, then shut down gracefully; returns the exit status."""
+def serve(config: Config, load_config: Callable[[], Config] | None = None) -> int:
+    """Serve until SIGTERM/SIGINT, then shut down gracefully; returns the exit status.
+
+    On SIGHUP, ``load_config`` (by default: the environment and its YAML file)
+    gives the configuration to reload.
+    """
     from .app import create_app, shutdown_app
+    from .config.loader import load_config as load_from_environment
 
     raise_open_file_limit()
     listener = listen(config.http_address)
@@ -106,13 +113,16 @@ def serve(config: Config) -> int:
     stopping = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stopping.set)
+    load = load_config or load_from_environment
+    gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(reload_configuration, app, server, load))
     server.start()
     print(startup_banner(config, listener.getsockname()), file=sys.stderr, flush=True)
     log.info("client connections: at most %d open; header timeout %gs, idle %gs, write %gs",
              limits.max_connections, limits.header_timeout, limits.idle_timeout, limits.write_timeout)
     stopping.wait()
-    log.info("shutting down: waiting up to %gs for in-flight requests", config.shutdown_grace)
-    server.drain(config.shutdown_grace)
+    grace = app.extensions["aibridge"].config.shutdown_grace  # as last reloaded
+    log.info("shutting down: waiting up to %gs for in-flight requests", grace)
+    server.drain(grace)
     shutdown_app(app)
     log.info("stopped")
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from flask import current_app
 
 import aibridge
@@ -44,3 +46,19 @@ def aibridge_call_tool(interception, tool, arguments):
 def _credential(interception, server_config) -> str | None:
     """A per-user ``Authorization`` value from the ``aibridge_mcp_credential`` hook, if a plugin gives one."""
     return aibridge.hooks().aibridge_mcp_credential(interception=interception, server=server_config)
+
+
+@aibridge.hookimpl
+def aibridge_reload(app, config):
+    """Serve the MCP servers the reloaded configuration lists; the previous sessions end in the background."""
+    previous = app.extensions.get(EXTENSION)
+    if previous is not None and tuple(server.config for server in previous.servers) == config.mcp_servers:
+        return
+    if config.mcp_servers:
+        servers = MCPServers(config.mcp_servers)
+        servers.start()
+        app.extensions[EXTENSION] = servers
+    else:
+        app.extensions.pop(EXTENSION, None)
+    if previous is not None:
+        threading.Thread(target=previous.stop, name="aibridge-mcp-stop", daemon=True).start()
