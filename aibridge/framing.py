@@ -15,8 +15,12 @@ import re
 MAX_HEADER_LINE = 65536
 MAX_HEADERS = 100
 
-# RFC 9110 token characters: what a header name may be made of.
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Well-formed header lines: an RFC 9110 token, a colon, a value without NUL or CR.
+_FIELD_LINE = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00\r\n]*\r?\n"
+_WELL_FORMED_LINE = re.compile(_FIELD_LINE)
+_WELL_FORMED_HEAD = re.compile(rb"(?:" + _FIELD_LINE + rb")*")  # one pass over the whole head
+# The two headers that frame the body, read from the lower-cased head.
+_FRAMING_FIELD = re.compile(rb"^(content-length|transfer-encoding):[ \t]*(.*?)[ \t]*\r?$", re.M)
 _FORBIDDEN_IN_LINE = re.compile(rb"[\x00\r\n]")
 
 
@@ -52,7 +56,13 @@ def check_request_line(line: bytes) -> None:
 
 def check_head(lines: list[bytes], http_version: str) -> None:
     """Refuse folded or malformed header lines and every ambiguous body framing."""
-    fields = [_field(line) for line in lines]
+    head = b"".join(lines)
+    if _WELL_FORMED_HEAD.fullmatch(head) is None:
+        raise FramingError(_why_malformed(next(line for line in lines if not _WELL_FORMED_LINE.fullmatch(line))))
+    lowered = head.lower()
+    if b"content-length:" not in lowered and b"transfer-encoding:" not in lowered:
+        return  # (most GETs): nothing frames a body
+    fields = _FRAMING_FIELD.findall(lowered)
     lengths = [value for name, value in fields if name == b"content-length"]
     encodings = [value for name, value in fields if name == b"transfer-encoding"]
     if lengths and encodings:
@@ -64,21 +74,16 @@ def check_head(lines: list[bytes], http_version: str) -> None:
     if encodings:
         if http_version != "HTTP/1.1":
             raise FramingError(f"Transfer-Encoding in an {http_version} request")
-        if len(encodings) > 1 or encodings[0].lower() != b"chunked":
+        if len(encodings) > 1 or encodings[0] != b"chunked":
             raise FramingError("Transfer-Encoding other than a single chunked")
 
 
-def _field(line: bytes) -> tuple[bytes, bytes]:
-    """One header line as (lower-cased name, value without surrounding blanks)."""
+def _why_malformed(line: bytes) -> str:
     if line[:1] in (b" ", b"\t"):
-        raise FramingError("a header is folded over several lines (obsolete line folding)")
-    text = _without_line_end(line)
-    if _FORBIDDEN_IN_LINE.search(text):
-        raise FramingError("a header contains a NUL or CR character")
-    name, colon, value = text.partition(b":")
-    if not colon or not _TOKEN.fullmatch(name):
-        raise FramingError("a header line is not `name: value`")
-    return name.lower(), value.strip(b" \t")
+        return "a header is folded over several lines (obsolete line folding)"
+    if _FORBIDDEN_IN_LINE.search(_without_line_end(line)):
+        return "a header contains a NUL or CR character"
+    return "a header line is not `name: value`"
 
 
 def _without_line_end(line: bytes) -> bytes:
