@@ -114,28 +114,38 @@ def test_interim_answers_are_skipped():
     server.close()
 
 
+def answer_first(conn, server):
+    server.read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+
+
+def answer_second(conn, server):
+    server.read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+
+
+def first_then_second(client, server, between=lambda: None) -> None:
+    """Two requests, each answered; ``between`` runs while the first one's connection waits in the pool."""
+    first = request(client, server)
+    assert first.read() == b"first"
+    first.close()
+    between()
+    second = request(client, server)
+    assert second.read() == b"second"
+
+
 def test_a_kept_alive_connection_the_server_closed_is_replaced():
     closed = threading.Event()
 
     def answer_then_close(conn, server):
-        server.read_request(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+        answer_first(conn, server)
         # The server drops the idle connection, as providers do after their keep-alive timeout.
         conn.close()
         closed.set()
 
-    def answer(conn, server):
-        server.read_request(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
-
-    server = ScriptedServer(answer_then_close, answer)
-    client = Client()
-    first = request(client, server)
-    assert first.read() == b"first"
-    first.close()
-    assert closed.wait(5)  # the pool sees the drop before reuse (a drop after that is a 502, never a resend)
-    second = request(client, server)
-    assert second.read() == b"second"
+    server = ScriptedServer(answer_then_close, answer_second)
+    # The pool sees the drop before reuse (a drop after that is a 502, never a resend).
+    first_then_second(Client(), server, between=lambda: closed.wait(5))
     assert server.accepted == 2 and len(server.received) == 2
     server.close()
 
@@ -225,8 +235,7 @@ def test_https_verifies_the_certificate_and_reuses_the_connection(tmp_path, monk
 
 def answer_then_wait(conn, server):
     """Answer one request on a kept-alive connection, then read the next one and close without a word."""
-    server.read_request(conn)
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+    answer_first(conn, server)
     server.read_request(conn)
 
 
@@ -261,23 +270,17 @@ def test_a_request_read_on_a_reused_connection_is_not_sent_again():
 
 def test_a_reused_connection_that_fails_before_the_first_byte_is_replaced():
     def answer_then_keep(conn, server):
-        server.read_request(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+        answer_first(conn, server)
         conn.recv(1)  # until the client drops the connection
 
-    def answer(conn, server):
-        server.read_request(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+    def break_the_idle_connection():
+        # Dropped after the pool's check: not one byte of the next request leaves.
+        idle = client._pools[("http", "127.0.0.1", server.sock.getsockname()[1])]._idle[0]
+        idle.sock = FirstSendFails(idle.sock)
 
-    server = ScriptedServer(answer_then_keep, answer)
+    server = ScriptedServer(answer_then_keep, answer_second)
     client = Client()
-    first = request(client, server)
-    assert first.read() == b"first"
-    first.close()
-    idle = client._pools[("http", "127.0.0.1", server.sock.getsockname()[1])]._idle[0]
-    idle.sock = FirstSendFails(idle.sock)  # dropped after the pool's check: no byte of the request left
-    second = request(client, server)
-    assert second.read() == b"second"
+    first_then_second(client, server, between=break_the_idle_connection)
     assert server.accepted == 2 and len(server.received) == 2  # each request arrived once
     server.close()
 
