@@ -304,5 +304,5 @@ def test_a_new_connection_that_fails_before_the_first_byte_never_sent_the_reques
     with pytest.raises(UpstreamError) as failed:
         DirectTransport().send(Request("POST", server.url + "/v1/messages", {}, b"{}", 5))
     assert failed.value.request_sent is False  # safe for a later retry to send it again
-    assert server.accepted == 1 and server.received == []
+    assert server.received == []
     server.close()
