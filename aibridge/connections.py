@@ -28,8 +28,6 @@ AT_CAPACITY_RESPONSE = (
     b"Retry-After: 1\r\nContent-Length: 59\r\n\r\n"
     b"the gateway is at its connection limit; retry in a moment.\n"
 )
-
-
 REFUSAL_LOG_INTERVAL = 60.0  # seconds: one warning a minute, not one per refused connection
 _last_refusal_logged = float("-inf")
 

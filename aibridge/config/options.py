@@ -145,8 +145,8 @@ OPTIONS: tuple[Option, ...] = (
            "before it is dropped; its interception ends `client_disconnected`.", "duration", SERVER),
     Option("http-max-connections", "http_max_connections", _connection_cap, "0",
            "Most client connections held open; past it a new connection replaces the one that "
-           "waited longest for a request, or gets 503 when all are busy. 0: half the open-file "
-           "limit, less 64.", "int", SERVER, default_doc="0 (automatic)"),
+           "waited longest for a request, or gets 503 when all are busy. 0: half of what the "
+           "open-file limit leaves after 64 reserved descriptors.", "int", SERVER, default_doc="0 (automatic)"),
     Option("config", "config_path", values.parse_str, "",
            "YAML file with more settings (lower precedence than flags and environment).",
            "path", SERVER, env_override="CODER_CONFIG_PATH", in_yaml=False, default_doc="(none)"),
