@@ -20,6 +20,15 @@ class Gateway:
             pm.register(TokenStoreAuth(config.database_path), name="token-store")
         self._shut_down = False
 
+    def reload(self, app, config) -> None:
+        """Serve ``config`` from now on: new provider instances, then plugins' ``aibridge_reload``.
+
+        Requests in flight keep the provider instance (and the stream) they started with.
+        """
+        providers = {p.name: build_provider(p, self.upstream) for p in config.providers}
+        self.config, self.providers = config, providers
+        notify(self.pm, "aibridge_reload", app=app, config=config)
+
     def authenticate(self, req):
         return self.pm.hook.aibridge_authenticate(request=req)
 
