@@ -23,10 +23,12 @@ class Settings:
     seconds: float = 10.0
     stream_seconds: float = 8.0
     warmup_seconds: float = 2.0
-    idle_counts: list[int] = field(default_factory=lambda: [1000, 5000])
+    idle_counts: list[int] = field(default_factory=lambda: [1000, 10000])
     litellm_idle_counts: list[int] = field(default_factory=lambda: [1000])
     hold_seconds: float = 5.0
     ramp_timeout: float = 60.0
+    # A gateway holds two descriptors per stream (client and upstream side): no more streams than its limit allows.
+    max_idle_streams: int = 1_000_000
 
 
 def _python_module(module: str, spec: dict, timeout: float) -> dict:
