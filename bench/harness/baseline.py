@@ -27,7 +27,7 @@ class Commit:
     @property
     def label(self) -> str:
         short = self.sha[:8] + ("+changes" if self.dirty else "")
-        return short if self.ref in ("HEAD", self.sha, short) else f"{self.ref} ({short})"
+        return short if self.ref == "HEAD" or self.sha.startswith(self.ref) else f"{self.ref} ({short})"
 
     def as_dict(self) -> dict:
         return {"sha": self.sha, "ref": self.ref, "subject": self.subject, "dirty": self.dirty, "label": self.label}
