@@ -138,7 +138,7 @@ def _aibridge_builds(args, results: dict) -> list[tuple[str, str, str]]:
     return builds
 
 
-FDS_PER_PROCESS = 300  # listening socket, database, logs, libraries: besides two per stream
+FDS_PER_PROCESS = 200  # listening socket, database, logs, libraries: besides two per stream
 
 
 def _cap_idle_streams(settings: scenarios.Settings, results: dict) -> None:
