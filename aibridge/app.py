@@ -7,6 +7,7 @@ import logging
 from flask import Flask, jsonify
 
 from .config import Config
+from .datafiles import warn_about_shared_data_files
 from .gateway import Gateway
 from .plugins import make_plugin_manager
 from .relay import relay_blueprint
@@ -20,6 +21,7 @@ def create_app(config: Config | None = None, plugin_manager=None) -> Flask:
         from .config.loader import load_config
 
         config = load_config()
+    warn_about_shared_data_files(config.data_dir, config.database_path)
     pm = plugin_manager or make_plugin_manager(config.disable_plugins)
     app = Flask("aibridge")
     app.extensions["aibridge"] = Gateway(config, pm)

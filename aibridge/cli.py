@@ -88,7 +88,7 @@ def server(**flags):
 
     config = load_config(flags)
     setup_logging(config)
-    sys.exit(serve(config))
+    sys.exit(serve(config, lambda: load_config(flags)))
 
 
 @click.group()

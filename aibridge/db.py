@@ -7,6 +7,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from .datafiles import create_private_file
+
 BUSY_TIMEOUT_MS = 5000
 
 core_migrations = sqlite_utils.Migrations("aibridge-core")
@@ -49,6 +51,7 @@ def open_database(path: str | Path) -> sqlite_utils.Database:
     Safe to call from several processes at once: the schema is migrated under
     SQLite's write lock, so only the first caller creates the tables.
     """
+    create_private_file(path)  # before SQLite creates it 0644: its -wal and -shm files take its mode
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")

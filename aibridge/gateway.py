@@ -8,7 +8,6 @@ from .plugins import notify
 from .providers import build_provider
 from .upstream import Upstream
 
-
 USER_ID = "aibridge.user_id"  # WSGI environ key: who the request authenticated as (for the access log)
 
 
@@ -24,6 +23,16 @@ class Gateway:
         if not pm.is_blocked("token-store"):
             pm.register(TokenStoreAuth(config.database_path), name="token-store")
         self._shut_down = False
+
+    def reload(self, app, config) -> None:
+        """Serve ``config`` from now on: new provider instances, then plugins' ``aibridge_reload``.
+
+        Requests in flight keep the provider instance (and the stream) they started with.
+        """
+        providers = {p.name: build_provider(p, self.upstream) for p in config.providers}
+        self.config, self.providers = config, providers
+        self.redact = Redactor(config_secrets(config))
+        notify(self.pm, "aibridge_reload", app=app, config=config)
 
     def authenticate(self, req):
         actor = self.pm.hook.aibridge_authenticate(request=req)

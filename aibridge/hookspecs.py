@@ -70,6 +70,11 @@ def aibridge_shutdown(app):
 
 
 @hookspec
+def aibridge_reload(app, config):
+    """The configuration was loaded again (SIGHUP): apply ``config`` to what you set up at startup."""
+
+
+@hookspec
 def aibridge_routes(app, config):
     """Add HTTP routes (Flask blueprints or view functions) to the app."""
 

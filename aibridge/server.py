@@ -1,9 +1,9 @@
-"""``aibridge server``: the gateway on gevent's WSGI server, with a graceful shutdown.
+"""``aibridge server``: the gateway on gevent's WSGI server, with a graceful shutdown and reload.
 
 On SIGTERM or SIGINT the server stops accepting connections, closes idle
 keep-alive connections, lets in-flight requests finish (at most
 ``--shutdown-grace``), then runs the plugins' shutdown hooks so every record
-is flushed.
+is flushed. On SIGHUP it reloads its configuration (:mod:`.reload`).
 """
 
 from __future__ import annotations
@@ -14,113 +14,51 @@ import shlex
 import signal
 import socket
 import sys
+from typing import Callable
 
 import gevent
 import gevent.socket
 from gevent.event import Event
 from gevent.pool import Pool
-from gevent.pywsgi import WSGIHandler, WSGIServer
+from gevent.pywsgi import WSGIServer
 
 from .config import Config, ConfigError
 from .config.options import option
 from .config.values import split_address
-from .gateway import USER_ID
+from .connections import ConnectionTracker, EdgeLimits, raise_open_file_limit, refuse_at_capacity
+from .handler import GatewayHandler
 from .logs import ACCESS_LOGGER
-from .relay.client_watch import CLIENT_SOCKET
+from .reload import reload_configuration
 
 log = logging.getLogger("aibridge.server")
 
 
-# pywsgi drops every header whose name has an underscore (they could pass for
-# headers with dashes), but Codex sends its session id as ``session_id``.
-KEPT_UNDERSCORE_HEADERS = frozenset({"session_id"})
-
-
-class DrainingHandler(WSGIHandler):
-    """Once the server drains, keep-alive connections close: idle ones now, busy ones after their response.
-
-    The client's socket is in the environ (``aibridge.client_socket``) so the
-    relay can notice a client that left (relay/client_watch.py); each request
-    gets one access log line, with its parts as fields.
-    """
-
-    def get_environ(self):
-        environ = super().get_environ()
-        for line in self.headers.headers:
-            name, _, value = line.partition(":")
-            if name.strip().lower() in KEPT_UNDERSCORE_HEADERS:
-                environ.setdefault("HTTP_" + name.strip().upper(), value.strip())
-        environ[CLIENT_SOCKET] = self.socket
-        return environ
-
-    def log_request(self):
-        access_log = self.server.access_log
-        if access_log is not None:
-            fields = access_fields(self)
-            access_log.info(access_line(fields, self.requestline), extra=fields)
-
-    def read_requestline(self):
-        if self.server.draining:
-            return ""
-        self.server.idle_handlers.add(self)
-        try:
-            return super().read_requestline()
-        finally:
-            self.server.idle_handlers.discard(self)
-
-    def finalize_headers(self):
-        if self.server.draining:
-            self.close_connection = True
-        super().finalize_headers()
-
-    def stop_waiting(self) -> None:
-        """Wake a handler blocked on reading the next request: it sees the end of the stream."""
-        try:
-            self.socket.shutdown(socket.SHUT_RD)
-        except (OSError, AttributeError):
-            pass
-
-
-def access_fields(handler: WSGIHandler) -> dict:
-    """One request's access log fields: method, path (without the query), status, bytes, duration_ms, user_id."""
-    status = handler._orig_status or handler.status or "000"
-    status = status.decode("latin-1") if isinstance(status, bytes) else status
-    finished = handler.time_finish or handler.time_start
-    address = handler.client_address
-    fields = {
-        "method": handler.command or "",
-        "path": (handler.path or "").partition("?")[0],
-        "status": int(status.split()[0]) if status.split()[0].isdigit() else 0,
-        "bytes": handler.response_length or 0,
-        "duration_ms": round((finished - handler.time_start) * 1000, 1),
-        "remote_addr": (address[0] if isinstance(address, tuple) else address) or "",
-    }
-    user_id = (handler.environ or {}).get(USER_ID)
-    if user_id:
-        fields["user_id"] = user_id
-    return fields
-
-
-def access_line(fields: dict, requestline: str) -> str:
-    """``127.0.0.1 <user id or -> "GET /healthz HTTP/1.1" 200 15 0.4ms``: the access line as people read it."""
-    user = fields.get("user_id") or "-"
-    return (f'{fields["remote_addr"] or "-"} {user} "{requestline or ""}" {fields["status"]} {fields["bytes"]} '
-            f'{fields["duration_ms"]}ms')
-
-
 class GatewayServer(WSGIServer):
-    """A WSGI server whose ``drain()`` finishes in-flight requests before returning.
+    """A WSGI server that holds its edge limits and whose ``drain()`` finishes in-flight requests first.
 
-    ``log`` is the access logger (None: no access lines).
+    ``log`` is the access logger (None: no access lines, see :mod:`.access_log`).
     """
 
-    handler_class = DrainingHandler
+    handler_class = GatewayHandler
 
-    def __init__(self, listener, application, log: logging.Logger | None = None, **kwargs):
+    def __init__(self, listener, application, limits: EdgeLimits | None = None, log: logging.Logger | None = None,
+                 **kwargs):
         super().__init__(listener, application, spawn=Pool(), log=None, **kwargs)
         self.access_log = log
         self.draining = False
-        self.idle_handlers: set[DrainingHandler] = set()
+        self.limits = limits or EdgeLimits()
+        self.connections = ConnectionTracker()
+
+    def handle(self, sock, address):
+        if not self.connections.make_room(self.limits.max_connections):
+            refuse_at_capacity(sock, self.limits.max_connections)
+            return
+        handler = self.handler_class(sock, address, self)
+        self.connections.opened(handler)
+        try:
+            handler.handle()
+        finally:
+            self.connections.closed(handler)
 
     def drain(self, grace: float) -> None:
         """Stop accepting; give in-flight requests ``grace`` seconds, then cut what is left.
@@ -130,7 +68,7 @@ class GatewayServer(WSGIServer):
         """
         self.draining = True
         self.close()
-        for handler in list(self.idle_handlers):
+        for handler in self.connections.waiting():
             handler.stop_waiting()
         self.pool.join(timeout=grace)
         if len(self.pool):
@@ -164,27 +102,39 @@ def listen(address: str) -> socket.socket:
     return listener
 
 
-def serve(config: Config) -> int:
-    """Serve until SIGTERM/SIGINT, then shut down gracefully; returns the exit status."""
-    from .app import create_app, shutdown_app
+def serve(config: Config, load_config: Callable[[], Config] | None = None) -> int:
+    """Serve until SIGTERM/SIGINT, then shut down gracefully; returns the exit status.
 
+    On SIGHUP, ``load_config`` (by default: the environment and its YAML file)
+    gives the configuration to reload.
+    """
+    from .app import create_app, shutdown_app
+    from .config.loader import load_config as load_from_environment
+
+    raise_open_file_limit()
     listener = listen(config.http_address)
     try:
         app = create_app(config)
     except BaseException:
         listener.close()
         raise
+    limits = EdgeLimits.from_config(config)
     server = GatewayServer(
-        listener, app, log=logging.getLogger(ACCESS_LOGGER), error_log=logging.getLogger("aibridge.http")
+        listener, app, limits, log=logging.getLogger(ACCESS_LOGGER), error_log=logging.getLogger("aibridge.http")
     )
     stopping = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stopping.set)
+    load = load_config or load_from_environment
+    gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(reload_configuration, app, server, load))
     server.start()
     print(startup_banner(config, listener.getsockname()), file=sys.stderr, flush=True)
+    log.info("client connections: at most %d open; header timeout %gs, idle %gs, write %gs",
+             limits.max_connections, limits.header_timeout, limits.idle_timeout, limits.write_timeout)
     stopping.wait()
-    log.info("shutting down: waiting up to %gs for in-flight requests", config.shutdown_grace)
-    server.drain(config.shutdown_grace)
+    grace = app.extensions["aibridge"].config.shutdown_grace  # as last reloaded
+    log.info("shutting down: waiting up to %gs for in-flight requests", grace)
+    server.drain(grace)
     shutdown_app(app)
     log.info("stopped")
     return 0

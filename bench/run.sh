@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command for the whole benchmark: install what it needs, then run bench/run.py.
-#   bench/run.sh [run.py options]     e.g. bench/run.sh --profile, bench/run.sh --quick
+#   bench/run.sh [run.py options]     e.g. bench/run.sh --profile, bench/run.sh --quick,
+#                                          bench/run.sh --baseline HEAD~1, bench/run.sh --scenario faults
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -10,13 +11,20 @@ mkdir -p "$WORK"
 
 want_litellm=1
 want_profile=0
+scenarios=""
 prev=""
 for arg in "$@"; do
     [[ "$prev" == "--skip" && "$arg" == "litellm" ]] && want_litellm=0
     [[ "$arg" == "--skip=litellm" ]] && want_litellm=0
     [[ "$arg" == "--profile" ]] && want_profile=1
+    [[ "$prev" == "--scenario" ]] && scenarios="$scenarios,$arg"
+    [[ "$arg" == --scenario=* ]] && scenarios="$scenarios,${arg#--scenario=}"
     prev="$arg"
 done
+# LiteLLM is only in the load scenarios (main, bodies), not in faults.
+if [[ -n "$scenarios" && "$scenarios" != *main* && "$scenarios" != *bodies* ]]; then
+    want_litellm=0
+fi
 
 as_root() {
     if [[ "$(id -u)" == 0 ]]; then "$@"; else sudo "$@"; fi
@@ -58,7 +66,7 @@ if [[ "$want_profile" == 1 && ! -x "$WORK/tools-venv/bin/py-spy" ]]; then
     "$WORK/tools-venv/bin/pip" install -q py-spy
 fi
 
-# 5,000 open streams need ~10,000 descriptors in the gateway.
+# 10,000 open streams need ~20,000 descriptors in the gateway (run.py checks and says so).
 ulimit -Hn 65536 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 

@@ -114,23 +114,38 @@ def test_interim_answers_are_skipped():
     server.close()
 
 
-def test_a_kept_alive_connection_the_server_closed_is_replaced():
-    def answer_then_close(conn, server):
-        server.read_request(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
-        # The server drops the idle connection, as providers do after their keep-alive timeout.
+def answer_first(conn, server):
+    server.read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
 
-    def answer(conn, server):
-        server.read_request(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
 
-    server = ScriptedServer(answer_then_close, answer)
-    client = Client()
+def answer_second(conn, server):
+    server.read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond")
+
+
+def first_then_second(client, server, between=lambda: None) -> None:
+    """Two requests, each answered; ``between`` runs while the first one's connection waits in the pool."""
     first = request(client, server)
     assert first.read() == b"first"
     first.close()
+    between()
     second = request(client, server)
     assert second.read() == b"second"
+
+
+def test_a_kept_alive_connection_the_server_closed_is_replaced():
+    closed = threading.Event()
+
+    def answer_then_close(conn, server):
+        answer_first(conn, server)
+        # The server drops the idle connection, as providers do after their keep-alive timeout.
+        conn.close()
+        closed.set()
+
+    server = ScriptedServer(answer_then_close, answer_second)
+    # The pool sees the drop before reuse (a drop after that is a 502, never a resend).
+    first_then_second(Client(), server, between=lambda: closed.wait(5))
     assert server.accepted == 2 and len(server.received) == 2
     server.close()
 
@@ -212,4 +227,82 @@ def test_https_verifies_the_certificate_and_reuses_the_connection(tmp_path, monk
         assert response.read() == expected
         response.close()
     assert server.accepted == 2  # one refused, then one connection for both requests
+    server.close()
+
+
+# Never resend a request the provider may have received (issue 12, item 4).
+
+
+def answer_then_wait(conn, server):
+    """Answer one request on a kept-alive connection, then read the next one and close without a word."""
+    answer_first(conn, server)
+    server.read_request(conn)
+
+
+class FirstSendFails:
+    """A socket whose next ``send`` fails as if the server had reset the connection before it."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def send(self, data):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+def test_a_request_read_on_a_reused_connection_is_not_sent_again():
+    from aibridge.upstream import Request, UpstreamError
+    from aibridge.upstream.direct import DirectTransport
+
+    server = ScriptedServer(answer_then_wait)
+    transport = DirectTransport()
+    first = transport.send(Request("POST", server.url + "/v1/messages", {}, b"{}", 5))
+    assert first.read() == b"first"
+    first.close()
+    with pytest.raises(UpstreamError) as failed:
+        transport.send(Request("POST", server.url + "/v1/messages", {}, b"{}", 5))
+    assert failed.value.request_sent and failed.value.status == 502
+    assert len(server.received) == 2 and server.accepted == 1  # the second request arrived exactly once
+    server.close()
+
+
+def test_a_reused_connection_that_fails_before_the_first_byte_is_replaced():
+    def answer_then_keep(conn, server):
+        answer_first(conn, server)
+        conn.recv(1)  # until the client drops the connection
+
+    def break_the_idle_connection():
+        # Dropped after the pool's check: not one byte of the next request leaves.
+        idle = client._pools[("http", "127.0.0.1", server.sock.getsockname()[1])]._idle[0]
+        idle.sock = FirstSendFails(idle.sock)
+
+    server = ScriptedServer(answer_then_keep, answer_second)
+    client = Client()
+    first_then_second(client, server, between=break_the_idle_connection)
+    assert server.accepted == 2 and len(server.received) == 2  # each request arrived once
+    server.close()
+
+
+def test_a_new_connection_that_fails_before_the_first_byte_never_sent_the_request(monkeypatch):
+    from aibridge.upstream import Request, UpstreamError
+    from aibridge.upstream import http1
+    from aibridge.upstream.direct import DirectTransport
+
+    def accept_only(conn, server):
+        conn.recv(1)
+
+    server = ScriptedServer(accept_only)
+    new_connection = http1.Connection.__init__
+
+    def failing_connection(self, *args):
+        new_connection(self, *args)
+        self.sock = FirstSendFails(self.sock)
+
+    monkeypatch.setattr(http1.Connection, "__init__", failing_connection)
+    with pytest.raises(UpstreamError) as failed:
+        DirectTransport().send(Request("POST", server.url + "/v1/messages", {}, b"{}", 5))
+    assert failed.value.request_sent is False  # safe for a later retry to send it again
+    assert server.received == []
     server.close()

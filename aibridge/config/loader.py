@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..datafiles import PRIVATE_DIR_MODE
 from .mcp import build_mcp_servers
 from .model import Config, ConfigError
 from .options import BY_NAME, OPTIONS, Option, option
@@ -81,7 +82,7 @@ def ensure_data_dir(setting: Setting) -> Path:
     path = Path(os.path.abspath(setting.value))
     label = setting.source or f"{BY_NAME['data-dir'].env} (default {path})"
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
     except FileExistsError:
         raise ConfigError(f"{label}: {path} exists and is not a directory") from None
     except OSError as error:

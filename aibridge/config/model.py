@@ -64,6 +64,10 @@ class Config:
     mcp_servers: tuple[MCPServerConfig, ...] = ()
     mcp_max_rounds: int = 10
     shutdown_grace: float = 30.0  # seconds in-flight requests get on SIGTERM
+    http_header_timeout: float = 10.0  # seconds for a request's line and headers
+    http_idle_timeout: float = 60.0  # seconds a kept-alive connection may wait for its next request
+    http_write_timeout: float = 60.0  # seconds a client may stop reading (or sending its body)
+    http_max_connections: int = 0  # 0: automatic, from the open-file limit
     config_path: str = ""
     extra: dict = field(default_factory=dict)  # options plugins read by name
 

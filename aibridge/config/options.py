@@ -69,6 +69,11 @@ def _positive_seconds(value: Any) -> float:
     return seconds
 
 
+def _connection_cap(value: Any) -> int:
+    """0 (automatic) or a number of connections."""
+    return 0 if str(value).strip() == "0" else values.parse_positive_int(value)
+
+
 GENERAL = "AI Bridge"
 LEGACY = "Legacy providers"
 SERVER = "Server"
@@ -128,6 +133,20 @@ OPTIONS: tuple[Option, ...] = (
            default_doc="`$XDG_DATA_HOME/aibridge`, else `~/.local/share/aibridge`"),
     Option("shutdown-grace", "shutdown_grace", values.parse_duration_seconds, "30s",
            "On SIGTERM/SIGINT, how long in-flight requests may still run.", "duration", SERVER),
+    Option("http-header-timeout", "http_header_timeout", _positive_seconds, "10s",
+           "How long a client may take to send a request's line and headers (from connecting, or "
+           "from its first byte on a kept-alive connection); then the connection is closed.",
+           "duration", SERVER),
+    Option("http-idle-timeout", "http_idle_timeout", _positive_seconds, "60s",
+           "How long a kept-alive connection may wait for its next request before it is closed.",
+           "duration", SERVER),
+    Option("http-write-timeout", "http_write_timeout", _positive_seconds, "60s",
+           "How long a client may stop reading its answer (or stop sending the body it announced) "
+           "before it is dropped; its interception ends `client_disconnected`.", "duration", SERVER),
+    Option("http-max-connections", "http_max_connections", _connection_cap, "0",
+           "Most client connections held open; past it a new connection replaces the one that "
+           "waited longest for a request, or gets 503 when all are busy. 0: half of what the "
+           "open-file limit leaves after 64 reserved descriptors.", "int", SERVER, default_doc="0 (automatic)"),
     Option("config", "config_path", values.parse_str, "",
            "YAML file with more settings (lower precedence than flags and environment).",
            "path", SERVER, env_override="CODER_CONFIG_PATH", in_yaml=False, default_doc="(none)"),

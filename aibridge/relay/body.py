@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import request
+from werkzeug.exceptions import ClientDisconnected
 
 
 def read_body(limit: int) -> bytes | None:
@@ -13,7 +14,12 @@ def read_body(limit: int) -> bytes | None:
     stream = request.stream
     parts, size = [], 0
     while size <= limit:
-        part = stream.read(min(65536, limit + 1 - size))
+        try:
+            part = stream.read(min(65536, limit + 1 - size))
+        except OSError:
+            # The client left, or stopped sending the body it announced for longer than the
+            # server's write timeout: a 400 for the access log, no traceback.
+            raise ClientDisconnected() from None
         if not part:
             break
         parts.append(part)

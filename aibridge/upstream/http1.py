@@ -43,6 +43,10 @@ class ConnectFailed(OSError):
         self.timed_out = isinstance(cause, TimeoutError)
 
 
+class NothingSent(ConnectFailed):
+    """The connection failed on the request's first write: the kernel took no byte of it, nothing was sent."""
+
+
 class Headers:
     """Response headers: in order for relaying, by lower-cased name for lookups."""
 
@@ -246,12 +250,14 @@ class Client:
             conn, reused = pool.get(connect_timeout)
             try:
                 conn.sock.settimeout(read_timeout)
-                conn.sock.sendall(message)
+                _write_request(conn.sock, message)
                 return Response(pool, conn, method)
-            except (NoAnswer, ConnectionResetError, BrokenPipeError):
+            except NothingSent:
                 conn.close()
-                # A kept-alive connection the server closed while we reused it: the
-                # request was never read, so it is safe to send once more on a new one.
+                # A kept-alive connection the server closed after the pool's check, and
+                # not one byte of the request left: sending it on a new one cannot
+                # make the provider run it twice. Anything later (a reset after the
+                # write, no answer) may have reached the provider: never resent.
                 if not reused:
                     raise
             except BaseException:
@@ -275,6 +281,17 @@ class Client:
             with self._lock:
                 pool = self._pools.setdefault(key, Pool(scheme, host, port, self.pool_size, self._tls))
         return pool
+
+
+def _write_request(sock, message: bytes) -> None:
+    """Send the whole request; NothingSent when its first write fails (no byte reached the kernel)."""
+    view = memoryview(message)
+    try:
+        sent = sock.send(view)
+    except OSError as exc:
+        raise NothingSent(exc) from exc
+    if sent < len(view):
+        sock.sendall(view[sent:])
 
 
 def _head(method: str, target: str, netloc: str, headers: dict[str, str], body: bytes | None) -> bytes:

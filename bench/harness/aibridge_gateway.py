@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-import sqlite3
+import signal
 import subprocess
+import time
 from pathlib import Path
 
+from . import records
 from .procs import Processes, free_port, http_status, wait_until_ready
 from .targets import Target
 
@@ -16,11 +18,22 @@ API_PREFIX = "/api/v2/aibridge"
 class Aibridge:
     """A gateway with its own data directory, user and token."""
 
-    def __init__(self, procs: Processes, work: Path, name: str, executable: str, openai_base: str, anthropic_base: str):
+    def __init__(
+        self,
+        procs: Processes,
+        work: Path,
+        name: str,
+        executable: str,
+        openai_base: str,
+        anthropic_base: str,
+        data_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.procs = procs
         self.name = name
         self.executable = executable
-        self.data_dir = work / name
+        self.data_dir = data_dir or work / name
+        self.extra_env = env or {}
         self.port = free_port()
         self.openai_base = openai_base
         self.anthropic_base = anthropic_base
@@ -39,6 +52,7 @@ class Aibridge:
             CODER_DATA_DIR=str(self.data_dir),
             CODER_HTTP_ADDRESS=f"127.0.0.1:{self.port}",
         )
+        env.update(self.extra_env)
         return env
 
     def _cli(self, *args: str) -> str:
@@ -50,10 +64,33 @@ class Aibridge:
     def start(self) -> None:
         """Create the bench user and token, start the server, wait for /healthz."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._cli("users", "create", "bench", "--role", "owner")
-        self.token = self._cli("tokens", "create", "bench").splitlines()[-1].strip()
+        self.token = self.add_user("bench", "owner")
+        self.launch()
+
+    def add_user(self, username: str, role: str = "member") -> str:
+        """Create a user and a token for it (before the server starts); returns the token."""
+        self._cli("users", "create", username, "--role", role)
+        return self._cli("tokens", "create", username).splitlines()[-1].strip()
+
+    def launch(self, timeout: float = 60) -> float:
+        """Start the server on its port and data directory (again, after a stop or a kill); seconds until /healthz answered."""
         self.proc = self.procs.start(self.name, [self.executable, "server"], env=self._env())
-        wait_until_ready(lambda: http_status(self.port, "/healthz")[0] == 200, self.name, self.proc, 60, self.procs, self.name)
+        return wait_until_ready(lambda: http_status(self.port, "/healthz")[0] == 200, self.name, self.proc, timeout, self.procs, self.name)
+
+    def kill(self) -> int:
+        """kill -9: no shutdown, no flush."""
+        return self.procs.stop(self.proc, signal.SIGKILL, timeout=10)
+
+    def terminate(self, wait: float) -> tuple[bool, float]:
+        """SIGTERM, then wait up to ``wait`` seconds without killing; (exited, seconds waited)."""
+        started = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            return False, round(time.monotonic() - started, 1)
+        return True, round(time.monotonic() - started, 1)
 
     @property
     def pid(self) -> int:
@@ -77,25 +114,8 @@ class Aibridge:
         return self.exit_code
 
     def recorded(self) -> dict:
-        """What the recorder wrote, read from <data dir>/aibridge.db after shutdown."""
-        db = sqlite3.connect(f"file:{self.data_dir / 'aibridge.db'}?mode=ro", uri=True)
-        try:
-            total = db.execute("SELECT count(*) FROM interceptions").fetchone()[0]
-            unended = db.execute("SELECT count(*) FROM interceptions WHERE ended_at IS NULL").fetchone()[0]
-            by_status = dict(db.execute("SELECT coalesce(status, ''), count(*) FROM interceptions GROUP BY 1"))
-            by_api = dict(db.execute("SELECT coalesce(api, '') || CASE streaming WHEN 1 THEN ' stream' ELSE '' END, count(*) FROM interceptions GROUP BY 1"))
-            token_rows = db.execute("SELECT count(*) FROM token_usages").fetchone()[0]
-            prompt_rows = db.execute("SELECT count(*) FROM user_prompts").fetchone()[0]
-        finally:
-            db.close()
-        return {
-            "interceptions": total,
-            "not_ended": unended,
-            "by_status": by_status,
-            "by_api": by_api,
-            "token_usages": token_rows,
-            "user_prompts": prompt_rows,
-        }
+        """What the recorder wrote (read from a copy of <data dir>/aibridge.db; call after stop)."""
+        return records.read(self.data_dir)
 
     def version(self) -> str:
         out = subprocess.run([self.executable, "--version"], capture_output=True, text=True, timeout=60)

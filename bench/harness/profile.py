@@ -30,13 +30,13 @@ def _frame_file(name: str) -> str:
 _AREAS = [
     ("SQLite recorder (queue put in requests, writer thread)", ("recorder/", "sqlite_utils/", "sqlite3/")),
     ("logging (access log, records)", ("logging/", "pythonjsonlogger/")),
-    ("upstream HTTP client (requests/urllib3/http.client)", ("requests/", "urllib3/", "http/client")),
+    ("upstream HTTP client (aibridge's own, urllib3, http.client)", ("aibridge/upstream/", "aibridge/intercept/http1", "requests/", "urllib3/", "http/client")),
     ("Flask / Werkzeug", ("flask/", "werkzeug/")),
     ("plugin calls (pluggy)", ("pluggy/",)),
-    ("JSON", ("json/",)),
+    ("JSON (json, orjson, msgspec)", ("json/", "orjson", "msgspec")),
     ("gevent: WSGI server, sockets, hub", ("gevent/",)),
     ("aibridge core", ("aibridge/",)),
-    ("plugins (other)", ("retention/", "audit/", "structured_log", "os_threads")),
+    ("plugins (other)", ("retention/", "audit/", "structured_log", "os_threads", "aibridge_plugins/", "plugins/")),
 ]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import wrk
 from .cpu import CpuMeter
+from .rss import RssSampler
 from .targets import Request, Target
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
@@ -22,10 +23,12 @@ class Settings:
     seconds: float = 10.0
     stream_seconds: float = 8.0
     warmup_seconds: float = 2.0
-    idle_counts: list[int] = field(default_factory=lambda: [1000, 5000])
+    idle_counts: list[int] = field(default_factory=lambda: [1000, 10000])
     litellm_idle_counts: list[int] = field(default_factory=lambda: [1000])
     hold_seconds: float = 5.0
     ramp_timeout: float = 60.0
+    # A gateway holds two descriptors per stream (client and upstream side): no more streams than its limit allows.
+    max_idle_streams: int = 1_000_000
 
 
 def _python_module(module: str, spec: dict, timeout: float) -> dict:
@@ -61,9 +64,12 @@ def stream_run(request: Request, concurrency: int, seconds: float, server_pid: i
 
 
 def wrk_run(request: Request, script: Path, connections: int, seconds: float, server_pid: int | None) -> dict:
+    """One wrk run; also the server's CPU and its resident memory (process tree) during the run."""
     meter = CpuMeter(server_pid)
-    result = wrk.run(request.url, script, connections, seconds).as_dict()
+    with RssSampler(server_pid) as rss:
+        result = wrk.run(request.url, script, connections, seconds).as_dict()
     result["server_cpu_pct"] = meter.percent()
+    result["rss_start_mib"], result["rss_peak_mib"] = rss.first, rss.peak
     return result
 
 
@@ -94,6 +100,8 @@ def blocking_and_streams(target: Target, settings: Settings, work: Path, server_
 
 def idle_streams(request: Request, count: int, settings: Settings, rss_pid: int, slow_port: int, slow_pid: int) -> dict:
     """Hold ``count`` slow streams open through the server whose RSS is measured."""
+    # Opening takes longer with more streams: at least 50 a second before the ramp counts as failed.
+    ramp_timeout = max(settings.ramp_timeout, count / 50)
     spec = {
         "host": "127.0.0.1",
         "port": request.port,
@@ -103,14 +111,14 @@ def idle_streams(request: Request, count: int, settings: Settings, rss_pid: int,
         "streams": count,
         "rss_pid": rss_pid,
         "hold_seconds": settings.hold_seconds,
-        "ramp_timeout": settings.ramp_timeout,
-        "max_seconds": settings.ramp_timeout + 120,
+        "ramp_timeout": ramp_timeout,
+        "max_seconds": ramp_timeout + 120,
         "finish_timeout": 60,
         "upstream_host": "127.0.0.1",
         "upstream_port": slow_port,
     }
     server_meter, upstream_meter = CpuMeter(rss_pid), CpuMeter(slow_pid)
-    result = _python_module("idle_streams", spec, timeout=settings.ramp_timeout + settings.hold_seconds + 300)
+    result = _python_module("idle_streams", spec, timeout=ramp_timeout + settings.hold_seconds + 300)
     result["server_cpu_pct"] = server_meter.percent()
     result["upstream_cpu_pct"] = upstream_meter.percent()
     result["sent"] = count

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import canned
+from . import agent_bodies, canned
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,14 @@ class Target:
 
     def messages(self) -> Request:
         return Request(self.port, self.messages_path, self._headers(anthropic=True), canned.messages_request(self.messages_model))
+
+    def blocking(self, api: str, size: int | None) -> Request:
+        """A blocking ``api`` ("chat" or "messages") request: the tiny body, or an agent-shaped one of ``size`` bytes."""
+        if size is None:
+            return self.chat() if api == "chat" else self.messages()
+        model = self.chat_model if api == "chat" else self.messages_model
+        path = self.chat_path if api == "chat" else self.messages_path
+        return Request(self.port, path, self._headers(anthropic=api == "messages"), agent_bodies.body(api, model, size))
 
     def chat_stream(self) -> Request:
         return Request(

@@ -85,7 +85,8 @@ def write_script(path: Path, body: bytes, headers: dict[str, str]) -> Path:
     if b"]==]" in body:
         raise ValueError("request body cannot be embedded in the wrk script")
     lines = [f"  wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
-    path.write_text(_SCRIPT.format(body=body.decode(), headers="\n".join(lines)))
+    # Bytes, not text: agent bodies carry raw UTF-8, whatever the locale says.
+    path.write_bytes(_SCRIPT.format(body=body.decode(), headers="\n".join(lines)).encode())
     return path
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import aibridge
 
 from . import hookspecs
@@ -48,3 +50,18 @@ def aibridge_call_tool(interception, tool, arguments):
 def _credential(interception, server_config) -> str | None:
     """A per-user ``Authorization`` value from the ``aibridge_mcp_credential`` hook, if a plugin gives one."""
     return aibridge.hooks().aibridge_mcp_credential(interception=interception, server=server_config)
+
+
+@aibridge.hookimpl
+def aibridge_reload(app, config):
+    """Serve the MCP servers the reloaded configuration lists; the previous sessions end in the background."""
+    previous = servers.get(app)
+    if previous is not None and tuple(server.config for server in previous.servers) == config.mcp_servers:
+        return
+    servers.pop(app)
+    if config.mcp_servers:
+        configured = MCPServers(config.mcp_servers)
+        configured.start()
+        servers.set(app, configured)
+    if previous is not None:
+        threading.Thread(target=previous.stop, name="aibridge-mcp-stop", daemon=True).start()
