@@ -345,7 +345,8 @@ def test_throttling_is_a_429_rate_limit_error(client, bedrock, collector):
         "type": "rate_limit_error",
         "message": "Bedrock ThrottlingException: Too many requests, please wait before trying again."}}
     [end] = collector.wait_for_ends()
-    assert end.status == "failed"
+    assert (end.status, end.error.kind, end.error.upstream_status, end.error.message) == (
+        "failed", "upstream_status", 429, "Bedrock ThrottlingException: Too many requests, please wait before trying again.")
     assert collector.of("prompt_usage")[0].prompt == "Say hello."
 
 
@@ -389,7 +390,8 @@ def test_exception_inside_the_stream_becomes_an_anthropic_error_event(gateway, t
         "type": "rate_limit_error",
         "message": "Bedrock throttlingException: Too many tokens, please wait before trying again."}}
     [end] = collector.wait_for_ends()
-    assert end.status == "failed"
+    assert (end.status, end.error.kind, end.error.message) == (
+        "failed", "stream_error", "Bedrock throttlingException: Too many tokens, please wait before trying again.")
     assert token_totals(collector.of("token_usage"))["input_tokens"] == 12
 
 
@@ -413,9 +415,9 @@ def test_a_damaged_event_stream_ends_with_an_error_event(gateway, token, bedrock
     assert sse_data(body)[:3] == sse_event_data("anthropic/stream_text")[:3]
     error = json.loads(sse_data(body)[-1])
     assert error["type"] == "error" and error["error"]["type"] == "api_error"
-    assert "event stream" in error["error"]["message"]
+    assert error["error"]["message"].startswith(f"Bedrock: the event stream of {bedrock.url.removeprefix('http://')} ")
     [end] = collector.wait_for_ends()
-    assert end.status == "failed"
+    assert (end.status, end.error.kind, end.error.message) == ("failed", "stream_error", error["error"]["message"])
 
 
 # -- credentials ---------------------------------------------------------------------

@@ -23,8 +23,9 @@ class UnreadableEvent(Exception):
 class EventStreamToSSE:
     """Wraps the upstream body: ``read1()`` returns Anthropic SSE bytes, never waiting for more than one message."""
 
-    def __init__(self, raw):
+    def __init__(self, raw, host: str = ""):
         self._raw = raw
+        self._source = f"the event stream of {host}" if host else "the event stream"  # for error messages
         self._messages = EventStreamBuffer()
         self._pending = 0  # bytes received but not yet part of a complete message
         self._done = False
@@ -54,12 +55,12 @@ class EventStreamToSSE:
                     self._done = True
                     break
         except (ParserError, UnreadableEvent, ValueError) as exc:  # ValueError: undecodable header text
-            events.append(stream_error_event("", f"the event stream could not be read: {exc}"))
+            events.append(stream_error_event("", f"{self._source} could not be read: {exc}"))
             self._done = True
         return b"".join(events)
 
     def _ended_early(self) -> bytes:
-        return stream_error_event("", "the event stream ended in the middle of a message", 502)
+        return stream_error_event("", f"{self._source} ended in the middle of a message", 502)
 
 
 def sse_for_message(headers: dict, payload: bytes) -> tuple[bytes, bool]:

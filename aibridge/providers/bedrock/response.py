@@ -30,7 +30,7 @@ class BedrockResponse:
             shown_type = "application/json"
         elif upstream_type.startswith(EVENTSTREAM_TYPE):
             shown_type = "text/event-stream; charset=utf-8"
-            self._events = EventStreamToSSE(response)
+            self._events = EventStreamToSSE(response, response.host)
         else:
             shown_type = upstream_type or "application/json"
         kept = [(name, value) for name, value in response.headers.items() if name.lower() not in _REPLACED]
