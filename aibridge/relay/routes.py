@@ -1,4 +1,7 @@
-"""The bridge routes: ``/api/v2/aibridge/<provider name>/<api path>`` to the right provider instance."""
+"""The provider routes: ``/api/v2/ai-gateway/<provider name>/<api path>`` to the right provider instance.
+
+``/api/v2/aibridge/...`` (the product's former name) serves the same routes.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ relay_blueprint = Blueprint("relay", __name__)
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
+@relay_blueprint.route("/api/v2/ai-gateway/<name>", methods=_METHODS, defaults={"subpath": ""})
+@relay_blueprint.route("/api/v2/ai-gateway/<name>/<path:subpath>", methods=_METHODS)
 @relay_blueprint.route("/api/v2/aibridge/<name>", methods=_METHODS, defaults={"subpath": ""})
 @relay_blueprint.route("/api/v2/aibridge/<name>/<path:subpath>", methods=_METHODS)
 def provider_route(name, subpath):
@@ -27,7 +32,8 @@ def handle(gateway, name: str, path: str):
     if not gateway.config.enabled:
         return error_response(
             shape, 404,
-            "AI Bridge is disabled on this server: start it with --aibridge-enabled or CODER_AIBRIDGE_ENABLED=true",
+            "AI Gateway is disabled on this server: start it with --ai-gateway-enabled "
+            "or CODER_AI_GATEWAY_ENABLED=true",
         )
     if provider is None:
         known = ", ".join(sorted(gateway.providers)) or "none"
