@@ -17,9 +17,15 @@ relay_blueprint = Blueprint("relay", __name__)
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-@relay_blueprint.route("/api/v2/ai-gateway/<name>", methods=_METHODS, defaults={"subpath": ""})
+# No ``defaults=`` here: werkzeug redirects between rules of one endpoint that share defaults,
+# which would send /api/v2/aibridge/<name> and /api/v2/ai-gateway/<name> to each other.
+@relay_blueprint.route("/api/v2/ai-gateway/<name>", methods=_METHODS)
+@relay_blueprint.route("/api/v2/aibridge/<name>", methods=_METHODS)
+def provider_root(name):
+    return handle(current_app.extensions["aibridge"], name, "/")
+
+
 @relay_blueprint.route("/api/v2/ai-gateway/<name>/<path:subpath>", methods=_METHODS)
-@relay_blueprint.route("/api/v2/aibridge/<name>", methods=_METHODS, defaults={"subpath": ""})
 @relay_blueprint.route("/api/v2/aibridge/<name>/<path:subpath>", methods=_METHODS)
 def provider_route(name, subpath):
     return handle(current_app.extensions["aibridge"], name, "/" + subpath)
