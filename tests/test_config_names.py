@@ -285,3 +285,17 @@ def test_known_variables_under_either_name_give_no_warning(clean_environ):
     environ.update(CODER_AIBRIDGE_PROVIDER_0_TYPE="copilot", CODER_AI_GATEWAY_MCP_SERVER_0_NAME="docs",
                    CODER_AI_GATEWAY_MCP_SERVER_0_URL="http://127.0.0.1:9/mcp")  # fmt: skip
     assert load_config({}, environ).warnings == ()
+
+
+@pytest.mark.parametrize("prefix", ["CODER_AI_GATEWAY_", "CODER_AIBRIDGE_"])
+def test_a_missing_bedrock_setting_is_named_in_the_name_set_in_use(clean_environ, prefix):
+    assert config_error({}, {**clean_environ, prefix + "BEDROCK_REGION": "us-east-1"}) == (
+        f"{prefix}BEDROCK_MODEL is required to use Bedrock"
+    )
+
+
+def test_a_missing_bedrock_setting_after_new_flags_is_named_by_its_new_variable(clean_environ):
+    flags = {"ai-gateway-bedrock-model": "m", "ai-gateway-bedrock-small-fast-model": "s"}
+    assert config_error(flags, clean_environ) == (
+        "CODER_AI_GATEWAY_BEDROCK_REGION or CODER_AI_GATEWAY_BEDROCK_BASE_URL is required to use Bedrock"
+    )

@@ -33,6 +33,14 @@ NAME_SETS: tuple[NameSet, ...] = (AI_GATEWAY, AIBRIDGE)  # the preferred one fir
 PREFERRED = NAME_SETS[0]
 
 
+def name_set_of(source: str) -> NameSet | None:
+    """The name set a setting was given in, from its source (variable, flag or YAML key); None if neither."""
+    for names in NAME_SETS:
+        if source.startswith((names.env, "--" + names.flag, names.yaml + ".")):
+            return names
+    return None
+
+
 def indexed_prefixes(kind: str) -> tuple[str, ...]:
     """``("CODER_AI_GATEWAY_PROVIDER_", "CODER_AIBRIDGE_PROVIDER_")`` for kind ``PROVIDER``."""
     return tuple(names.indexed(kind) for names in NAME_SETS)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import values
-from .names import AIBRIDGE, NAME_SETS
+from .names import AIBRIDGE, NAME_SETS, NameSet
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,10 @@ class Option:
     def yaml_name(self) -> str:
         """The key inside the YAML group (``retention``), or the top-level key (``http_address``)."""
         return self.name.removeprefix(AIBRIDGE.flag).replace("-", "_")
+
+    def spelling(self, names: NameSet) -> Spelling:
+        """The option's name in one name set (its only name when it is not one of the gateway's own)."""
+        return self.spellings[NAME_SETS.index(names)] if self.in_gateway_group else self.spellings[0]
 
     @property
     def spellings(self) -> tuple[Spelling, ...]:
