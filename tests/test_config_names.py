@@ -2,30 +2,15 @@
 a shared coder.yaml starts, unknown gateway variables are warned about (all through the real loader)."""
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
+from test_config_options import config_error, write_yaml
 
-from aibridge.config import ConfigError
 from aibridge.config.loader import load_config
 from aibridge.config.options import OPTIONS, option
 
 GATEWAY_OPTIONS = [opt for opt in OPTIONS if opt.name.startswith("aibridge-")]
 OTHER_OPTIONS = [opt for opt in OPTIONS if not opt.name.startswith("aibridge-")]
-
-
-def write_yaml(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "coder.yaml"
-    path.write_text(text)
-    return str(path)
-
-
-def config_error(cli=None, environ=None) -> str:
-    with pytest.raises(ConfigError) as raised:
-        load_config(cli or {}, environ)
-    message = str(raised.value)
-    assert "\n" not in message
-    return message
 
 
 def test_every_gateway_option_has_both_names_and_the_others_one():

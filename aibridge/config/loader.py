@@ -32,7 +32,7 @@ def load_config(cli_values: Mapping[str, Any] | None = None, environ: Mapping[st
     any spelling with or without dashes) to values as given on the command
     line; None or a missing key means the flag was not given.
     """
-    cli = given_flags(cli_values or {})
+    cli = _given_flags(cli_values or {})
     config_file = resolve(option("config"), cli, environ, YamlSettings())
     yaml = read_yaml_settings(config_file.value, config_file.source) if config_file.value else YamlSettings()
     settings = {opt.name: resolve(opt, cli, environ, yaml) for opt in OPTIONS}
@@ -47,7 +47,7 @@ def load_config(cli_values: Mapping[str, Any] | None = None, environ: Mapping[st
 def resolve(opt: Option, cli: Mapping[str, Setting], environ: Mapping[str, str], yaml: YamlSettings) -> Setting:
     """One option's value by precedence: flag, environment variable, YAML key, default.
 
-    ``cli`` is what :func:`given_flags` returns. Both names of one setting
+    ``cli`` is what :func:`_given_flags` returns. Both names of one setting
     given in the environment is an error even when a flag overrides them.
     """
     env = _given_variable(opt, environ)
@@ -101,7 +101,7 @@ def ensure_data_dir(setting: Setting) -> Path:
     return path
 
 
-def given_flags(cli_values: Mapping[str, Any]) -> dict[str, Setting]:
+def _given_flags(cli_values: Mapping[str, Any]) -> dict[str, Setting]:
     """The flags given, by option name, each with the spelling used; both names of one option is an error."""
     given: dict[str, Setting] = {}
     for key, value in cli_values.items():

@@ -51,6 +51,7 @@ class Option:
     in_yaml: bool = True
     default_doc: str = ""  # how the docs show the default, when not the default itself
 
+    # flag, env, yaml_path, param: the option's own name (for the gateway's options, the old one; see spellings).
     @property
     def flag(self) -> str:
         return "--" + self.name

@@ -98,8 +98,9 @@ def _set(settings: YamlSettings, name: str, key: str, value: Any, target: dict) 
     """Keep a value (``target``: values or lists) and the key that gave it; the same setting in both groups is an error."""
     if value is None:  # "key:" with nothing after it leaves the option unset
         return
-    if name in settings.keys:
-        new, old = sorted((key, settings.keys[name]), key=lambda k: not k.startswith(PREFERRED.yaml + "."))
+    if name in settings.keys:  # set in the other group already
+        earlier = settings.keys[name]
+        old, new = (earlier, key) if key.startswith(PREFERRED.yaml + ".") else (key, earlier)
         raise ConfigError(f"{settings.path}: {both_given(old, new)}")
     target[name] = value
     settings.keys[name] = key
