@@ -47,7 +47,9 @@ class Recording:
 
     @property
     def body(self) -> bytes:
-        """The exact bytes the client sent (compact JSON, raw UTF-8; see the README)."""
+        """The exact bytes the client sent (compact JSON, raw UTF-8; see the README); empty without a body."""
+        if self.data.get("body") is None:
+            return b""
         return json.dumps(self.data["body"], separators=(",", ":"), ensure_ascii=False).encode()
 
     @property
@@ -76,18 +78,19 @@ class Recording:
         return _transcript(FIXTURES_DIR / default) if default.endswith(".resp") else load_fixture(default)
 
 
+def all_recordings() -> list[Recording]:
+    """Every recorded request, in name order."""
+    return [Recording(f"{path.parent.name}/{path.name}", json.loads(path.read_text(encoding="utf-8")))
+            for path in sorted(CLIENTS_DIR.glob("*/*.json"))]
+
+
 def posted_recordings() -> list[Recording]:
-    """Every recording of a POST with a JSON body, in name order."""
-    found = []
-    for path in sorted(CLIENTS_DIR.glob("*/*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data["method"] == "POST" and data.get("body") is not None:
-            found.append(Recording(f"{path.parent.name}/{path.name}", data))
-    return found
+    """Every recording of a POST with a JSON body."""
+    return [r for r in all_recordings() if r.data["method"] == "POST" and r.data.get("body") is not None]
 
 
 def recording(name: str) -> Recording:
-    [found] = [r for r in posted_recordings() if r.name == name]
+    [found] = [r for r in all_recordings() if r.name == name]
     return found
 
 

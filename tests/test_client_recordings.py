@@ -108,6 +108,12 @@ def test_a_recorded_request_records_what_the_person_typed_and_the_tool_results(
     assert {r.interception_id for r in collector.of("tool_result")} <= {end.interception_id}
 
 
+def test_claude_codes_probe_of_the_base_url_gets_a_404_and_is_not_recorded(gateway, upstream, collector):
+    status, _ = replay(gateway.url, recording("claude-code/print_head_probe.json"), token="")
+    assert status == 404  # Claude Code goes on with its request
+    assert upstream.requests == [] and collector.records == []
+
+
 # -- the same shapes through the official SDKs (blocking), and read back from the audit API ------------------
 
 TOOL_RESULT_RECORDINGS = [r.name for r in RECORDINGS if r.expect["tool_results"]]
