@@ -53,7 +53,7 @@ def test_the_sample_log_lines_have_the_fields_the_plugin_logs(tmp_path):
     samples = [json.loads(line) for line in re.findall(r'^(\{"time".*"message": "interception log".*\})$',
                                                          doc_text(), re.MULTILINE)]
     documented = {sample["record_type"]: set(sample) for sample in samples}
-    assert len(samples) == 6
+    assert len(samples) == 7
     assert documented == logged
 
 

@@ -37,7 +37,7 @@ def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool) ->
 
     api.model = provider.model_for(api.model)  # the recorded model is the one that answers
     record = InterceptionLog(gateway.pm, _interception(provider, api, actor))
-    record.start(api.prompt())
+    record.start(api.prompt(), api.tool_results())
     try:
         return _send_and_relay(gateway, provider, path, api, actor, byok, record)
     except Exception:
