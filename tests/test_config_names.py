@@ -213,7 +213,8 @@ ai_gateway:
 
 
 def test_a_coder_yaml_with_other_groups_starts(tmp_path, clean_environ):
-    config = load_config({"config": write_yaml(tmp_path, CODER_YAML)}, clean_environ)
+    text = CODER_YAML + "cacheDir: /var/cache/coder\nverbose: true\nnetworking_extra: [a, b]\n"
+    config = load_config({"config": write_yaml(tmp_path, text)}, clean_environ)
     assert config.enabled and config.retention == dt.timedelta(days=90)
     assert config.http_address == "127.0.0.1:4000"  # the networking group's httpAddress is not ours
 
@@ -227,7 +228,7 @@ def test_a_coder_yaml_with_other_groups_starts(tmp_path, clean_environ):
         ("ai-gateway:\n  retention: 90d\n", "unknown setting 'ai-gateway' (did you mean 'ai_gateway'?)"),
         ("http_adress: :3000\n", "unknown setting 'http_adress' (did you mean 'http_address'?)"),
         ("retention: 90d\n", "unknown setting 'retention' (did you mean 'ai_gateway.retention'?)"),
-        ("networking: [a, b]\n", "unknown setting 'networking'"),
+        ("data_dirr: /srv\n", "unknown setting 'data_dirr' (did you mean 'data_dir'?)"),
     ],
 )
 def test_typos_of_ours_are_still_errors(tmp_path, clean_environ, text, expected):

@@ -127,9 +127,11 @@ Its top-level keys are read like this:
   group (`networking:`, `telemetry:`, `oidc:`, ...) and is ignored, unless
   its name is a near miss of the gateway's group (`aibrige:`, `ai-gateway:`,
   `gateway:`), which is an error suggesting the right name.
-- Any other key with a plain value or a list is an error suggesting the
-  closest option (`http_adress: :3000`; `retention: 90d` at the top level
-  suggests `ai_gateway.retention`).
+- Any other key with a plain value or a list is another component's setting
+  (`cacheDir:`, `verbose:`) and is ignored, unless it is a near miss of a
+  top-level option (`http_adress: :3000`) or a gateway setting written
+  outside the group (`retention: 90d` suggests `ai_gateway.retention`):
+  those are errors suggesting the right name.
 
 The other commands (`users`, `tokens`, `plugins`, `interceptions`, `usage`,
 `retention`) read the same configuration (they take `--data-dir` and

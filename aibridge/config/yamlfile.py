@@ -42,8 +42,10 @@ def read_yaml_settings(path: str, named_by: str) -> YamlSettings:
     components (``networking:``, ``telemetry:``): any other top-level key
     whose value is a mapping (or empty) is such a group and is ignored,
     unless its name is a near miss of the gateway's group (``aibrige:``).
-    Any other top-level key with a scalar or list value, and any unknown key
-    inside the gateway's group, is an error.
+    Other components' plain top-level settings (``cacheDir: ...``) are ignored
+    too, unless they are a gateway setting written outside its group or a near
+    miss of a top-level option of ours (``http_adress``): those are errors, as
+    is any unknown key inside the gateway's group.
     """
     settings = YamlSettings(path=path)
     document = _load(path, named_by)
@@ -73,7 +75,9 @@ def _check_foreign_key(path: str, key: str, value: Any, known: list[str], in_gro
         return
     if key in in_group:  # a setting of the gateway's group written at the top level
         raise ConfigError(f"{path}: unknown setting {key!r} (did you mean '{PREFERRED.yaml}.{key}'?)")
-    raise ConfigError(_unknown_key(path, key, key, known))
+    if difflib.get_close_matches(key, known, n=1, cutoff=_GROUP_TYPO_CUTOFF):
+        raise ConfigError(_unknown_key(path, key, key, known))
+    # Otherwise another component's own setting (coder's ``cacheDir``, ``verbose``): not ours.
 
 
 def _read_group(settings: YamlSettings, group: str, block: Any, in_group: dict) -> None:
