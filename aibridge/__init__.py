@@ -20,6 +20,7 @@ from .records import (
     PromptUsage,
     TokenUsage,
     Tool,
+    ToolCallResult,
     ToolResult,
     ToolUsage,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "PromptUsage",
     "TokenUsage",
     "ToolUsage",
+    "ToolCallResult",
     "ModelThought",
     "Tool",
     "ToolResult",

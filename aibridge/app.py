@@ -21,6 +21,8 @@ def create_app(config: Config | None = None, plugin_manager=None) -> Flask:
         from .config.loader import load_config
 
         config = load_config()
+    for warning in config.warnings:  # e.g. a misspelt CODER_AI_GATEWAY_* variable
+        log.warning(warning)
     warn_about_shared_data_files(config.data_dir, config.database_path)
     pm = plugin_manager or make_plugin_manager(config.disable_plugins)
     app = Flask("aibridge")

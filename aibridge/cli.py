@@ -13,7 +13,7 @@ from . import __version__
 from .config import ConfigError
 from .config.durations import parse_duration
 from .config.loader import load_config, resolve
-from .config.options import OPTIONS, Option, option
+from .config.options import OPTIONS, Option, Spelling, option
 from .config.yamlfile import YamlSettings, read_yaml_settings
 from .users import ROLES, UserError, UserStore
 
@@ -38,23 +38,36 @@ def fail(message: str, status: int = 1) -> None:
     sys.exit(status)
 
 
-def click_option(opt: Option):
-    """The click option for a table entry; every default is None so the loader sees what was given."""
+def click_options(opt: Option) -> list:
+    """The click options for a table entry, one per spelling; every default is None so the loader sees what was given.
+
+    The gateway's own options have both names: ``--ai-gateway-retention``
+    carries the help, ``--aibridge-retention`` says it is the old name.
+    """
     shown_default = opt.default_doc or (opt.default if opt.default else "(none)")
-    help_text = f"{opt.help} [env {opt.env}; default {shown_default}]"
+    preferred, *others = opt.spellings
+    envs = " or ".join(spelling.env for spelling in opt.spellings)
+    help_text = f"{opt.help} [env {envs}; default {shown_default}]"
+    old_help = f"The old name of {preferred.flag}."
+    return [_click_option(opt, preferred, help_text), *(_click_option(opt, other, old_help) for other in others)]
+
+
+def _click_option(opt: Option, spelling: Spelling, help_text: str):
     if opt.kind == "bool":
         # --flag alone means true; --flag=false is accepted too, as in the documented flags.
-        return click.option(opt.flag, opt.param, default=None, is_flag=False, flag_value="true",
-                            metavar="[=true|false]", help=help_text)  # fmt: skip
-    return click.option(opt.flag, opt.param, default=None, metavar=opt.kind.upper(), help=help_text)
+        kind = {"is_flag": False, "flag_value": "true", "metavar": "[=true|false]"}
+    else:
+        kind = {"metavar": opt.kind.upper()}
+    return click.option(spelling.flag, spelling.param, default=None, help=help_text, **kind)
 
 
 def with_options(names):
-    """Decorate a command with the table's options of these names."""
+    """Decorate a command with the table's options of these names (each under every name it has)."""
 
     def decorate(command):
         for name in reversed(names):
-            command = click_option(option(name))(command)
+            for add_option in reversed(click_options(option(name))):
+                command = add_option(command)
         return command
 
     return decorate
@@ -231,7 +244,7 @@ def build_cli(environ: Mapping[str, str] = os.environ) -> click.Group:
 
 
 def disabled_plugins(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """CODER_AIBRIDGE_DISABLE_PLUGINS (or its YAML key in CODER_CONFIG_PATH), before flags are parsed."""
+    """CODER_AI_GATEWAY_DISABLE_PLUGINS (or its old name, or its YAML key in CODER_CONFIG_PATH), before flags are parsed."""
     config_file = resolve(option("config"), {}, environ, YamlSettings())
     yaml = read_yaml_settings(config_file.value, config_file.source) if config_file.value else YamlSettings()
     return resolve(option("aibridge-disable-plugins"), {}, environ, yaml).value

@@ -35,6 +35,11 @@ def on_tool_usage(interception, tool):
 
 
 @hookspec
+def on_tool_result(interception, result):
+    """The request returns the result of a tool call the model made earlier (a ToolCallResult)."""
+
+
+@hookspec
 def on_model_thought(interception, thought):
     """The model shared reasoning (a ModelThought)."""
 

@@ -171,6 +171,24 @@ class ToolUsage(_Record):
 
 
 @dataclass(frozen=True)
+class ToolCallResult(_Record):
+    """The result of a client-run tool call that a request returns to the model.
+
+    ``tool_call_id`` links it to the earlier ``ToolUsage``; ``is_error`` is the
+    client's error flag (only Anthropic's API has one); ``content`` is text,
+    cut at 32 KiB with the cut marked (docs/recording.md).
+    """
+
+    record_type = "tool_result"
+
+    interception_id: str
+    tool_call_id: str
+    is_error: bool
+    content: str
+    created_at: dt.datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
 class ModelThought(_Record):
     """Model reasoning; ``metadata["source"]`` is thinking, reasoning_summary or commentary."""
 

@@ -149,11 +149,11 @@ def startup_banner(config: Config, sockaddr) -> str:
     names = ", ".join(p.name for p in config.providers) or "(none)"
     lines = [
         f"aibridge listening on {url}",
-        f"  providers: {names}  (clients use {url}/api/v2/aibridge/<name>/)",
+        f"  providers: {names}  (clients use {url}/api/v2/ai-gateway/<name>/; /api/v2/aibridge/<name>/ works too)",
         f"  data: {config.data_dir}  (database {config.database_path})",
     ]
     if not config.enabled:
-        lines.append("  note: AI Bridge is not enabled; set CODER_AIBRIDGE_ENABLED=true or --aibridge-enabled")
+        lines.append("  note: AI Gateway is not enabled; set CODER_AI_GATEWAY_ENABLED=true or --ai-gateway-enabled")
     owner = _first_owner(config)
     if owner is None:
         lines += [

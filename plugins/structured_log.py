@@ -55,6 +55,12 @@ def on_tool_usage(interception, tool):
 
 
 @hookimpl
+def on_tool_result(interception, result):
+    if enabled.get():
+        _log(result.record_type, result.as_dict())
+
+
+@hookimpl
 def on_model_thought(interception, thought):
     if enabled.get():
         _log(thought.record_type, thought.as_dict())

@@ -93,6 +93,10 @@ class RecordCollector:
         self._add("tool_usage", tool)
 
     @aibridge.hookimpl
+    def on_tool_result(self, interception, result):
+        self._add("tool_result", result)
+
+    @aibridge.hookimpl
     def on_model_thought(self, interception, thought):
         self._add("model_thought", thought)
 

@@ -11,7 +11,7 @@ from mcpserver import MCPTestServer
 
 from aibridge.config import MCPServerConfig
 
-INJECTED = ["bmcp_docs_search", "bmcp_docs_tickets_create", "bmcp_docs_broken_tool"]
+INJECTED = ["bmcp_docs_broken_tool", "bmcp_docs_search", "bmcp_docs_tickets_create"]  # sorted by name
 
 
 @pytest.fixture(scope="module")

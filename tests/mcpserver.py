@@ -148,6 +148,12 @@ class MCPTestServer:
         self._thread.join(10)
         self._server = None
 
+    def list_last(self, name: str) -> None:
+        """Register tool ``name`` again, so ``tools/list`` names it last (as a server that reloaded may)."""
+        tool = self.mcp._tool_manager.get_tool(name)
+        self.mcp.remove_tool(name)
+        self.mcp.add_tool(tool.fn, name=name, description=tool.description)
+
     def requests_of(self, method: str) -> list[dict[str, Any]]:
         """Headers of the HTTP requests made with ``method`` (POST, GET, DELETE)."""
         return [headers for m, headers in self.seen_headers if m == method]

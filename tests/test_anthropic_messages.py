@@ -319,7 +319,7 @@ def test_disabled_bridge_says_how_to_enable_it(tmp_path, upstream):
     try:
         response = requests.post(gw.bridge_url("anthropic") + "/v1/messages", json={}, timeout=10)
         assert response.status_code == 404
-        assert "CODER_AIBRIDGE_ENABLED" in response.json()["error"]["message"]
+        assert "CODER_AI_GATEWAY_ENABLED" in response.json()["error"]["message"]
         assert requests.get(gw.url + "/healthz", timeout=10).status_code == 200
     finally:
         gw.close()

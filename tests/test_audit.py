@@ -33,7 +33,8 @@ def test_an_owner_sees_everyone_newest_first(audit):
 def test_each_interception_carries_its_records(audit):
     (a3,) = [r for r in audit.list()["results"] if r["id"] == "a3"]
     created = "2025-03-03T10:00:01.000000+00:00"
-    children = {key: a3.pop(key) for key in ("token_usages", "user_prompts", "tool_usages", "model_thoughts")}
+    children = {key: a3.pop(key) for key in ("token_usages", "user_prompts", "tool_usages", "model_thoughts",
+                                             "tool_results")}
     assert a3 == {
         "id": "a3",
         "initiator": {"id": audit.users["alice"], "username": "alice"},
@@ -58,6 +59,10 @@ def test_each_interception_carries_its_records(audit):
     (thought,) = children["model_thoughts"]
     assert {k: v for k, v in thought.items() if k != "id"} == {
         "interception_id": "a3", "content": "Let me think.", "metadata": {"source": "thinking"}, "created_at": created}
+    (result,) = children["tool_results"]
+    assert {k: v for k, v in result.items() if k != "id"} == {
+        "interception_id": "a3", "tool_call_id": "toolu_0", "is_error": True, "content": "File does not exist.",
+        "created_at": created}
 
 
 def test_a_member_sees_only_their_own(audit):

@@ -57,5 +57,5 @@ def test_the_quick_start_server_command_runs(spawn, process_environ):
     assert requests.get(url + "/healthz", timeout=30).status_code == 200
     server.proc.send_signal(signal.SIGTERM)
     assert server.wait() == 0
-    assert "note: AI Bridge is not enabled" not in server.stderr
+    assert "note: AI Gateway is not enabled" not in server.stderr
     assert os.path.join(environ["XDG_DATA_HOME"], "aibridge") in server.stderr

@@ -119,7 +119,7 @@ def test_six_instance_yaml_example_from_the_docs_matches(tmp_path, clean_environ
         ("copilot", "copilot", "https://api.individual.githubcopilot.com", (), None),
     ]
     assert from_yaml.provider("anthropic-bedrock").bedrock.region == "us-west-2"
-    assert from_yaml.provider("anthropic-bedrock").source == "aibridge.providers[3]"
+    assert from_yaml.provider("anthropic-bedrock").source == "ai_gateway.providers[3]"
 
 
 def test_environment_list_replaces_the_yaml_list(tmp_path, clean_environ):

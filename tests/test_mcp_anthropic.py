@@ -56,7 +56,7 @@ def assert_rounds_upstream(upstream, tool_use_id: str, is_error: bool = False, r
     """Round 1 carries the injected tools; round 2 adds the assistant turn and the tool result."""
     first, second = [r.json() for r in upstream.requests]
     assert [t["name"] for t in first["tools"]] == INJECTED
-    search = first["tools"][0]
+    search = first["tools"][INJECTED.index("bmcp_docs_search")]
     assert search["description"] == "Search the internal documentation."
     assert search["input_schema"]["properties"]["query"]["type"] == "string"
     assert second["tools"] == first["tools"]

@@ -48,8 +48,8 @@ def answer_text(name: str) -> str:
 def assert_rounds_upstream(upstream, call_id: str, result_text: str = RETENTION_ANSWER):
     first, second = [r.json() for r in upstream.requests]
     assert [t["function"]["name"] for t in first["tools"]] == INJECTED
-    assert first["tools"][0]["type"] == "function"
-    assert first["tools"][0]["function"]["parameters"]["properties"]["query"]["type"] == "string"
+    assert first["tools"][INJECTED.index("bmcp_docs_search")]["type"] == "function"
+    assert first["tools"][INJECTED.index("bmcp_docs_search")]["function"]["parameters"]["properties"]["query"]["type"] == "string"
     assert second["tools"] == first["tools"]
     assert second["messages"][:-2] == first["messages"] == QUESTION
     assistant, tool = second["messages"][-2:]

@@ -42,8 +42,8 @@ def raw_post(gateway, token, body: dict):
 def assert_rounds_upstream(upstream, call_id: str, item_id: str, result_text: str = RETENTION_ANSWER):
     first, second = [r.json() for r in upstream.requests]
     assert [t["name"] for t in first["tools"]] == INJECTED
-    assert first["tools"][0]["type"] == "function"
-    assert first["tools"][0]["parameters"]["properties"]["query"]["type"] == "string"
+    assert first["tools"][INJECTED.index("bmcp_docs_search")]["type"] == "function"
+    assert first["tools"][INJECTED.index("bmcp_docs_search")]["parameters"]["properties"]["query"]["type"] == "string"
     assert first["input"] == QUESTION
     assert second["tools"] == first["tools"]
     message, call, output = second["input"]

@@ -249,7 +249,7 @@ def test_background_requests_are_501(client, upstream, collector):
             {"type": "input_text", "text": "<environment_context>cwd=/repo</environment_context>"},
             {"type": "input_image", "image_url": "data:image/png;base64,AAAA"},
             {"type": "input_text", "text": "Fix the failing test."}]}],
-         "<environment_context>cwd=/repo</environment_context>\nFix the failing test."),
+         "Fix the failing test."),
         ([{"role": "user", "content": "Weather?"},
           {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}"},
           {"type": "function_call_output", "call_id": "call_1", "output": "18C"}], None),

@@ -63,6 +63,9 @@ def test_every_field_of_every_record_is_stored(recording):
     (thought,) = read_rows(db, "model_thoughts")
     assert thought == {"id": thought["id"], "interception_id": "int-1", "content": "Let me think.",
                        "metadata": '{"source": "thinking"}', "created_at": created}
+    (result,) = read_rows(db, "tool_results")
+    assert result == {"id": result["id"], "interception_id": "int-1", "tool_call_id": "toolu_0", "is_error": 1,
+                      "content": "File does not exist.", "created_at": created}
 
 
 def test_injected_tool_with_an_error_keeps_its_server_and_error(recording):
@@ -83,12 +86,12 @@ def test_schema_comes_from_the_recorder_migrations_with_indexes_and_wal(recordin
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = [row[0] for row in conn.execute(
         "SELECT name FROM _sqlite_migrations WHERE migration_set = 'aibridge-recorder' ORDER BY id")]
-    assert applied == ["m001_create_tables", "m002_audit_indexes", "m003_interception_error"]
+    assert applied == ["m001_create_tables", "m002_audit_indexes", "m003_interception_error", "m004_tool_results"]
     indexes = {row[0]: row[1] for row in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type='index'")}
     assert indexes["idx_interceptions_initiator_started_at"] == "interceptions"
     assert indexes["idx_interceptions_started_at"] == "interceptions"
     assert indexes["idx_interceptions_ended_at"] == "interceptions"
-    for child in ("token_usages", "user_prompts", "tool_usages", "model_thoughts"):
+    for child in ("token_usages", "user_prompts", "tool_usages", "model_thoughts", "tool_results"):
         assert indexes[f"idx_{child}_interception_id"] == child
     plan = " ".join(row[3] for row in conn.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM interceptions WHERE initiator_id = 'x' ORDER BY started_at DESC, id DESC"))
@@ -135,7 +138,8 @@ def test_hooks_return_while_the_database_is_locked_and_shutdown_writes_the_full_
     locker.close()
     recording.close()
     assert count_rows(recording.database_path) == {
-        "interceptions": 500, "token_usages": 500, "user_prompts": 500, "tool_usages": 500, "model_thoughts": 500}
+        "interceptions": 500, "token_usages": 500, "user_prompts": 500, "tool_usages": 500, "model_thoughts": 500,
+        "tool_results": 500}
     assert recording.writer.written == recording.sent and recording.writer.lost == 0
 
 
@@ -165,9 +169,10 @@ def test_a_failed_write_is_retried_then_logged_with_the_record(tmp_path, caplog)
     writer.put(END, ended(interception))
     writer.close()
 
-    assert (writer.written, writer.lost) == (5, 1)
+    assert (writer.written, writer.lost) == (6, 1)
     counts = count_rows(tmp_path / "aibridge.db")
-    assert counts == {"interceptions": 1, "token_usages": 1, "user_prompts": 1, "tool_usages": 0, "model_thoughts": 1}
+    assert counts == {"interceptions": 1, "token_usages": 1, "user_prompts": 1, "tool_usages": 0, "model_thoughts": 1,
+                      "tool_results": 1}
     retries = [r for r in caplog.records if r.levelno == logging.WARNING and "retrying" in r.getMessage()]
     assert len(retries) == 3 and all("refused" in r.getMessage() for r in retries)
     (lost,) = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -229,12 +234,12 @@ def test_under_gevent_monkey_patching_the_writer_is_a_real_thread_and_nothing_is
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["patched"] and result["writer_on_other_thread"]
-    assert result["sent"] == 500 * 6 and result["written"] == result["sent"] - 1 and result["lost"] == 1
+    assert result["sent"] == 500 * 7 and result["written"] == result["sent"] - 1 and result["lost"] == 1
     # The writer thread's error went through the hub to the log handlers.
     assert "could not record model_thought" in done.stderr and "g-0-0" in done.stderr
     counts = count_rows(tmp_path / "aibridge.db")
     assert counts == {"interceptions": 500, "token_usages": 500, "user_prompts": 500, "tool_usages": 500,
-                      "model_thoughts": 499}
+                      "model_thoughts": 499, "tool_results": 500}
 
 
 PROCESS_SCRIPT = textwrap.dedent(
@@ -273,9 +278,9 @@ def test_two_processes_writing_one_database_lose_no_row(tmp_path):
     for process in processes:
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
-        assert out.split() == ["6000", "0"]
+        assert out.split() == ["7000", "0"]
     assert count_rows(tmp_path / "aibridge.db") == {
         "interceptions": 2000, "token_usages": 2000, "user_prompts": 2000, "tool_usages": 2000,
-        "model_thoughts": 2000}
+        "model_thoughts": 2000, "tool_results": 2000}
     ids = {row["id"] for row in read_rows(tmp_path / "aibridge.db", "interceptions")}
     assert ids == {f"{p}-{i}" for p in "ab" for i in range(1000)}

@@ -15,11 +15,11 @@ from werkzeug.serving import make_server
 from aibridge.app import create_app, shutdown_app
 from aibridge.config import Config
 from aibridge.db import open_database
-from aibridge.records import Interception, ModelThought, PromptUsage, TokenUsage, ToolUsage
+from aibridge.records import Interception, ModelThought, PromptUsage, TokenUsage, ToolCallResult, ToolUsage
 from aibridge.users import UserStore
 
 UTC = dt.timezone.utc
-TABLES = ("interceptions", "token_usages", "user_prompts", "tool_usages", "model_thoughts")
+TABLES = ("interceptions", "token_usages", "user_prompts", "tool_usages", "model_thoughts", "tool_results")
 
 
 def utc(*args) -> dt.datetime:
@@ -53,6 +53,7 @@ def child_records(interception: Interception, tokens: tuple[int, int, int, int] 
         ("on_tool_usage", "tool", ToolUsage(iid, "msg_1", "toolu_1", "get_weather", '{"city": "Paris"}',
                                             created_at=at)),
         ("on_model_thought", "thought", ModelThought(iid, "Let me think.", {"source": "thinking"}, created_at=at)),
+        ("on_tool_result", "result", ToolCallResult(iid, "toolu_0", True, "File does not exist.", created_at=at)),
     ]
 
 

@@ -52,7 +52,7 @@ def ids(database_path) -> list[str]:
 def children_of(database_path) -> set[str]:
     conn = sqlite3.connect(str(database_path))
     try:
-        return {row[0] for table in ("token_usages", "user_prompts", "tool_usages", "model_thoughts")
+        return {row[0] for table in ("token_usages", "user_prompts", "tool_usages", "model_thoughts", "tool_results")
                 for row in conn.execute(f"SELECT interception_id FROM {table}")}
     finally:
         conn.close()
@@ -65,8 +65,8 @@ def test_purge_removes_old_interceptions_with_their_records_and_keeps_new_ones(t
     assert ids(db) == ["new", "recent"]
     assert children_of(db) == {"new", "recent"}
     assert result.rows == {"interceptions": 2, "token_usages": 2, "user_prompts": 2, "tool_usages": 2,
-                           "model_thoughts": 2}
-    assert result.total == 10
+                           "model_thoughts": 2, "tool_results": 2}
+    assert result.total == 12
 
 
 def test_an_interception_that_never_ended_expires_by_its_start(tmp_path):
@@ -82,7 +82,7 @@ def test_purge_works_in_batches_until_nothing_is_left(tmp_path):
     conn = open_for_writing(db).conn
     conn.set_trace_callback(lambda sql: transactions.append(sql) if sql.startswith("BEGIN") else None)
     result = purge(conn, NOW - RETENTION, batch_size=3)
-    assert result.interceptions == 7 and result.total == 35
+    assert result.interceptions == 7 and result.total == 42
     assert len(transactions) == 3  # 3 + 3 + 1
     assert ids(db) == ["new"]
 
@@ -91,7 +91,7 @@ def test_dry_run_counts_without_removing(tmp_path):
     db = seed(tmp_path, {"old": 45, "new": 1})
     result = count_expired(open_for_writing(db).conn, NOW - RETENTION)
     assert result.rows == {"interceptions": 1, "token_usages": 1, "user_prompts": 1, "tool_usages": 1,
-                           "model_thoughts": 1}
+                           "model_thoughts": 1, "tool_results": 1}
     assert ids(db) == ["new", "old"]
 
 
@@ -110,8 +110,9 @@ def test_the_job_purges_at_start_and_again_as_time_passes(tmp_path, caplog):
     finally:
         job.stop()
     messages = [r.getMessage() for r in caplog.records if r.name == "aibridge.retention"]
-    assert messages[0].startswith("retention purge removed 5 rows (interceptions 1, token_usages 1, user_prompts 1, "
-                                  "tool_usages 1, model_thoughts 1) of interceptions that ended before 2025-05-02")
+    assert messages[0].startswith("retention purge removed 6 rows (interceptions 1, token_usages 1, user_prompts 1, "
+                                  "tool_usages 1, model_thoughts 1, tool_results 1) of interceptions that ended "
+                                  "before 2025-05-02")
 
 
 def test_the_job_stops_promptly_between_runs(tmp_path):
@@ -161,7 +162,7 @@ def test_the_app_purges_once_at_startup(tmp_path, caplog):
         assert ids(tmp_path / "aibridge.db") == ["fresh"]
     finally:
         app.close()
-    assert any(r.getMessage().startswith("retention purge removed 5 rows") for r in caplog.records)
+    assert any(r.getMessage().startswith("retention purge removed 6 rows") for r in caplog.records)
 
 
 def test_the_app_with_zero_retention_keeps_everything(tmp_path, caplog):
@@ -195,12 +196,12 @@ def test_cli_dry_run_then_purge(tmp_path):
     db = seed_real_time(tmp_path)
     dry = run_cli("retention", "purge", "--dry-run", "--data-dir", str(tmp_path))
     assert dry.exit_code == 0, dry.output
-    assert dry.output.startswith("would remove 5 rows (interceptions 1, token_usages 1, user_prompts 1, tool_usages 1, "
-                                 "model_thoughts 1) of interceptions that ended before ")
+    assert dry.output.startswith("would remove 6 rows (interceptions 1, token_usages 1, user_prompts 1, tool_usages 1, "
+                                 "model_thoughts 1, tool_results 1) of interceptions that ended before ")
     assert ids(db) == ["ancient", "fresh"]
     done = run_cli("retention", "purge", "--data-dir", str(tmp_path))
     assert done.exit_code == 0, done.output
-    assert done.output.startswith("removed 5 rows")
+    assert done.output.startswith("removed 6 rows")
     assert ids(db) == ["fresh"]
     again = run_cli("retention", "purge", "--data-dir", str(tmp_path))
     assert again.output.startswith("removed 0 rows")
@@ -214,7 +215,7 @@ def test_cli_reads_retention_from_flag_environment_and_yaml(tmp_path):
     assert from_yaml.output.startswith("would remove 0 rows")
     from_env = run_cli("retention", "purge", "--dry-run", "--config", str(yaml),
                        env={"CODER_AIBRIDGE_RETENTION": "12h", "CODER_DATA_DIR": str(tmp_path)})
-    assert from_env.output.startswith("would remove 10 rows")
+    assert from_env.output.startswith("would remove 12 rows")
     from_flag = run_cli("retention", "purge", "--data-dir", str(tmp_path), "--aibridge-retention", "0")
     assert from_flag.output == "retention is 0: recorded interceptions are kept forever, nothing to purge\n"
     assert ids(db) == ["ancient", "fresh"]

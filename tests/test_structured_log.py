@@ -46,9 +46,10 @@ def test_every_record_is_one_json_line_with_its_fields(tmp_path, logs):
     run_one_interception(tmp_path, human, json_lines, structured=True)
     lines = record_lines(json_lines)
     assert [line["record_type"] for line in lines] == [
-        "interception_start", "prompt_usage", "token_usage", "tool_usage", "model_thought", "interception_end"]
+        "interception_start", "prompt_usage", "token_usage", "tool_usage", "model_thought", "tool_result",
+        "interception_end"]
     assert all(line["logger"] == "aibridge.records" and line["level"] == "INFO" for line in lines)
-    start, prompt, usage, tool, thought, end = lines
+    start, prompt, usage, tool, thought, result, end = lines
     created = "2025-03-01T12:00:01+00:00"
 
     assert set(start) - LOG_FIELDS == {
@@ -92,6 +93,10 @@ def test_every_record_is_one_json_line_with_its_fields(tmp_path, logs):
     assert (thought["interception_id"], thought["content"], thought["metadata"], thought["created_at"]) == (
         "int-log", "Let me think.", {"source": "thinking"}, created)
 
+    assert set(result) - LOG_FIELDS == {"interception_id", "tool_call_id", "is_error", "content", "created_at"}
+    assert (result["interception_id"], result["tool_call_id"], result["is_error"], result["content"],
+            result["created_at"]) == ("int-log", "toolu_0", True, "File does not exist.", created)
+
     assert set(end) - LOG_FIELDS == {"interception_id", "ended_at", "status", "error", "duration_ms"}
     assert (end["interception_id"], end["ended_at"]) == ("int-log", "2025-03-01T12:00:03+00:00")
     assert (end["status"], end["error"], end["duration_ms"]) == ("completed", None, 3000)
@@ -101,11 +106,11 @@ def test_human_lines_carry_the_same_fields(tmp_path, logs):
     human, json_lines = logs
     run_one_interception(tmp_path, human, json_lines, structured=True)
     lines = [line for line in human.read_text().splitlines() if "interception log" in line]
-    assert len(lines) == 6
+    assert len(lines) == 7
     assert " INFO aibridge.records: interception log record_type=interception_start " in lines[0]
     assert "interception_id=int-log" in lines[0] and "model=claude-sonnet-4-6" in lines[0]
     assert "record_type=token_usage" in lines[2] and "input_tokens=100" in lines[2]
-    assert lines[5].endswith("record_type=interception_end interception_id=int-log ended_at=2025-03-01T12:00:03+00:00 "
+    assert lines[6].endswith("record_type=interception_end interception_id=int-log ended_at=2025-03-01T12:00:03+00:00 "
                              "status=completed error=None duration_ms=3000")
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..records import Tool, ToolResult
+from .tool_results import ReturnedResult
 
 if TYPE_CHECKING:  # the relay hands events in; the APIs never import it
     from ..relay.sse import Event
@@ -83,8 +84,12 @@ class Api:
         """Raise BadRequest for requests the gateway cannot serve (e.g. 501 for an unsupported mode)."""
 
     def prompt(self) -> str | None:
-        """The last user prompt, per the recording rules."""
+        """What the person typed in the request's last turn, per the recording rules (apis/prompts.py)."""
         return None
+
+    def tool_results(self) -> list[ReturnedResult]:
+        """The results of client-run tools the request's last turn returns (apis/tool_results.py)."""
+        return []
 
     def upstream_body(self) -> bytes:
         """The bytes sent upstream: the client's own, unless the API must change them."""

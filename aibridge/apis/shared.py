@@ -1,4 +1,4 @@
-"""Helpers every API uses: compact JSON, SSE events, summed usage, the last user text."""
+"""Helpers every API uses: compact JSON, SSE events, summed usage."""
 
 from __future__ import annotations
 
@@ -38,19 +38,3 @@ def sum_usage(total: dict, usage: dict) -> dict:
             merged[key] = value
     return merged
 
-
-def last_user_text(messages) -> str | None:
-    """The last message's text if it is the user's: a string, or its last text part (Messages and Chat)."""
-    if not isinstance(messages, list) or not messages:
-        return None
-    last = messages[-1]
-    if not isinstance(last, dict) or last.get("role") != "user":
-        return None
-    content = last.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        texts = [t for t in texts if isinstance(t, str)]
-        return texts[-1] if texts else None
-    return None

@@ -1,4 +1,4 @@
-"""Configuration: the names of the documented AI Bridge, validated at startup."""
+"""Configuration: the names of the documented AI Gateway (and its former AI Bridge names), validated at startup."""
 
 from .model import BedrockConfig, Config, ConfigError, MCPServerConfig, ProviderConfig
 

@@ -5,38 +5,39 @@ from __future__ import annotations
 import sys
 
 from .mcp import MCP_KEYS
-from .options import GROUPS, OPTIONS, Option
+from .names import AI_GATEWAY, AIBRIDGE
+from .options import GROUPS, OPTIONS, YAML_LISTS, Option
 from .providers import DEFAULT_BASE_URLS, PROVIDER_KEYS
 
 SIX_INSTANCES = """\
 # anthropic-corp: Anthropic with the company key
-CODER_AIBRIDGE_PROVIDER_0_TYPE=anthropic
-CODER_AIBRIDGE_PROVIDER_0_NAME=anthropic-corp
-CODER_AIBRIDGE_PROVIDER_0_KEY=sk-ant-corp-example
+CODER_AI_GATEWAY_PROVIDER_0_TYPE=anthropic
+CODER_AI_GATEWAY_PROVIDER_0_NAME=anthropic-corp
+CODER_AI_GATEWAY_PROVIDER_0_KEY=sk-ant-corp-example
 # anthropic-direct: Anthropic, no gateway key (clients bring their own with BYOK)
-CODER_AIBRIDGE_PROVIDER_1_TYPE=anthropic
-CODER_AIBRIDGE_PROVIDER_1_NAME=anthropic-direct
+CODER_AI_GATEWAY_PROVIDER_1_TYPE=anthropic
+CODER_AI_GATEWAY_PROVIDER_1_NAME=anthropic-direct
 # azure-openai: an OpenAI-compatible endpoint
-CODER_AIBRIDGE_PROVIDER_2_TYPE=openai
-CODER_AIBRIDGE_PROVIDER_2_NAME=azure-openai
-CODER_AIBRIDGE_PROVIDER_2_KEY=azure-key-example
-CODER_AIBRIDGE_PROVIDER_2_BASE_URL=https://example-resource.openai.azure.com/openai/v1
+CODER_AI_GATEWAY_PROVIDER_2_TYPE=openai
+CODER_AI_GATEWAY_PROVIDER_2_NAME=azure-openai
+CODER_AI_GATEWAY_PROVIDER_2_KEY=azure-key-example
+CODER_AI_GATEWAY_PROVIDER_2_BASE_URL=https://example-resource.openai.azure.com/openai/v1
 # anthropic-bedrock: Anthropic Messages served by Amazon Bedrock
-CODER_AIBRIDGE_PROVIDER_3_TYPE=anthropic
-CODER_AIBRIDGE_PROVIDER_3_NAME=anthropic-bedrock
-CODER_AIBRIDGE_PROVIDER_3_BEDROCK_REGION=us-west-2
-CODER_AIBRIDGE_PROVIDER_3_BEDROCK_ACCESS_KEY=AKIAEXAMPLEKEYID
-CODER_AIBRIDGE_PROVIDER_3_BEDROCK_ACCESS_KEY_SECRET=example-secret-access-key
-CODER_AIBRIDGE_PROVIDER_3_BEDROCK_MODEL=us.anthropic.claude-sonnet-4-5-20250929-v1:0
-CODER_AIBRIDGE_PROVIDER_3_BEDROCK_SMALL_FAST_MODEL=us.anthropic.claude-haiku-4-5-20251001-v1:0
+CODER_AI_GATEWAY_PROVIDER_3_TYPE=anthropic
+CODER_AI_GATEWAY_PROVIDER_3_NAME=anthropic-bedrock
+CODER_AI_GATEWAY_PROVIDER_3_BEDROCK_REGION=us-west-2
+CODER_AI_GATEWAY_PROVIDER_3_BEDROCK_ACCESS_KEY=AKIAEXAMPLEKEYID
+CODER_AI_GATEWAY_PROVIDER_3_BEDROCK_ACCESS_KEY_SECRET=example-secret-access-key
+CODER_AI_GATEWAY_PROVIDER_3_BEDROCK_MODEL=us.anthropic.claude-sonnet-4-5-20250929-v1:0
+CODER_AI_GATEWAY_PROVIDER_3_BEDROCK_SMALL_FAST_MODEL=us.anthropic.claude-haiku-4-5-20251001-v1:0
 # copilot: GitHub Copilot (each user's GitHub token is the upstream credential)
-CODER_AIBRIDGE_PROVIDER_4_TYPE=copilot
+CODER_AI_GATEWAY_PROVIDER_4_TYPE=copilot
 # openai: the legacy setting still works next to indexed providers
-CODER_AIBRIDGE_OPENAI_KEY=sk-openai-example
+CODER_AI_GATEWAY_OPENAI_KEY=sk-openai-example
 """
 
 SIX_INSTANCES_YAML = """\
-aibridge:
+ai_gateway:
   enabled: true
   openai_key: sk-openai-example
   providers:
@@ -63,7 +64,7 @@ EXAMPLE_YAML = """\
 http_address: 0.0.0.0:3000
 data_dir: /var/lib/aibridge
 log_json: /dev/stdout
-aibridge:
+ai_gateway:
   enabled: true
   retention: 90d
   structured_logging: true
@@ -72,7 +73,7 @@ aibridge:
 """
 
 MCP_YAML = """\
-aibridge:
+ai_gateway:
   mcp_servers:
     - name: docs
       url: https://mcp.example.com/mcp
@@ -83,7 +84,7 @@ aibridge:
 
 def render() -> str:
     """The whole of docs/configuration.md."""
-    parts = [_INTRO, _options_section(), _VALUES, _providers_section(), _mcp_section(), _ERRORS]
+    parts = [_INTRO, _names_section(), _options_section(), _VALUES, _providers_section(), _mcp_section(), _ERRORS]
     return "\n".join(part.strip("\n") + "\n" for part in parts)
 
 
@@ -94,23 +95,43 @@ _INTRO = f"""
 
 Every option is a command-line flag of `aibridge server`, an environment
 variable and a key in a YAML file, with the names of the documented
-`coder server` AI Bridge settings. When an option is given in several places,
-the first of these wins:
+`coder server` AI Gateway settings (formerly AI Bridge: the old names work
+too, see [below](#two-names-ai-gateway-and-ai-bridge)). When an option is
+given in several places, the first of these wins:
 
-1. the flag (`--aibridge-retention 90d`);
-2. the environment variable (`CODER_AIBRIDGE_RETENTION=90d`);
-3. the YAML file named by `--config` / `CODER_CONFIG_PATH` (`retention: 90d` in the `aibridge:` block);
+1. the flag (`--ai-gateway-retention 90d`);
+2. the environment variable (`CODER_AI_GATEWAY_RETENTION=90d`);
+3. the YAML file named by `--config` / `CODER_CONFIG_PATH` (`retention: 90d` in the `ai_gateway:` group);
 4. the default.
 
-Options whose flag starts with `--aibridge-` live in the YAML file's
-`aibridge:` block, without that prefix and with underscores
-(`--aibridge-structured-logging` is `structured_logging`); the others are
-top-level keys (`--http-address` is `http_address`). An unknown key is an
-error; a key with an empty value leaves the option unset.
+The gateway's own options (flags starting with `--ai-gateway-`) live in the
+YAML file's `ai_gateway:` group, without that prefix and with underscores
+(`--ai-gateway-structured-logging` is `structured_logging`); the others are
+top-level keys (`--http-address` is `http_address`). A key with an empty
+value leaves the option unset.
 
 ```yaml
 {EXAMPLE_YAML.rstrip()}
 ```
+
+### A shared `coder.yaml`
+
+The file may be a `coder.yaml` that also configures other Coder components.
+Its top-level keys are read like this:
+
+- `ai_gateway:` and `aibridge:` are the gateway's group; an unknown key
+  inside it is an error that suggests the closest key
+  (`unknown setting 'ai_gateway.retension' (did you mean 'retention'?)`).
+- The top-level options above (`http_address`, `data_dir`, ...) are read.
+- Any other key whose value is a mapping, or empty, is another component's
+  group (`networking:`, `telemetry:`, `oidc:`, ...) and is ignored, unless
+  its name is a near miss of the gateway's group (`aibrige:`, `ai-gateway:`,
+  `gateway:`), which is an error suggesting the right name.
+- Any other key with a plain value or a list is another component's setting
+  (`cacheDir:`, `verbose:`) and is ignored, unless it is a near miss of a
+  top-level option (`http_adress: :3000`) or a gateway setting written
+  outside the group (`retention: 90d` suggests `ai_gateway.retention`):
+  those are errors suggesting the right name.
 
 The other commands (`users`, `tokens`, `plugins`, `interceptions`, `usage`,
 `retention`) read the same configuration (they take `--data-dir` and
@@ -119,8 +140,58 @@ which is what gunicorn calls, reads the environment and `CODER_CONFIG_PATH`.
 """
 
 
+def _names_section() -> str:
+    new, old = AI_GATEWAY, AIBRIDGE
+    providers, mcp = YAML_LISTS["providers"], YAML_LISTS["mcp_servers"]
+    return f"""
+## Two names: AI Gateway and AI Bridge
+
+The documented product was renamed from AI Bridge to AI Gateway. Every
+setting of the gateway itself has both names, and both work; use the new
+ones in new configurations.
+
+| | AI Gateway (preferred) | AI Bridge (old) |
+|---|---|---|
+| flags | `--{new.flag}*` | `--{old.flag}*` |
+| environment | `{new.env}*` | `{old.env}*` |
+| YAML group (same keys under it) | `{new.yaml}:` | `{old.yaml}:` |
+| indexed providers | `{new.indexed(providers)}<N>_*` | `{old.indexed(providers)}<N>_*` |
+| MCP servers | `{new.indexed(mcp)}<N>_*` | `{old.indexed(mcp)}<N>_*` |
+| client routes and audit API | `/api/v2/ai-gateway/...` | `/api/v2/aibridge/...` |
+| metrics ([metrics.md](metrics.md)) | `coder_ai_gateway_*` | `coder_aibridged_*` |
+
+Options that are not the gateway's own (`--http-address`, `--data-dir`,
+`--shutdown-grace`, `--config`, `--log-*`, `--prometheus-*`) have one name.
+
+**One setting, one name.** Giving one setting under both names at once is a
+startup error that names both (exit status 2): two variables
+(`{old.env}RETENTION` and `{new.env}RETENTION`), two flags, the same key in
+both YAML groups, or indexed entries under both prefixes
+(`{old.indexed(providers)}0_TYPE` and `{new.indexed(providers)}1_TYPE`):
+
+```
+aibridge: error: {old.env}RETENTION and {new.env}RETENTION are both set: set only one ({new.env}RETENTION is the preferred name)
+```
+
+Different settings may use different names (`{old.env}OPENAI_KEY` next to
+`{new.env}RETENTION`), and both YAML groups may appear in one file as long as
+they set different keys. The precedence (flag, environment, YAML, default) is
+the same whichever name is used: `--{old.flag}retention` wins over
+`{new.env}RETENTION`.
+
+**Unknown variables.** A variable that starts with `{new.env}` or
+`{old.env}` but names no setting (`{old.env}ANTROPIC_KEY`) does not stop
+the server, since it may be meant for another Coder component; the server
+logs a warning naming the closest setting when it starts:
+
+```
+2025-01-02T03:04:05.678Z WARNING aibridge: {old.env}ANTROPIC_KEY names no setting of this gateway and is ignored (did you mean {old.env}ANTHROPIC_KEY?)
+```
+"""
+
+
 def _options_section() -> str:
-    lines = ["## Options", ""]
+    lines = ["## Options", "", "The gateway's own options are listed under both names, the preferred one first.", ""]
     for group in GROUPS:
         lines += [f"### {group}", "", "| flag | environment | YAML | type | default | meaning |"]
         lines.append("|---|---|---|---|---|---|")
@@ -135,15 +206,17 @@ def _options_section() -> str:
 
 def _option_row(opt: Option) -> str:
     default = opt.default_doc or (f"`{opt.default}`" if opt.default else "(none)")
-    yaml = f"`{opt.yaml_key}`" if opt.yaml_path else "-"
-    return f"| `{opt.flag}` | `{opt.env}` | {yaml} | {opt.kind} | {default} | {opt.help} |"
+    flags = "<br>".join(f"`{spelling.flag}`" for spelling in opt.spellings)
+    envs = "<br>".join(f"`{spelling.env}`" for spelling in opt.spellings)
+    yaml = "<br>".join(f"`{spelling.yaml_key}`" for spelling in opt.spellings) if opt.yaml_path else "-"
+    return f"| {flags} | {envs} | {yaml} | {opt.kind} | {default} | {opt.help} |"
 
 
 _VALUES = """
 ## Values
 
 - **bool**: `true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`). A
-  boolean flag alone means true: `--aibridge-enabled`; `--aibridge-enabled=false` also works.
+  boolean flag alone means true: `--ai-gateway-enabled`; `--ai-gateway-enabled=false` also works.
 - **duration**: a number and a unit, combined as in Go: `h`, `m`, `s`, `ms`,
   plus `d` (days) and `w` (weeks): `90d`, `2w`, `720h`, `1h30m`, `1.5h`. `0`
   means zero (for the retention: keep forever).
@@ -171,17 +244,19 @@ def _providers_section() -> str:
 ## Providers
 
 A provider instance has a type (`openai`, `anthropic` or `copilot`) and a
-name; clients reach it at `/api/v2/aibridge/<name>/...`.
+name; clients reach it at `/api/v2/ai-gateway/<name>/...` (or
+`/api/v2/aibridge/<name>/...`: both prefixes serve the same routes).
 
 ### Which instances exist
 
 - Every indexed provider (below).
-- The legacy `openai` instance when any `--aibridge-openai-*` option is
+- The legacy `openai` instance when any `--ai-gateway-openai-*` option is
   given, and the legacy `anthropic` instance when any
-  `--aibridge-anthropic-*` or `--aibridge-bedrock-*` option is given.
+  `--ai-gateway-anthropic-*` or `--ai-gateway-bedrock-*` option is given
+  (under either name).
 - When no indexed provider is configured at all, both legacy instances exist
   anyway (with their default base URLs and no key), so that
-  `/api/v2/aibridge/openai/...` and `/api/v2/aibridge/anthropic/...` answer
+  `/api/v2/ai-gateway/openai/...` and `/api/v2/ai-gateway/anthropic/...` answer
   out of the box, for instance to clients that bring their own key.
 
 Once indexed providers are configured they are the list: a legacy instance
@@ -195,35 +270,38 @@ Default base URLs (stored without a trailing slash):
 
 ### Legacy Bedrock settings
 
-The `--aibridge-bedrock-*` options send the `anthropic` instance's traffic
+The `--ai-gateway-bedrock-*` options send the `anthropic` instance's traffic
 to Amazon Bedrock. Bedrock needs a region or a base URL, and both models
-(`--aibridge-bedrock-model`, `--aibridge-bedrock-small-fast-model`). An
+(`--ai-gateway-bedrock-model`, `--ai-gateway-bedrock-small-fast-model`). An
 access key needs its secret; without static keys the default AWS credential
 chain is used.
 
 ### Indexed providers
 
-`CODER_AIBRIDGE_PROVIDER_<N>_<KEY>`, with N = 0, 1, 2, ... contiguous from 0.
+`CODER_AI_GATEWAY_PROVIDER_<N>_<KEY>` (or the old `CODER_AIBRIDGE_PROVIDER_<N>_<KEY>`;
+not both), with N = 0, 1, 2, ... contiguous from 0.
 
 | KEY | required | meaning |
 |---|---|---|
 {keys}
 
-In the YAML file the same providers are a list under `aibridge.providers`,
+In the YAML file the same providers are a list under `ai_gateway.providers`,
 with the keys in lower case (`type`, `name`, `key`, `base_url`,
-`bedrock_region`, ...). When any `CODER_AIBRIDGE_PROVIDER_*` variable is set,
+`bedrock_region`, ...). When any `CODER_AI_GATEWAY_PROVIDER_*` variable is set,
 the environment's list replaces the YAML list (it is not merged).
 
 Startup errors, each reported on one line naming the variable or key:
 
 - a gap in the indices (`_0_` and `_2_` without `_1_`), or an index that is
-  not a number (`CODER_AIBRIDGE_PROVIDER_X_TYPE`);
-- a KEY that is not in the table above (`CODER_AIBRIDGE_PROVIDER_0_MODEL`);
+  not a number (`CODER_AI_GATEWAY_PROVIDER_X_TYPE`);
+- a KEY that is not in the table above (`CODER_AI_GATEWAY_PROVIDER_0_MODEL`);
+- variables under both prefixes (`CODER_AI_GATEWAY_PROVIDER_*` and
+  `CODER_AIBRIDGE_PROVIDER_*`), or lists in both YAML groups;
 - a missing or unknown `TYPE`;
 - a `NAME` not matching `^[a-z0-9]+(-[a-z0-9]+)*$`;
 - two instances with the same name, including two of one type that both omit
   `NAME` (they would both be called after the type);
-- a legacy option (e.g. `CODER_AIBRIDGE_OPENAI_KEY`) together with an
+- a legacy option (e.g. `CODER_AI_GATEWAY_OPENAI_KEY`) together with an
   indexed provider of the same name (`openai`): remove one of them;
 - both `KEY` and `KEYS` (or `BEDROCK_ACCESS_KEY` and `BEDROCK_ACCESS_KEYS`);
 - `BEDROCK_*` keys on a provider whose type is not `anthropic`;
@@ -237,7 +315,7 @@ Startup errors, each reported on one line naming the variable or key:
 {SIX_INSTANCES.rstrip()}
 ```
 
-This starts six instances, served at `/api/v2/aibridge/<name>/`:
+This starts six instances, served at `/api/v2/ai-gateway/<name>/`:
 `openai` (legacy), `anthropic-corp`, `anthropic-direct`, `azure-openai`,
 `anthropic-bedrock` and `copilot`. The same in YAML:
 
@@ -253,9 +331,11 @@ def _mcp_section() -> str:
 ## MCP servers
 
 Tools of MCP servers (Streamable HTTP) can be injected into requests:
-`CODER_AIBRIDGE_MCP_SERVER_<N>_<KEY>`, N contiguous from 0, or the YAML list
-`aibridge.mcp_servers` (the environment's list replaces the YAML list).
-`--aibridge-mcp-max-rounds` bounds the tool-calling rounds of one request.
+`CODER_AI_GATEWAY_MCP_SERVER_<N>_<KEY>` (or the old
+`CODER_AIBRIDGE_MCP_SERVER_<N>_<KEY>`; not both), N contiguous from 0, or
+the YAML list `ai_gateway.mcp_servers` (the environment's list replaces the
+YAML list). `--ai-gateway-mcp-max-rounds` bounds the tool-calling rounds of
+one request.
 
 | KEY | required | meaning |
 |---|---|---|
@@ -278,8 +358,8 @@ Every invalid setting is found at startup and reported on one line that
 names it, with exit status 2 and no traceback:
 
 ```
-$ CODER_AIBRIDGE_RETENTION=forever aibridge server
-aibridge: error: CODER_AIBRIDGE_RETENTION: invalid duration 'forever': use a number with a unit: 90d, 2w, 720h, 1h30m, 45s (0 for none)
+$ CODER_AI_GATEWAY_RETENTION=forever aibridge server
+aibridge: error: CODER_AI_GATEWAY_RETENTION: invalid duration 'forever': use a number with a unit: 90d, 2w, 720h, 1h30m, 45s (0 for none)
 ```
 
 The same goes for a malformed or unreadable YAML file, a data directory that

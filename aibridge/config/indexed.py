@@ -1,8 +1,9 @@
 """Indexed settings: ``<PREFIX><N>_<KEY>`` variables and their YAML list twins.
 
-Providers (``CODER_AIBRIDGE_PROVIDER_<N>_*``, YAML ``aibridge.providers``) and
-MCP servers (``CODER_AIBRIDGE_MCP_SERVER_<N>_*``, ``aibridge.mcp_servers``)
-share this: indices contiguous from 0, known keys only, one line per error.
+Providers (``CODER_AI_GATEWAY_PROVIDER_<N>_*`` or ``CODER_AIBRIDGE_PROVIDER_<N>_*``,
+YAML ``ai_gateway.providers`` or ``aibridge.providers``) and MCP servers
+(``..._MCP_SERVER_<N>_*``, ``mcp_servers``) share this: one of the two
+prefixes, indices contiguous from 0, known keys only, one line per error.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class Entry:
     """One indexed instance: its raw values by KEY, and how to name them in messages."""
 
     index: int
-    source: str  # "CODER_AIBRIDGE_PROVIDER_2" or "aibridge.providers[2]"
+    source: str  # "CODER_AI_GATEWAY_PROVIDER_2" or "ai_gateway.providers[2]"
     values: dict[str, Any] = field(default_factory=dict)  # KEY (upper case) -> raw value
     yaml_path: str = ""  # the YAML file, for YAML entries
 
@@ -45,12 +46,24 @@ class Entry:
         return key in self.values
 
 
-def entries_from_env(environ: Mapping[str, str], prefix: str, keys: tuple[str, ...]) -> list[Entry]:
-    """Collect ``<prefix><N>_<KEY>`` variables into entries ordered by N (contiguous from 0)."""
+def entries_from_env(environ: Mapping[str, str], prefixes: tuple[str, ...], keys: tuple[str, ...]) -> list[Entry]:
+    """Collect ``<prefix><N>_<KEY>`` variables into entries ordered by N (contiguous from 0).
+
+    ``prefixes`` are the new and the old name of one list; entries under both is an error.
+    """
+    used = {prefix: sorted(v for v in environ if v.startswith(prefix)) for prefix in prefixes}
+    used = {prefix: variables for prefix, variables in used.items() if variables}
+    if len(used) > 1:
+        (new, new_variables), (old, old_variables) = used.items()
+        raise ConfigError(
+            f"{old_variables[0]} and {new_variables[0]} are both set: "
+            f"use one prefix only, {new}<N>_* (preferred) or {old}<N>_*"
+        )
+    if not used:
+        return []
+    [(prefix, variables)] = used.items()
     found: dict[int, Entry] = {}
-    for variable in sorted(environ):
-        if not variable.startswith(prefix):
-            continue
+    for variable in variables:
         index_text, _, key = variable[len(prefix) :].partition("_")
         if not _INDEX.match(index_text):
             raise ConfigError(
@@ -66,10 +79,10 @@ def entries_from_env(environ: Mapping[str, str], prefix: str, keys: tuple[str, .
 
 
 def entries_from_yaml(settings: YamlSettings, list_key: str, keys: tuple[str, ...]) -> list[Entry]:
-    """Read the YAML list ``aibridge.<list_key>``: one mapping per entry, lower-case keys."""
+    """Read the YAML list ``ai_gateway.<list_key>`` (or ``aibridge.``): one mapping per entry, lower-case keys."""
     entries = []
     for index, item in enumerate(settings.lists.get(list_key, [])):
-        entry = Entry(index=index, source=f"aibridge.{list_key}[{index}]", yaml_path=settings.path)
+        entry = Entry(index=index, source=f"{settings.keys[list_key]}[{index}]", yaml_path=settings.path)
         if not isinstance(item, dict):
             raise ConfigError(f"{entry.where}: expected a mapping such as {{type: openai, key: ...}}")
         for raw_key, value in item.items():

@@ -1,7 +1,8 @@
-"""The legacy ``openai`` and ``anthropic`` instances (``--aibridge-openai-*``, ``--aibridge-anthropic-*``).
+"""The legacy ``openai`` and ``anthropic`` instances (``--ai-gateway-openai-*``, ``--ai-gateway-anthropic-*``).
 
-The legacy Bedrock settings (``--aibridge-bedrock-*``) send the ``anthropic``
-instance's traffic to Bedrock.
+The legacy Bedrock settings (``--ai-gateway-bedrock-*``) send the ``anthropic``
+instance's traffic to Bedrock. Settings are named here by their option names
+(``aibridge-openai-key``); each also has its ``ai-gateway-`` name.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from .bedrock import bedrock_config
 from .model import BedrockConfig, ProviderConfig
+from .names import PREFERRED, name_set_of
 from .options import BY_NAME
 
 OPENAI_SETTINGS = ("aibridge-openai-key", "aibridge-openai-base-url")
@@ -77,8 +79,11 @@ def _bedrock(settings) -> BedrockConfig:
         "small_fast_model": "aibridge-bedrock-small-fast-model",
     }
 
+    # A missing setting is named in the name set the given ones use (CODER_AI_GATEWAY_ or CODER_AIBRIDGE_).
+    used = next(filter(None, (name_set_of(settings[name].source) for name in names.values())), PREFERRED)
+
     def label(field: str) -> str:
-        return settings[names[field]].source or BY_NAME[names[field]].env
+        return settings[names[field]].source or BY_NAME[names[field]].spelling(used).env
 
     key = settings[names["access_keys"]].value
     secret = settings[names["access_key_secrets"]].value

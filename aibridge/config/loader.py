@@ -11,8 +11,10 @@ from typing import Any
 from ..datafiles import PRIVATE_DIR_MODE
 from .mcp import build_mcp_servers
 from .model import Config, ConfigError
-from .options import BY_NAME, OPTIONS, Option, option
+from .names import both_given
+from .options import BY_FLAG, BY_NAME, OPTIONS, Option, option
 from .providers import build_providers
+from .unknown_variables import unknown_variable_warnings
 from .yamlfile import YamlSettings, read_yaml_settings
 
 
@@ -27,9 +29,9 @@ class Setting:
 def load_config(cli_values: Mapping[str, Any] | None = None, environ: Mapping[str, str] = os.environ) -> Config:
     """The validated configuration; raises ConfigError (one line naming the setting) when invalid.
 
-    ``cli_values`` maps option names (``aibridge-retention`` or
-    ``aibridge_retention``) to values as given on the command line; None or a
-    missing key means the flag was not given.
+    ``cli_values`` maps flags (``aibridge-retention``, ``ai_gateway_retention``,
+    any spelling with or without dashes) to values as given on the command
+    line; None or a missing key means the flag was not given.
     """
     cli = _given_flags(cli_values or {})
     config_file = resolve(option("config"), cli, environ, YamlSettings())
@@ -39,17 +41,23 @@ def load_config(cli_values: Mapping[str, Any] | None = None, environ: Mapping[st
     fields["providers"] = build_providers(settings, environ, yaml)
     fields["mcp_servers"] = build_mcp_servers(environ, yaml)
     fields["data_dir"] = ensure_data_dir(settings["data-dir"])
+    fields["warnings"] = unknown_variable_warnings(environ)
     return Config(**fields)
 
 
-def resolve(opt: Option, cli: Mapping[str, Any], environ: Mapping[str, str], yaml: YamlSettings) -> Setting:
-    """One option's value by precedence: flag, environment variable, YAML key, default."""
+def resolve(opt: Option, cli: Mapping[str, Setting], environ: Mapping[str, str], yaml: YamlSettings) -> Setting:
+    """One option's value by precedence: flag, environment variable, YAML key, default.
+
+    ``cli`` is what :func:`_given_flags` returns. Both names of one setting
+    given in the environment is an error even when a flag overrides them.
+    """
+    env = _given_variable(opt, environ)
     if opt.name in cli:
-        raw, source = cli[opt.name], opt.flag
-    elif opt.env in environ:
-        raw, source = environ[opt.env], opt.env
+        raw, source = cli[opt.name].value, cli[opt.name].source
+    elif env is not None:
+        raw, source = env.value, env.source
     elif opt.name in yaml.values:
-        raw, source = yaml.values[opt.name], yaml.label(opt.yaml_key)
+        raw, source = yaml.values[opt.name], yaml.label(yaml.keys[opt.name])
     elif opt.default is None:
         return Setting(computed_default(opt, environ))
     else:
@@ -94,12 +102,27 @@ def ensure_data_dir(setting: Setting) -> Path:
     return path
 
 
-def _given_flags(cli_values: Mapping[str, Any]) -> dict[str, Any]:
-    given = {}
+def _given_flags(cli_values: Mapping[str, Any]) -> dict[str, Setting]:
+    """The flags given, by option name, each with the spelling used; both names of one option is an error."""
+    given: dict[str, Setting] = {}
     for key, value in cli_values.items():
-        name = key.lstrip("-").replace("_", "-")
-        if name not in BY_NAME:
+        flag = key.lstrip("-").replace("_", "-")
+        if flag not in BY_FLAG:
             raise ValueError(f"unknown option {key!r}")
-        if value is not None:
-            given[name] = value
+        if value is None:
+            continue
+        opt, spelling = BY_FLAG[flag]
+        if opt.name in given and given[opt.name].source != spelling.flag:
+            new, old = (spelling.flag for spelling in opt.spellings)
+            raise ConfigError(both_given(old, new))
+        given[opt.name] = Setting(value, spelling.flag)
     return given
+
+
+def _given_variable(opt: Option, environ: Mapping[str, str]) -> Setting | None:
+    """The option's environment variable that is set, if any; both of its names set is an error."""
+    found = [spelling.env for spelling in opt.spellings if spelling.env in environ]
+    if len(found) > 1:
+        new, old = found
+        raise ConfigError(both_given(old, new))
+    return Setting(environ[found[0]], found[0]) if found else None

@@ -1,4 +1,4 @@
-"""MCP servers whose tools are injected: ``CODER_AIBRIDGE_MCP_SERVER_<N>_*`` or YAML ``aibridge.mcp_servers``."""
+"""MCP servers whose tools are injected: ``CODER_AI_GATEWAY_MCP_SERVER_<N>_*`` (or ``CODER_AIBRIDGE_``), or YAML ``mcp_servers``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from . import values
 from .indexed import Entry, entries_from_env, entries_from_yaml
 from .model import ConfigError, MCPServerConfig
+from .names import indexed_prefixes
+from .options import YAML_LISTS
 from .providers import NAME_PATTERN
 from .yamlfile import YamlSettings
 
-ENV_PREFIX = "CODER_AIBRIDGE_MCP_SERVER_"
+ENV_PREFIXES = indexed_prefixes(YAML_LISTS["mcp_servers"])  # CODER_AI_GATEWAY_MCP_SERVER_, CODER_AIBRIDGE_MCP_SERVER_
 
 # KEY, required, meaning: the docs table is generated from this.
 MCP_KEYS: tuple[tuple[str, str, str], ...] = (
@@ -26,7 +28,7 @@ KEYS = tuple(key for key, _, _ in MCP_KEYS)
 
 def build_mcp_servers(environ: Mapping[str, str], yaml: YamlSettings) -> tuple[MCPServerConfig, ...]:
     """The configured MCP servers, validated, in index order (environment wins over YAML)."""
-    entries = entries_from_env(environ, ENV_PREFIX, KEYS) or entries_from_yaml(yaml, "mcp_servers", KEYS)
+    entries = entries_from_env(environ, ENV_PREFIXES, KEYS) or entries_from_yaml(yaml, "mcp_servers", KEYS)
     servers: list[MCPServerConfig] = []
     used: dict[str, Entry] = {}
     for entry in entries:

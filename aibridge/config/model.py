@@ -32,7 +32,7 @@ class ProviderConfig:
     base_url: str  # defaults resolved per type; always ends without a trailing slash
     keys: tuple[str, ...] = field(default=(), repr=False)
     bedrock: BedrockConfig | None = None
-    source: str = ""  # where it came from, for messages: "CODER_AIBRIDGE_PROVIDER_2" or "legacy"
+    source: str = ""  # where it came from, for messages: "CODER_AI_GATEWAY_PROVIDER_2" or "legacy"
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ class Config:
     http_max_connections: int = 0  # 0: automatic, from the open-file limit
     config_path: str = ""
     extra: dict = field(default_factory=dict)  # options plugins read by name
+    warnings: tuple[str, ...] = ()  # found while loading; logged when the app starts
 
     @property
     def database_path(self) -> Path:

@@ -1,9 +1,13 @@
 """The one table of options: flags, environment variables, YAML keys and docs come from here.
 
-An option named ``aibridge-retention`` is the flag ``--aibridge-retention``,
-the variable ``CODER_AIBRIDGE_RETENTION`` and the YAML key ``retention`` in
-the ``aibridge:`` block; ``http-address`` is ``--http-address``,
-``CODER_HTTP_ADDRESS`` and the top-level YAML key ``http_address``.
+An option named ``aibridge-retention`` is one of the gateway's own options:
+it has both name sets (:mod:`.names`), the flags ``--ai-gateway-retention``
+and ``--aibridge-retention``, the variables ``CODER_AI_GATEWAY_RETENTION``
+and ``CODER_AIBRIDGE_RETENTION``, and the YAML key ``retention`` in the
+``ai_gateway:`` or the ``aibridge:`` group. Any other option has one name:
+``http-address`` is ``--http-address``, ``CODER_HTTP_ADDRESS`` and the
+top-level YAML key ``http_address``. The table names options by their
+``aibridge-`` spelling; the other spellings are derived from it.
 """
 
 from __future__ import annotations
@@ -12,8 +16,25 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import values
+from .names import AIBRIDGE, NAME_SETS, NameSet
 
-AIBRIDGE_PREFIX = "aibridge-"
+
+@dataclass(frozen=True)
+class Spelling:
+    """One name of an option: its flag, environment variable and YAML key together."""
+
+    flag: str  # "--ai-gateway-retention"
+    env: str  # "CODER_AI_GATEWAY_RETENTION"
+    yaml_path: tuple[str, ...]  # ("ai_gateway", "retention"); () when not in YAML
+
+    @property
+    def yaml_key(self) -> str:
+        return ".".join(self.yaml_path)
+
+    @property
+    def param(self) -> str:
+        """The click parameter name: ``ai_gateway_retention``."""
+        return self.flag.lstrip("-").replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,7 @@ class Option:
     in_yaml: bool = True
     default_doc: str = ""  # how the docs show the default, when not the default itself
 
+    # flag, env, yaml_path, param: the option's own name (for the gateway's options, the old one; see spellings).
     @property
     def flag(self) -> str:
         return "--" + self.name
@@ -43,8 +65,8 @@ class Option:
         """Where the option sits in the YAML file: ``("aibridge", "retention")``."""
         if not self.in_yaml:
             return ()
-        if self.name.startswith(AIBRIDGE_PREFIX):
-            return ("aibridge", self.name[len(AIBRIDGE_PREFIX) :].replace("-", "_"))
+        if self.in_gateway_group:
+            return (AIBRIDGE.yaml, self.yaml_name)
         return (self.name.replace("-", "_"),)
 
     @property
@@ -55,6 +77,35 @@ class Option:
     def param(self) -> str:
         """The click parameter name: ``aibridge_retention``."""
         return self.name.replace("-", "_")
+
+    @property
+    def in_gateway_group(self) -> bool:
+        """One of the gateway's own options: it has both name sets and sits in the YAML group."""
+        return self.name.startswith(AIBRIDGE.flag)
+
+    @property
+    def yaml_name(self) -> str:
+        """The key inside the YAML group (``retention``), or the top-level key (``http_address``)."""
+        return self.name.removeprefix(AIBRIDGE.flag).replace("-", "_")
+
+    def spelling(self, names: NameSet) -> Spelling:
+        """The option's name in one name set (its only name when it is not one of the gateway's own)."""
+        return self.spellings[NAME_SETS.index(names)] if self.in_gateway_group else self.spellings[0]
+
+    @property
+    def spellings(self) -> tuple[Spelling, ...]:
+        """Every name of the option, the preferred first (``--ai-gateway-retention``, ``--aibridge-retention``)."""
+        if not self.in_gateway_group:
+            return (Spelling(self.flag, self.env, self.yaml_path),)
+        rest = self.name.removeprefix(AIBRIDGE.flag)
+        return tuple(
+            Spelling(
+                flag="--" + names.flag + rest,
+                env=names.env + rest.upper().replace("-", "_"),
+                yaml_path=(names.yaml, self.yaml_name) if self.in_yaml else (),
+            )
+            for names in NAME_SETS
+        )
 
 
 def _optional_url(value: Any) -> str:
@@ -74,7 +125,7 @@ def _connection_cap(value: Any) -> int:
     return 0 if str(value).strip() == "0" else values.parse_positive_int(value)
 
 
-GENERAL = "AI Bridge"
+GENERAL = "AI Gateway"
 LEGACY = "Legacy providers"
 SERVER = "Server"
 LOGGING = "Logging"
@@ -82,7 +133,7 @@ METRICS = "Metrics"
 
 OPTIONS: tuple[Option, ...] = (
     Option("aibridge-enabled", "enabled", values.parse_bool, "false",
-           "Serve the provider routes under /api/v2/aibridge/.", "bool", GENERAL),
+           "Serve the provider routes under /api/v2/ai-gateway/ (and /api/v2/aibridge/).", "bool", GENERAL),
     Option("aibridge-retention", "retention", values.parse_duration, "60d",
            "Delete recorded interceptions older than this; 0 keeps them forever.", "duration", GENERAL),
     Option("aibridge-structured-logging", "structured_logging", values.parse_bool, "false",
@@ -163,12 +214,17 @@ OPTIONS: tuple[Option, ...] = (
 )  # fmt: skip
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+# Every flag (without its dashes) to its option and that spelling: "ai-gateway-retention", "aibridge-retention".
+BY_FLAG: dict[str, tuple[Option, Spelling]] = {
+    spelling.flag.lstrip("-"): (opt, spelling) for opt in OPTIONS for spelling in opt.spellings
+}
 GROUPS: tuple[str, ...] = (GENERAL, LEGACY, SERVER, LOGGING, METRICS)
 
-# The YAML keys that are lists of indexed entries rather than options.
-YAML_LISTS = {"providers": "CODER_AIBRIDGE_PROVIDER_<N>_*", "mcp_servers": "CODER_AIBRIDGE_MCP_SERVER_<N>_*"}
+# The YAML keys of the gateway's group that are lists of indexed entries rather than options,
+# and the kind of their indexed variables (CODER_AI_GATEWAY_PROVIDER_<N>_*).
+YAML_LISTS = {"providers": "PROVIDER", "mcp_servers": "MCP_SERVER"}
 
 
 def option(name: str) -> Option:
-    """The option called ``name`` (flag spelling, or the click parameter spelling)."""
-    return BY_NAME[name.lstrip("-").replace("_", "-")]
+    """The option called ``name``: any of its flags, with or without dashes, or a click parameter name."""
+    return BY_FLAG[name.lstrip("-").replace("_", "-")][0]

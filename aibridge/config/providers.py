@@ -1,9 +1,10 @@
-"""Provider instances: the legacy settings and the indexed ``CODER_AIBRIDGE_PROVIDER_<N>_*``.
+"""Provider instances: the legacy settings and the indexed ``CODER_AI_GATEWAY_PROVIDER_<N>_*``.
 
 Which instances exist:
 
-- every indexed provider (environment variables, or else the YAML list
-  ``aibridge.providers``);
+- every indexed provider (``CODER_AI_GATEWAY_PROVIDER_<N>_*`` or
+  ``CODER_AIBRIDGE_PROVIDER_<N>_*`` variables, or else the YAML list
+  ``providers`` of the gateway's group);
 - the legacy ``openai`` instance when any ``--aibridge-openai-*`` setting is
   given, and the legacy ``anthropic`` instance when any
   ``--aibridge-anthropic-*`` or ``--aibridge-bedrock-*`` setting is given;
@@ -22,9 +23,11 @@ from .bedrock import bedrock_config
 from .indexed import Entry, entries_from_env, entries_from_yaml
 from .legacy import ANTHROPIC_SETTINGS, OPENAI_SETTINGS, given_by, legacy_providers
 from .model import BedrockConfig, ConfigError, ProviderConfig
+from .names import indexed_prefixes
+from .options import YAML_LISTS
 from .yamlfile import YamlSettings
 
-ENV_PREFIX = "CODER_AIBRIDGE_PROVIDER_"
+ENV_PREFIXES = indexed_prefixes(YAML_LISTS["providers"])  # CODER_AI_GATEWAY_PROVIDER_, CODER_AIBRIDGE_PROVIDER_
 TYPES = ("openai", "anthropic", "copilot")
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 DEFAULT_BASE_URLS = {
@@ -58,7 +61,7 @@ def build_providers(
     settings: Mapping[str, Any], environ: Mapping[str, str], yaml: YamlSettings
 ) -> tuple[ProviderConfig, ...]:
     """All provider instances, validated: legacy ones first, then the indexed ones in order."""
-    entries = entries_from_env(environ, ENV_PREFIX, KEYS) or entries_from_yaml(yaml, "providers", KEYS)
+    entries = entries_from_env(environ, ENV_PREFIXES, KEYS) or entries_from_yaml(yaml, "providers", KEYS)
     indexed = [(entry, _indexed_provider(entry)) for entry in entries]
     _check_unique_names(indexed)
     legacy = legacy_providers(settings, have_indexed=bool(indexed))

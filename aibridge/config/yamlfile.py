@@ -1,4 +1,4 @@
-"""Reading the YAML configuration file: every key is checked against the option table."""
+"""Reading the YAML configuration file: the gateway's keys are checked against the option table."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from .model import ConfigError
+from .names import NAME_SETS, PREFERRED, both_given
 from .options import OPTIONS, YAML_LISTS
 
 
@@ -20,14 +21,32 @@ class YamlSettings:
     path: str = ""
     values: dict[str, Any] = field(default_factory=dict)
     lists: dict[str, list] = field(default_factory=dict)  # "providers", "mcp_servers"
+    keys: dict[str, str] = field(default_factory=dict)  # option name or list -> the key as written
 
     def label(self, key: str) -> str:
-        """How messages name a YAML key: ``aibridge.retention in /etc/aibridge.yaml``."""
+        """How messages name a YAML key: ``ai_gateway.retention in /etc/aibridge.yaml``."""
         return f"{key} in {self.path}"
 
 
+_GROUPS = tuple(names.yaml for names in NAME_SETS)  # "ai_gateway", "aibridge"
+# A top-level mapping whose name is this close to a gateway group is taken for a typo of it.
+_GROUP_TYPO_CUTOFF = 0.8
+
+
 def read_yaml_settings(path: str, named_by: str) -> YamlSettings:
-    """Read and check the YAML file; ``named_by`` is the setting that gave its path."""
+    """Read and check the YAML file; ``named_by`` is the setting that gave its path.
+
+    Top-level keys are the options that are not the gateway's own
+    (``http_address``) and the gateway's group, ``ai_gateway:`` or
+    ``aibridge:``. A shared ``coder.yaml`` also holds groups of other
+    components (``networking:``, ``telemetry:``): any other top-level key
+    whose value is a mapping (or empty) is such a group and is ignored,
+    unless its name is a near miss of the gateway's group (``aibrige:``).
+    Other components' plain top-level settings (``cacheDir: ...``) are ignored
+    too, unless they are a gateway setting written outside its group or a near
+    miss of a top-level option of ours (``http_adress``): those are errors, as
+    is any unknown key inside the gateway's group.
+    """
     settings = YamlSettings(path=path)
     document = _load(path, named_by)
     if document is None:
@@ -35,39 +54,60 @@ def read_yaml_settings(path: str, named_by: str) -> YamlSettings:
     if not isinstance(document, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     top_level = {o.yaml_path[0]: o for o in OPTIONS if len(o.yaml_path) == 1}
-    in_block = {o.yaml_path[1]: o for o in OPTIONS if len(o.yaml_path) == 2}
+    in_group = {o.yaml_name: o for o in OPTIONS if o.in_gateway_group and o.in_yaml}
     for key, value in document.items():
-        if key == "aibridge":
-            _read_block(settings, value, in_block)
+        key = str(key)
+        if key in _GROUPS:
+            _read_group(settings, key, value, in_group)
         elif key in top_level:
-            _set(settings, top_level[key].name, value)
+            _set(settings, top_level[key].name, key, value, settings.values)
         else:
-            raise ConfigError(_unknown_key(path, str(key), str(key), [*top_level, "aibridge"]))
+            _check_foreign_key(path, key, value, [*top_level, *_GROUPS], in_group)
     return settings
 
 
-def _read_block(settings: YamlSettings, block: Any, in_block: dict) -> None:
+def _check_foreign_key(path: str, key: str, value: Any, known: list[str], in_group: dict) -> None:
+    """Another component's group passes; a near miss of the gateway's group or a stray setting is an error."""
+    if value is None or isinstance(value, dict):
+        close = difflib.get_close_matches(key, _GROUPS, n=1, cutoff=_GROUP_TYPO_CUTOFF)
+        if close:
+            raise ConfigError(f"{path}: unknown setting {key!r} (did you mean {close[0]!r}?)")
+        return
+    if key in in_group:  # a setting of the gateway's group written at the top level
+        raise ConfigError(f"{path}: unknown setting {key!r} (did you mean '{PREFERRED.yaml}.{key}'?)")
+    if difflib.get_close_matches(key, known, n=1, cutoff=_GROUP_TYPO_CUTOFF):
+        raise ConfigError(_unknown_key(path, key, key, known))
+    # Otherwise another component's own setting (coder's ``cacheDir``, ``verbose``): not ours.
+
+
+def _read_group(settings: YamlSettings, group: str, block: Any, in_group: dict) -> None:
     if block is None:
         return
     if not isinstance(block, dict):
-        raise ConfigError(f"{settings.label('aibridge')}: expected a mapping of settings")
+        raise ConfigError(f"{settings.label(group)}: expected a mapping of settings")
     for key, value in block.items():
+        dotted = f"{group}.{key}"
         if key in YAML_LISTS:
-            if value is None:
-                continue
-            if not isinstance(value, list):
-                raise ConfigError(f"{settings.label('aibridge.' + key)}: expected a list")
-            settings.lists[key] = value
-        elif key in in_block:
-            _set(settings, in_block[key].name, value)
+            if value is not None and not isinstance(value, list):
+                raise ConfigError(f"{settings.label(dotted)}: expected a list")
+            _set(settings, key, dotted, value, settings.lists)
+        elif key in in_group:
+            _set(settings, in_group[key].name, dotted, value, settings.values)
         else:
-            known = [*in_block, *YAML_LISTS]
-            raise ConfigError(_unknown_key(settings.path, f"aibridge.{key}", str(key), known))
+            known = [*in_group, *YAML_LISTS]
+            raise ConfigError(_unknown_key(settings.path, dotted, str(key), known))
 
 
-def _set(settings: YamlSettings, option_name: str, value: Any) -> None:
-    if value is not None:  # "key:" with nothing after it leaves the option unset
-        settings.values[option_name] = value
+def _set(settings: YamlSettings, name: str, key: str, value: Any, target: dict) -> None:
+    """Keep a value (``target``: values or lists) and the key that gave it; the same setting in both groups is an error."""
+    if value is None:  # "key:" with nothing after it leaves the option unset
+        return
+    if name in settings.keys:  # set in the other group already
+        earlier = settings.keys[name]
+        old, new = (earlier, key) if key.startswith(PREFERRED.yaml + ".") else (key, earlier)
+        raise ConfigError(f"{settings.path}: {both_given(old, new)}")
+    target[name] = value
+    settings.keys[name] = key
 
 
 def _load(path: str, named_by: str) -> Any:

@@ -20,13 +20,17 @@ _USER_AGENT_PREFIXES = (
 
 _ORIGINATORS = {"kilo-code": "Kilo Code", "roo-code": "Roo Code"}
 
+# The header(s) each client sends its session id in, the first one present wins.
+# Codex sends ``session-id`` (spec §5 says ``session_id``; both are accepted). Under
+# WSGI both spell one key (HTTP_SESSION_ID), and gevent's server drops header
+# names with an underscore, so ``session-id`` is the one that arrives.
 _SESSION_HEADERS = {
-    "Claude Code": "X-Claude-Code-Session-Id",
-    "Codex": "session_id",
-    "Mux": "X-Mux-Workspace-Id",
-    "GitHub Copilot (VS Code)": "x-interaction-id",
-    "GitHub Copilot (CLI)": "X-Client-Session-Id",
-    "Kilo Code": "X-KILOCODE-TASKID",
+    "Claude Code": ("X-Claude-Code-Session-Id",),
+    "Codex": ("session-id", "session_id"),
+    "Mux": ("X-Mux-Workspace-Id",),
+    "GitHub Copilot (VS Code)": ("x-interaction-id",),
+    "GitHub Copilot (CLI)": ("X-Client-Session-Id",),
+    "Kilo Code": ("X-KILOCODE-TASKID",),
 }
 
 _LEGACY_SESSION = re.compile(r"_session_([0-9a-fA-F-]{36})$")
@@ -47,10 +51,10 @@ def detect_client(headers) -> str:
 
 def session_id(client: str, headers, body: dict) -> str | None:
     """The client's session id, from its header or (Claude Code) the request metadata."""
-    header = _SESSION_HEADERS.get(client)
-    value = headers.get(header) if header else None
-    if value:
-        return value
+    for header in _SESSION_HEADERS.get(client, ()):
+        value = headers.get(header)
+        if value:
+            return value
     if client == "Claude Code":
         return _claude_code_session(body)
     return None

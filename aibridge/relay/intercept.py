@@ -35,7 +35,7 @@ def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool) ->
 
     api.model = provider.model_for(api.model)  # the recorded model is the one that answers
     record = InterceptionLog(gateway.pm, _interception(provider, api, actor), gateway.redact)
-    record.start(api.prompt())
+    record.start(api.prompt(), api.tool_results())
     record.client_watch = watch_client(request.environ)
     try:
         return _send_and_relay(gateway, provider, path, api, actor, byok, record)

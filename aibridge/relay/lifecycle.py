@@ -7,7 +7,16 @@ import uuid
 from typing import Callable
 
 from ..plugins import notify
-from ..records import Interception, InterceptionError, ModelThought, PromptUsage, TokenUsage, ToolUsage, utcnow
+from ..records import (
+    Interception,
+    InterceptionError,
+    ModelThought,
+    PromptUsage,
+    TokenUsage,
+    ToolCallResult,
+    ToolUsage,
+    utcnow,
+)
 
 
 _MAX_ERROR_MESSAGE = 500  # characters: a provider's message can be long; the record keeps one line
@@ -33,10 +42,14 @@ class InterceptionLog:
     def id(self) -> str:
         return self.interception.interception_id
 
-    def start(self, prompt: str | None) -> None:
-        """Announce the start; the prompt waits for the first upstream message id."""
+    def start(self, prompt: str | None, tool_results=()) -> None:
+        """Announce the start and the tool results the request returns; the prompt waits for the first message id."""
         self._pending_prompt = prompt
         notify(self.pm, "on_interception_start", interception=self.interception)
+        for returned in tool_results:
+            result = ToolCallResult(interception_id=self.id, tool_call_id=returned.tool_call_id,
+                                    is_error=returned.is_error, content=returned.content)
+            notify(self.pm, "on_tool_result", interception=self.interception, result=result)
 
     def message(self, msg_id: str) -> None:
         """An upstream message began; the first one tags the prompt record."""

@@ -1,4 +1,7 @@
-"""The bridge routes: ``/api/v2/aibridge/<provider name>/<api path>`` to the right provider instance."""
+"""The provider routes: ``/api/v2/ai-gateway/<provider name>/<api path>`` to the right provider instance.
+
+``/api/v2/aibridge/...`` (the product's former name) serves the same routes.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,15 @@ relay_blueprint = Blueprint("relay", __name__)
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-@relay_blueprint.route("/api/v2/aibridge/<name>", methods=_METHODS, defaults={"subpath": ""})
+# No ``defaults=`` here: werkzeug redirects between rules of one endpoint that share defaults,
+# which would send /api/v2/aibridge/<name> and /api/v2/ai-gateway/<name> to each other.
+@relay_blueprint.route("/api/v2/ai-gateway/<name>", methods=_METHODS)
+@relay_blueprint.route("/api/v2/aibridge/<name>", methods=_METHODS)
+def provider_root(name):
+    return handle(current_app.extensions["aibridge"], name, "/")
+
+
+@relay_blueprint.route("/api/v2/ai-gateway/<name>/<path:subpath>", methods=_METHODS)
 @relay_blueprint.route("/api/v2/aibridge/<name>/<path:subpath>", methods=_METHODS)
 def provider_route(name, subpath):
     return handle(current_app.extensions["aibridge"], name, "/" + subpath)
@@ -27,7 +38,8 @@ def handle(gateway, name: str, path: str):
     if not gateway.config.enabled:
         return error_response(
             shape, 404,
-            "AI Bridge is disabled on this server: start it with --aibridge-enabled or CODER_AIBRIDGE_ENABLED=true",
+            "AI Gateway is disabled on this server: start it with --ai-gateway-enabled "
+            "or CODER_AI_GATEWAY_ENABLED=true",
         )
     if provider is None:
         known = ", ".join(sorted(gateway.providers)) or "none"

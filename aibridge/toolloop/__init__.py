@@ -29,7 +29,12 @@ def start(pm, max_rounds: int, api, record, send) -> ToolLoopRun | None:
 
 
 def injected_tools(pm, api, interception) -> list[Tool]:
-    """The tools plugins inject into this request (none when the API or request takes none)."""
+    """The tools plugins inject into this request (none when the API or request takes none), sorted by name.
+
+    The order never depends on which plugin answered first or on the order an
+    MCP server listed its tools: the same tools give the same request bytes,
+    so the provider's prompt cache keeps matching.
+    """
     loop = api.tool_loop
     if loop is None or not pm.hook.aibridge_tools.get_hookimpls() or not loop.wants_tools(api):
         return []
@@ -41,7 +46,7 @@ def injected_tools(pm, api, interception) -> list[Tool]:
             if isinstance(tool, Tool) and tool.name not in taken:
                 taken.add(tool.name)
                 tools.append(tool)
-    return tools
+    return sorted(tools, key=lambda tool: tool.name)
 
 
 __all__ = ["LoopAnswers", "LoopFailed", "LoopStream", "ToolLoopRun", "injected_tools", "start"]

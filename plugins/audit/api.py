@@ -1,4 +1,7 @@
-"""The audit HTTP API: ``/api/v2/aibridge/interceptions`` and ``/api/v2/aibridge/usage``."""
+"""The audit HTTP API: ``/api/v2/ai-gateway/interceptions`` and ``/api/v2/ai-gateway/usage``.
+
+The same routes answer under ``/api/v2/aibridge/`` (the product's former name).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ database_path = aibridge.PluginState("aibridge.audit")  # set at startup: where 
 blueprint = Blueprint("aibridge_audit", __name__)
 
 
+@blueprint.get("/api/v2/ai-gateway/interceptions")
 @blueprint.get("/api/v2/aibridge/interceptions")
 def interceptions():
     actor = aibridge.authenticate(request)
@@ -31,6 +35,7 @@ def interceptions():
     return jsonify(answer)
 
 
+@blueprint.get("/api/v2/ai-gateway/usage")
 @blueprint.get("/api/v2/aibridge/usage")
 def usage():
     actor = aibridge.authenticate(request)

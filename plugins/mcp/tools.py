@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
 from aibridge import Tool
 
 PREFIX = "bmcp_"
-# Provider APIs accept tool names made of letters, digits, "_" and "-" only.
+# Provider APIs accept tool names made of letters, digits, "_" and "-" only, at most 64 of them (OpenAI's limit).
 _NOT_ALLOWED_IN_NAMES = re.compile(r"[^A-Za-z0-9_-]")
+MAX_NAME_LENGTH = 64
+_HASH_LENGTH = 8
 
 
 def injected_name(server: str, tool: str) -> str:
-    """The name the model sees: ``bmcp_<server>_<tool>``."""
-    return f"{PREFIX}{server}_{_NOT_ALLOWED_IN_NAMES.sub('_', tool)}"
+    """The name the model sees: ``bmcp_<server>_<tool>``.
+
+    A longer name than the providers accept keeps its readable start and ends
+    in ``_`` and a short hash of the server and tool names, so it is the same
+    at every listing and on every gateway, and two long names do not collide.
+    """
+    name = f"{PREFIX}{server}_{_NOT_ALLOWED_IN_NAMES.sub('_', tool)}"
+    if len(name) <= MAX_NAME_LENGTH:
+        return name
+    digest = hashlib.sha256(f"{server}\0{tool}".encode()).hexdigest()[:_HASH_LENGTH]
+    return f"{name[:MAX_NAME_LENGTH - _HASH_LENGTH - 1]}_{digest}"
 
 
 class ToolFilter:

@@ -6,7 +6,8 @@ import threading
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-PREFIX = "coder_aibridged_"
+from .prefixes import OLD_PREFIX as PREFIX
+from .prefixes import UnderBothPrefixes
 
 # Agent turns run from well under a second to several minutes (the upstream timeout is 10m).
 DURATION_BUCKETS = (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
@@ -21,10 +22,15 @@ TOKEN_FIELDS = (
 
 
 class GatewayMetrics:
-    """The metrics of one app, in a registry of their own (never the process-wide default one)."""
+    """The metrics of one app, in a registry of their own (never the process-wide default one).
+
+    ``registry`` is what the endpoint serves: every metric under both prefixes.
+    """
 
     def __init__(self):
+        self._counted = CollectorRegistry()  # the metrics themselves, under PREFIX
         self.registry = CollectorRegistry()
+        self.registry.register(UnderBothPrefixes(self._counted))
         # status and error_kind take a few fixed values each (docs/metrics.md), so they add few series.
         self.interceptions = self._counter(
             "interceptions_total", "The count of intercepted requests.",
@@ -32,12 +38,12 @@ class GatewayMetrics:
         )
         self.inflight = Gauge(
             PREFIX + "interceptions_inflight", "The number of intercepted requests which are being processed.",
-            ("provider", "model", "route"), registry=self.registry,
+            ("provider", "model", "route"), registry=self._counted,
         )
         self.duration = Histogram(
             PREFIX + "interceptions_duration_seconds",
             "The total duration of intercepted requests, in seconds; mostly the upstream's processing time.",
-            ("provider", "model", "route", "status"), buckets=DURATION_BUCKETS, registry=self.registry,
+            ("provider", "model", "route", "status"), buckets=DURATION_BUCKETS, registry=self._counted,
         )
         self.prompts = self._counter(
             "prompts_total", "The number of prompts issued by users (initiators).",
@@ -60,7 +66,7 @@ class GatewayMetrics:
         self._lock = threading.Lock()
 
     def _counter(self, name: str, documentation: str, labels: tuple[str, ...]) -> Counter:
-        return Counter(PREFIX + name, documentation, labels, registry=self.registry)
+        return Counter(PREFIX + name, documentation, labels, registry=self._counted)
 
     def interception_started(self, interception) -> None:
         self.inflight.labels(interception.provider, interception.model, interception.api).inc()

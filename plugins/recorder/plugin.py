@@ -45,6 +45,11 @@ def on_tool_usage(interception, tool):
 
 
 @hookimpl
+def on_tool_result(interception, result):
+    writer.get().put(CHILD, result)
+
+
+@hookimpl
 def on_model_thought(interception, thought):
     writer.get().put(CHILD, thought)
 

@@ -11,7 +11,7 @@ from .schema import CHILD_TABLES
 
 # Stored as JSON text and as 0/1 (see rows.py); read back as what they were.
 _JSON_COLUMNS = {"metadata": {}, "error": None}  # column -> value when NULL
-_BOOL_COLUMNS = ("injected", "streaming")
+_BOOL_COLUMNS = ("injected", "streaming", "is_error")
 # Newest first: the rows after a cursor started earlier, or at the same time with a smaller id.
 _AFTER_CURSOR = "(i.started_at < :cursor_started_at OR (i.started_at = :cursor_started_at AND i.id < :cursor_id))"
 

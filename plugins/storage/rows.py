@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aibridge import Interception, ModelThought, PromptUsage, TokenUsage, ToolUsage
+from aibridge import Interception, ModelThought, PromptUsage, TokenUsage, ToolCallResult, ToolUsage
 
 from .timestamps import to_db
 
@@ -77,6 +77,16 @@ def tool_usage_row(tool: ToolUsage) -> dict[str, Any]:
     }
 
 
+def tool_result_row(result: ToolCallResult) -> dict[str, Any]:
+    return {
+        "interception_id": result.interception_id,
+        "tool_call_id": result.tool_call_id,
+        "is_error": int(bool(result.is_error)),
+        "content": result.content,
+        "created_at": to_db(result.created_at),
+    }
+
+
 def model_thought_row(thought: ModelThought) -> dict[str, Any]:
     return {
         "interception_id": thought.interception_id,
@@ -91,4 +101,5 @@ CHILD_ROWS = {
     PromptUsage: ("user_prompts", prompt_row),
     ToolUsage: ("tool_usages", tool_usage_row),
     ModelThought: ("model_thoughts", model_thought_row),
+    ToolCallResult: ("tool_results", tool_result_row),
 }

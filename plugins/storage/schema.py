@@ -14,7 +14,7 @@ import aibridge
 migrations = sqlite_utils.Migrations("aibridge-recorder")
 
 INTERCEPTIONS = "interceptions"
-CHILD_TABLES = ("token_usages", "user_prompts", "tool_usages", "model_thoughts")
+CHILD_TABLES = ("token_usages", "user_prompts", "tool_usages", "model_thoughts", "tool_results")
 
 # Child rows point at interceptions.id without a FOREIGN KEY constraint: a row
 # must never be refused because its interception's row failed to be written.
@@ -94,7 +94,7 @@ def m002_audit_indexes(db: sqlite_utils.Database) -> None:
     table.create_index(["initiator_id", "started_at", "id"], index_name="idx_interceptions_initiator_started_at")
     # The retention purge looks for interceptions that ended before a cutoff.
     table.create_index(["ended_at"], index_name="idx_interceptions_ended_at")
-    for child in CHILD_TABLES:
+    for child in ("token_usages", "user_prompts", "tool_usages", "model_thoughts"):  # the child tables m001 made
         db[child].create_index(["interception_id"], index_name=f"idx_{child}_interception_id")
 
 
@@ -102,6 +102,17 @@ def m002_audit_indexes(db: sqlite_utils.Database) -> None:
 def m003_interception_error(db: sqlite_utils.Database) -> None:
     # Why an interception did not complete: JSON {kind, message, upstream_status}; NULL when it did.
     db["interceptions"].add_column("error", str)
+
+
+@migrations()
+def m004_tool_results(db: sqlite_utils.Database) -> None:
+    # Results of client-run tool calls a request returned; tool_call_id links to tool_usages.tool_call_id.
+    db["tool_results"].create(
+        {"id": int, "interception_id": str, "tool_call_id": str, "is_error": int, "content": str, "created_at": str},
+        pk="id",
+        not_null={"interception_id", "created_at"},
+    )
+    db["tool_results"].create_index(["interception_id"], index_name="idx_tool_results_interception_id")
 
 
 def migrate(db: sqlite_utils.Database) -> None:

@@ -7,7 +7,8 @@ import json
 from ...errors import error_message
 from ..base import Api, StreamObserver
 from ..openai_shared import custom_tool_input, error_object, function_arguments, token_counts
-from ..shared import last_user_text
+from ..prompts import messages_prompt
+from ..tool_results import ReturnedResult, chat_tool_results
 from .rewrite import ChatLoop
 
 # Byte-level insertion right after the body's opening brace: the rest of the
@@ -26,7 +27,10 @@ class ChatCompletions(Api):
         self.client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
 
     def prompt(self) -> str | None:
-        return last_user_text(self.body.get("messages"))
+        return messages_prompt(self.body.get("messages"))
+
+    def tool_results(self) -> list[ReturnedResult]:
+        return chat_tool_results(self.body.get("messages"))
 
     def upstream_body(self) -> bytes:
         if not self.streaming or self.client_wants_usage:

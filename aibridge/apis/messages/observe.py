@@ -6,7 +6,9 @@ import json
 
 from ...errors import error_message
 from ..base import Api, StreamObserver
-from ..shared import compact_json, compact_json_text, last_user_text
+from ..prompts import messages_prompt
+from ..shared import compact_json, compact_json_text
+from ..tool_results import ReturnedResult, messages_tool_results
 from .rewrite import MessagesLoop
 
 # usage keys that map onto the record's own columns; the rest goes to metadata.
@@ -24,7 +26,10 @@ class Messages(Api):
     tool_loop = MessagesLoop
 
     def prompt(self) -> str | None:
-        return last_user_text(self.body.get("messages"))
+        return messages_prompt(self.body.get("messages"))
+
+    def tool_results(self) -> list[ReturnedResult]:
+        return messages_tool_results(self.body.get("messages"))
 
     def stream_observer(self, log) -> "MessagesStream":
         return MessagesStream(log)

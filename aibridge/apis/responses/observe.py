@@ -7,6 +7,8 @@ import json
 from ...errors import error_message
 from ..base import Api, BadRequest, StreamObserver
 from ..openai_shared import custom_tool_input, error_object, function_arguments, token_counts
+from ..prompts import responses_prompt
+from ..tool_results import ReturnedResult, responses_tool_results
 from .rewrite import ResponsesLoop
 
 # Events with something to record; every other named event (text and argument
@@ -42,6 +44,9 @@ class Responses(Api):
 
     def prompt(self) -> str | None:
         return responses_prompt(self.body.get("input"))
+
+    def tool_results(self) -> list[ReturnedResult]:
+        return responses_tool_results(self.body.get("input"))
 
     def stream_observer(self, log) -> "ResponsesStream":
         self._stream = ResponsesStream(log)
@@ -137,25 +142,6 @@ def record_item(log, msg_id: str, item: dict) -> None:
         text = "\n".join(p["text"] for p in parts if isinstance(p.get("text"), str))
         if text:
             log.thought(text, "commentary")
-
-
-def responses_prompt(input_value) -> str | None:
-    """A string input, or the last input item's text if it is the user's (input_text parts joined)."""
-    if isinstance(input_value, str):
-        return input_value
-    if not isinstance(input_value, list) or not input_value:
-        return None
-    last = input_value[-1]
-    if not isinstance(last, dict) or last.get("role") != "user" or last.get("type", "message") != "message":
-        return None
-    content = last.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "input_text"]
-        texts = [t for t in texts if isinstance(t, str)]
-        return "\n".join(texts) if texts else None
-    return None
 
 
 def _event_name(raw: bytes) -> bytes | None:
