@@ -46,7 +46,7 @@ def on_model_thought(interception, thought):
 
 @hookspec
 def on_interception_end(interception):
-    """An interception finished; ``interception.ended_at`` and ``status`` are set."""
+    """An interception finished; ``ended_at``, ``status`` and (unless it completed) ``error`` are set."""
 
 
 @hookspec(firstresult=True)

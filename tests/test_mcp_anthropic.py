@@ -245,6 +245,18 @@ def test_an_upstream_error_in_a_later_round_reaches_the_stream(client, upstream,
     assert injected_tool_record(collector).invocation_error is None  # the tool ran; the next round failed
 
 
+def test_a_later_round_that_is_not_a_stream_ends_the_stream_with_an_error(client, upstream, collector, mcp):
+    upstream.queue("anthropic/stream_injected_tool_round1")
+    upstream.queue("anthropic/blocking_text")  # a JSON answer to a streaming request
+    with pytest.raises(anthropic.APIStatusError, match="answered a streaming request without an event stream"):
+        with client.messages.stream(model=MODEL, max_tokens=512, messages=QUESTION) as stream:
+            for _ in stream:
+                pass
+    [end] = collector.wait_for_ends()
+    assert (end.status, end.error.kind) == ("failed", "stream_error")
+    assert end.error.message == f"the upstream 127.0.0.1:{upstream.port} answered a streaming request without an event stream"
+
+
 def test_an_upstream_error_in_a_later_blocking_round_is_relayed(client, upstream, collector):
     upstream.queue("anthropic/blocking_injected_tool_round1")
     upstream.queue("anthropic/error_429_rate_limit")

@@ -27,6 +27,7 @@ import socket
 
 import gevent
 from gevent import monkey
+from greenlet import GreenletExit
 
 CLIENT_SOCKET = "aibridge.client_socket"  # where `aibridge server` puts the client's socket in the environ
 _SOCKET_KEYS = (CLIENT_SOCKET, "gunicorn.socket")
@@ -34,11 +35,13 @@ _READ = 1  # libev / libuv: readable
 _PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
 
 
-class ClientDisconnected(BaseException):
+class ClientDisconnected(GreenletExit):
     """Thrown into a request's greenlet when its client closed the connection.
 
-    A BaseException, as gevent's Timeout is: code that handles ``Exception``
-    (plugin hooks, the upstream's error mapping) lets it through to the relay.
+    Not an ``Exception``: code that handles those (plugin hooks, the upstream's
+    error mapping) lets it through to the relay. A GreenletExit: should it land
+    in the server's own code (writing to the departed client), pywsgi and
+    gunicorn take it for what it is, a request to stop, not a fault to log.
     """
 
 

@@ -28,10 +28,10 @@ FAILED = "failed"
 CLIENT_DISCONNECTED = "client_disconnected"
 
 # What may end a request early and still leave it to answer: its own failures, its client
-# leaving, and the server stopping (a request's greenlet is killed only when the server
-# stops: `aibridge server` after --shutdown-grace, gunicorn's gevent worker after its
-# graceful timeout).
-HANDLED = (Exception, ClientDisconnected, GreenletExit)
+# leaving (ClientDisconnected, a GreenletExit), and the server stopping (a request's greenlet
+# is otherwise killed only when the server stops: `aibridge server` after --shutdown-grace,
+# gunicorn's gevent worker after its graceful timeout).
+HANDLED = (Exception, GreenletExit)
 
 _UPSTREAM_KINDS = {UNREACHABLE: "upstream_unreachable", TIMEOUT: "upstream_timeout", BROKEN: "stream_error"}
 
@@ -68,7 +68,7 @@ def failure_of(exc: BaseException, interception_id: str) -> Failure:
         return _failed(_UPSTREAM_KINDS.get(exc.kind, "stream_error"), exc.status, str(exc))
     if isinstance(exc, LoopFailed):
         return _failed("stream_error", exc.status, str(exc))
-    if isinstance(exc, ClientDisconnected):
+    if isinstance(exc, ClientDisconnected):  # before GreenletExit: it is one
         return CLIENT_LEFT
     if isinstance(exc, GreenletExit):
         return _failed("gateway_shutdown", 503, "the gateway is shutting down and cut this answer: send the request again")
@@ -91,8 +91,10 @@ def upstream_refused(response: UpstreamResponse) -> tuple[Failure, bytes]:
     return _failed("upstream_status", status, message, upstream_status=status), content
 
 
-def not_an_event_stream(response: UpstreamResponse) -> Failure:
-    """A later round of a streamed answer that came back as something other than an event stream."""
+def later_round_failure(response: UpstreamResponse) -> Failure:
+    """A later round of a streamed answer (injected tools) that came back as an HTTP error or not as a stream."""
+    if response.status >= 400:
+        return upstream_refused(response)[0]
     response.close()
     return _failed("stream_error", 502, f"the upstream {response.host} answered a streaming request without an event stream")
 

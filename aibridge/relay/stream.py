@@ -11,20 +11,11 @@ the one place where a failure after the first byte becomes an error event
 from __future__ import annotations
 
 import logging
-from typing import Callable, Generator, Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 from ..apis.base import observe_event
 from ..upstream import Response, chunks, is_event_stream
-from .failures import (
-    CLIENT_LEFT,
-    COMPLETED,
-    HANDLED,
-    Failure,
-    failure_of,
-    not_an_event_stream,
-    upstream_error_event,
-    upstream_refused,
-)
+from .failures import CLIENT_LEFT, COMPLETED, HANDLED, Failure, failure_of, later_round_failure, upstream_error_event
 from .sse import Event, SSESplitter
 
 log = logging.getLogger("aibridge.relay")
@@ -82,7 +73,15 @@ def relay_stream(response: Response, rounds: Rounds, record) -> Iterator[bytes]:
     """
     failure: Failure | None = CLIENT_LEFT  # unless the loop gets to say otherwise (the client stopped reading)
     try:
-        failure = yield from _relay_rounds(response, rounds)
+        while response is not None:
+            rounds.start_round()
+            yield from relay_body(response, rounds.event)
+            closing, response = rounds.end_round()
+            if closing:
+                yield closing
+            if response is not None and not _streams(response):
+                break  # a later round the upstream refused
+        failure = None if response is None else later_round_failure(response)
     except HANDLED as exc:
         failure = failure_of(exc, record.id)
     finally:
@@ -101,19 +100,8 @@ def relay_stream(response: Response, rounds: Rounds, record) -> Iterator[bytes]:
         yield rounds.error_event(failure.http_status, failure.message)
 
 
-def _relay_rounds(response: Response | None, rounds: Rounds) -> Generator[bytes, None, Failure | None]:
-    """Each round's events as they come; returns the failure of a later round the upstream refused, else None."""
-    while response is not None:
-        rounds.start_round()
-        yield from relay_body(response, rounds.event)
-        closing, response = rounds.end_round()
-        if closing:
-            yield closing
-        if response is not None and response.status >= 400:
-            return upstream_refused(response)[0]
-        if response is not None and not is_event_stream(response):
-            return not_an_event_stream(response)
-    return None
+def _streams(response: Response) -> bool:
+    return response.status < 400 and is_event_stream(response)
 
 
 class PlainStream:
