@@ -13,7 +13,12 @@ of each relayed event. When the connection turns readable, a peek tells why:
 - bytes (a pipelined next request): nothing can be concluded, the watch stops.
 
 A client that only half-closes its side (shutdown(SHUT_WR)) while still
-reading counts as gone; HTTP clients do not do that mid-request.
+reading counts as gone; HTTP clients do not do that mid-request. Under TLS
+(gunicorn's --certfile) a closing client's close_notify alert arrives as
+bytes first: the watch stops without concluding anything.
+
+Cost: arming and stopping the watch takes about 5 µs per interception
+(measured on the 2-core benchmark machine); nothing per relayed event.
 
 It needs the client's socket in the WSGI environ and gevent's hub running the
 server: ``aibridge server`` (pywsgi; its handler sets
