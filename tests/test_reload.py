@@ -15,7 +15,7 @@ from edge_support import create_token, server_environ, start_server
 from mcpserver import MCPTestServer
 
 from aibridge.config import Config
-from aibridge.reload import keeping_restart_only_settings
+from aibridge.server.reload import keeping_restart_only_settings
 
 MESSAGE = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6", "content": [],
            "stop_reason": None, "usage": {"input_tokens": 3, "output_tokens": 1}}

@@ -19,8 +19,8 @@ import dataclasses
 import logging
 from typing import Callable
 
-from .config import Config, ConfigError
-from .config.options import OPTIONS
+from ..config import Config, ConfigError
+from ..config.options import OPTIONS
 from .connections import EdgeLimits
 
 log = logging.getLogger("aibridge.server")

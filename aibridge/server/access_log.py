@@ -12,7 +12,7 @@ import logging
 
 from gevent.pywsgi import WSGIHandler
 
-from .gateway import USER_ID
+from ..gateway import USER_ID
 
 
 def log_access(logger: logging.Logger, handler: WSGIHandler) -> None:

@@ -22,12 +22,12 @@ from gevent.event import Event
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 
-from .config import Config, ConfigError
-from .config.options import option
-from .config.values import split_address
+from ..config import Config, ConfigError
+from ..config.options import option
+from ..config.values import split_address
 from .connections import ConnectionTracker, EdgeLimits, raise_open_file_limit, refuse_at_capacity
 from .handler import GatewayHandler
-from .logs import ACCESS_LOGGER
+from ..logs import ACCESS_LOGGER
 from .reload import reload_configuration
 
 log = logging.getLogger("aibridge.server")
@@ -108,8 +108,8 @@ def serve(config: Config, load_config: Callable[[], Config] | None = None) -> in
     On SIGHUP, ``load_config`` (by default: the environment and its YAML file)
     gives the configuration to reload.
     """
-    from .app import create_app, shutdown_app
-    from .config.loader import load_config as load_from_environment
+    from ..app import create_app, shutdown_app
+    from ..config.loader import load_config as load_from_environment
 
     raise_open_file_limit()
     listener = listen(config.http_address)
@@ -173,8 +173,8 @@ def _program_name() -> str:
 
 
 def _first_owner(config: Config) -> str | None:
-    from .db import open_database
-    from .users import UserStore
+    from ..db import open_database
+    from ..users import UserStore
 
     db = open_database(config.database_path)
     try:

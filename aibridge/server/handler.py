@@ -21,7 +21,7 @@ from gevent.pywsgi import MAX_REQUEST_LINE, WSGIHandler
 
 from .access_log import log_access
 from .framing import FramingError, check_head, check_request_line, read_header_lines
-from .relay.client_watch import CLIENT_SOCKET
+from ..relay.client_watch import CLIENT_SOCKET
 
 log = logging.getLogger("aibridge.server")
 
