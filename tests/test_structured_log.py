@@ -51,7 +51,7 @@ def test_every_record_is_one_json_line_with_its_fields(tmp_path, logs):
 
     assert set(start) - LOG_FIELDS == {
         "interception_id", "initiator_id", "provider", "provider_name", "model", "client", "client_session_id",
-        "user_agent", "started_at", "metadata"}
+        "user_agent", "started_at", "credential_kind", "credential_hint", "metadata"}
     assert start["interception_id"] == "int-log"
     assert start["initiator_id"] == "user-1"
     assert start["provider"] == "anthropic"
@@ -90,8 +90,12 @@ def test_every_record_is_one_json_line_with_its_fields(tmp_path, logs):
     assert (thought["interception_id"], thought["content"], thought["metadata"], thought["created_at"]) == (
         "int-log", "Let me think.", {"source": "thinking"}, created)
 
-    assert set(end) - LOG_FIELDS == {"interception_id", "ended_at"}
+    # The end also says what was learnt after the start (the instance and key that answered, attempts).
+    assert set(end) - LOG_FIELDS == {"interception_id", "ended_at", "provider_name", "model", "credential_kind",
+                                     "credential_hint", "metadata"}
     assert (end["interception_id"], end["ended_at"]) == ("int-log", "2025-03-01T12:00:03+00:00")
+    assert (end["provider_name"], end["model"], end["metadata"]) == ("anthropic", "claude-sonnet-4-6",
+                                                                     {"route": "/v1/messages"})
 
 
 def test_human_lines_carry_the_same_fields(tmp_path, logs):
@@ -102,7 +106,7 @@ def test_human_lines_carry_the_same_fields(tmp_path, logs):
     assert " INFO aibridge.records: interception log record_type=interception_start " in lines[0]
     assert "interception_id=int-log" in lines[0] and "model=claude-sonnet-4-6" in lines[0]
     assert "record_type=token_usage" in lines[2] and "input_tokens=100" in lines[2]
-    assert lines[5].endswith("record_type=interception_end interception_id=int-log ended_at=2025-03-01T12:00:03+00:00")
+    assert "record_type=interception_end interception_id=int-log ended_at=2025-03-01T12:00:03+00:00 " in lines[5]
 
 
 def test_without_structured_logging_no_record_is_logged(tmp_path, logs):

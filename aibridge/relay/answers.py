@@ -26,3 +26,9 @@ def failure_answer(shape: str, error: UpstreamError, record=None) -> Response:
     if record is not None:
         record.end("failed")
     return error_response(shape, error.status, str(error))
+
+
+def refusal_answer(shape: str, refusal, record) -> Response:
+    """The gateway's own refusal (a limit, an open breaker, no usable key) in the API's shape; the interception ends failed."""
+    record.end("failed", refusal.error())
+    return Response(refusal.body(shape), status=refusal.status, headers=refusal.headers())

@@ -10,14 +10,17 @@ from ..records import Interception, InterceptionError, ModelThought, PromptUsage
 
 
 class InterceptionLog:
-    """Announces the records of one interception; ``end()`` runs exactly once."""
+    """Announces the records of one interception; ``end()`` runs exactly once, then ``on_end`` if given."""
 
-    def __init__(self, pm, interception: Interception):
+    def __init__(self, pm, interception: Interception, on_end=None):
         self.pm = pm
         self.interception = interception
         self.first_msg_id: str | None = None
         self._pending_prompt: str | None = None
         self._ended = False
+        self._on_end = on_end
+        self.notes: dict = {}  # metadata learnt on the way (attempts, fallback), recorded with the end
+        self._refusal: InterceptionError | None = None
 
     @property
     def id(self) -> str:
@@ -63,15 +66,35 @@ class InterceptionLog:
         record = ModelThought(interception_id=self.id, content=content, metadata={"source": source})
         notify(self.pm, "on_model_thought", interception=self.interception, thought=record)
 
+    def update(self, **fields) -> None:
+        """Fields learnt after the start (the instance that answered, its model and key); later records carry them."""
+        self.interception = dataclasses.replace(self.interception, **fields)
+
+    def note(self, **metadata) -> None:
+        """Metadata the end records (e.g. ``attempts``): gathered on the way, announced once."""
+        self.notes.update(metadata)
+
+    def refused(self, error: InterceptionError) -> None:
+        """The gateway answered itself (a limit, an open breaker, no usable key): a failed end says so."""
+        self._refusal = error
+
     def end(self, status: str, error: InterceptionError | None = None) -> None:
         """Announce the end (completed, failed or client_disconnected, and why if not completed); later calls do nothing."""
         if self._ended:
             return
         self._ended = True
-        # A failed request still asked something: keep who asked what.
-        self._announce_prompt()
-        ended = dataclasses.replace(self.interception, ended_at=utcnow(), status=status, error=error)
-        notify(self.pm, "on_interception_end", interception=ended)
+        try:
+            # A failed request still asked something: keep who asked what.
+            self._announce_prompt()
+            if status == "failed" and self._refusal is not None:
+                error = self._refusal
+            metadata = {**self.interception.metadata, **self.notes} if self.notes else self.interception.metadata
+            ended = dataclasses.replace(self.interception, ended_at=utcnow(), status=status, error=error,
+                                        metadata=metadata)
+            notify(self.pm, "on_interception_end", interception=ended)
+        finally:
+            if self._on_end is not None:
+                self._on_end()
 
     def _announce_prompt(self) -> None:
         if self._pending_prompt is None:

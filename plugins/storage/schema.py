@@ -104,6 +104,13 @@ def m003_interception_error(db: sqlite_utils.Database) -> None:
     db["interceptions"].add_column("error", str)
 
 
+@migrations()
+def m004_interception_credentials(db: sqlite_utils.Database) -> None:
+    # Whose key went upstream: centralized (the gateway's) or byok, and that key masked.
+    db["interceptions"].add_column("credential_kind", str)
+    db["interceptions"].add_column("credential_hint", str)
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
     aibridge.migrate(db, migrations)
