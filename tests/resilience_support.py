@@ -110,13 +110,14 @@ class KeyedUpstream(FakeUpstream):
             script = self._scripts.get(key)
             planned = script.popleft() if script else None
             gate = self._gates.get(key)
+        if planned is None:
+            planned = super()._take(request)  # records it
+        else:
+            with self._changed:
+                self._requests.append(request)
+                self._changed.notify_all()
         if gate is not None:
             gate.pass_through()
-        if planned is None:
-            return super()._take(request)
-        with self._changed:
-            self._requests.append(request)
-            self._changed.notify_all()
         return planned
 
 

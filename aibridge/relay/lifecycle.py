@@ -91,10 +91,10 @@ class InterceptionLog:
             metadata = {**self.interception.metadata, **self.notes} if self.notes else self.interception.metadata
             ended = dataclasses.replace(self.interception, ended_at=utcnow(), status=status, error=error,
                                         metadata=metadata)
-            notify(self.pm, "on_interception_end", interception=ended)
         finally:
             if self._on_end is not None:
-                self._on_end()
+                self._on_end()  # before the hooks: whoever sees the end may count on its place being free
+        notify(self.pm, "on_interception_end", interception=ended)
 
     def _announce_prompt(self) -> None:
         if self._pending_prompt is None:

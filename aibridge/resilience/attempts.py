@@ -95,6 +95,7 @@ class UpstreamAttempts:
         payload = instance.body_for(body, out.model)
         retries = 0
         held = None  # the last error answer, relayed if the next attempt cannot go
+        refused_key = None  # the key the last answer refused
         while True:
             now = clock.monotonic()
             if breaker is not None and not breaker.allow(now):
@@ -114,6 +115,9 @@ class UpstreamAttempts:
                 wait = pool.exhausted(now)
                 return keys_cooling(instance.name, wait) if wait is not None else keys_refused(instance.name)
             self.attempts += 1
+            if refused_key is not None and key is not refused_key:
+                self.failovers += 1
+            refused_key = None
             try:
                 response = instance.send_intercepted(out.path, out.query, out.headers, payload, out.timeout, key)
             except UpstreamError as error:
@@ -131,8 +135,7 @@ class UpstreamAttempts:
                 return response
             asked = retry_after(response.headers, clock.time())
             if key is not None and pool is not None and pool.refused(key, status, asked, now):
-                held = HeldResponse.read_from(response)
-                self.failovers += 1
+                held, refused_key = HeldResponse.read_from(response), key
                 continue
             delay = delay_before(retries + 1, asked) if retryable(status) and retries < self.max_retries else None
             if delay is None:
