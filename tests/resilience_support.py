@@ -18,6 +18,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
+import pytest
 from fakeupstream import FakeUpstream, ReceivedRequest, Response, _plan
 from gateway import Gateway, RecordCollector
 
@@ -200,6 +201,13 @@ def resilient_gateway(config, username: str = "alice", role: str = "member"):
         gateway.close()
 
 
+@pytest.fixture
+def upstream():
+    """A KeyedUpstream of the test's own (it also answers from the FIFO queue like any FakeUpstream)."""
+    with KeyedUpstream() as fake:
+        yield fake
+
+
 def free_port() -> int:
     """A port nothing listens on (yet): connecting to it is refused."""
     with socket.socket() as probe:
@@ -207,4 +215,5 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-__all__ = ["HookEvents", "KeyedUpstream", "ManualClock", "Response", "free_port", "key_of", "resilient_gateway"]
+__all__ = ["HookEvents", "KeyedUpstream", "ManualClock", "Response", "free_port", "key_of", "resilient_gateway",
+           "upstream"]

@@ -16,7 +16,7 @@ import requests
 from fakeupstream import FakeUpstream, Response
 from gateway import gateway_config
 from prometheus_client.parser import text_string_to_metric_families
-from resilience_support import resilient_gateway
+from resilience_support import resilient_gateway, upstream  # noqa: F401 (a fixture)
 
 from aibridge.resilience.breaker import BreakerSettings, CircuitBreaker
 
@@ -27,12 +27,6 @@ HELLO = [{"role": "user", "content": "Say hello."}]
 def failure(status: int) -> Response:
     body = {"type": "error", "error": {"type": "overloaded_error", "message": f"upstream {status}"}}
     return Response(status, {"content-type": "application/json"}, json.dumps(body))
-
-
-@pytest.fixture
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import anthropic
 import openai
 import pytest
 from fakebedrock import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock, invocation, stream_answer
-from fakeupstream import FakeUpstream, Response
+from fakeupstream import Response
 from gateway import gateway_config
-from resilience_support import KeyedUpstream, resilient_gateway
+from resilience_support import resilient_gateway, upstream  # noqa: F401 (a fixture)
 
 from aibridge.config import BedrockConfig, ConfigError, ProviderConfig
 from aibridge.config.loader import load_config
@@ -33,46 +33,40 @@ def overloaded() -> Response:
 
 
 @pytest.fixture
-def primary():
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture
 def bedrock():
     with FakeBedrock() as fake:
         yield fake
 
 
-def anthropic_then_bedrock(tmp_path, primary, bedrock, **overrides):
+def anthropic_then_bedrock(tmp_path, upstream, bedrock, **overrides):
     settings = BedrockConfig(region=REGION, base_url=bedrock.url, access_keys=(ACCESS_KEY,),
                              access_key_secrets=(SECRET_KEY,), model="us.anthropic.claude-opus-4-1-v1:0",
                              small_fast_model="us.anthropic.claude-haiku-4-5-v1:0")
     providers = (
-        ProviderConfig(type="anthropic", name="anthropic", base_url=primary.url, keys=("sk-ant-primary-key",),
+        ProviderConfig(type="anthropic", name="anthropic", base_url=upstream.url, keys=("sk-ant-primary-key",),
                        fallback="bedrock"),
         ProviderConfig(type="anthropic", name="bedrock", base_url=bedrock.url, bedrock=settings,
                        model_map=((MODEL, BEDROCK_MODEL),)),
     )
     settings = {"circuit_breaker_enabled": True, "circuit_breaker_failure_threshold": 2, **overrides}
-    return gateway_config(tmp_path, primary.url, providers=providers, **settings)
+    return gateway_config(tmp_path, upstream.url, providers=providers, **settings)
 
 
 def anthropic_client(gw):
     return anthropic.Anthropic(api_key=gw.token, base_url=gw.url("anthropic"), max_retries=0)
 
 
-def test_while_the_breaker_is_open_the_bedrock_fallback_answers_with_the_mapped_model(tmp_path, primary, bedrock):
-    with resilient_gateway(anthropic_then_bedrock(tmp_path, primary, bedrock)) as gw:
+def test_while_the_breaker_is_open_the_bedrock_fallback_answers_with_the_mapped_model(tmp_path, upstream, bedrock):
+    with resilient_gateway(anthropic_then_bedrock(tmp_path, upstream, bedrock)) as gw:
         client = anthropic_client(gw)
         for _ in range(2):
-            primary.queue(overloaded())
+            upstream.queue(overloaded())
             with pytest.raises(anthropic.InternalServerError):
                 client.messages.create(model=MODEL, max_tokens=64, messages=HELLO)
         bedrock.queue(stream_answer("anthropic/stream_text"))
         with client.messages.stream(model=MODEL, max_tokens=64, messages=HELLO) as stream:
             assert stream.get_final_text()
-        assert len(primary.requests) == 2  # the open breaker kept the third request away
+        assert len(upstream.requests) == 2  # the open breaker kept the third request away
         [(model_id, action, _)] = bedrock.invocations()
         assert (model_id, action) == (BEDROCK_MODEL, "invoke-with-response-stream")
         end = gw.records.wait_for_ends(3)[-1]
@@ -85,89 +79,86 @@ def test_while_the_breaker_is_open_the_bedrock_fallback_answers_with_the_mapped_
         assert {usage.interception_id for usage in gw.records.of("token_usage")} == {end.interception_id}
 
 
-def test_a_breaker_that_opens_during_the_retries_sends_the_request_to_the_fallback(tmp_path, primary, bedrock):
-    config = anthropic_then_bedrock(tmp_path, primary, bedrock, max_retries=2, circuit_breaker_failure_threshold=1)
+def test_a_breaker_that_opens_during_the_retries_sends_the_request_to_the_fallback(tmp_path, upstream, bedrock):
+    config = anthropic_then_bedrock(tmp_path, upstream, bedrock, max_retries=2, circuit_breaker_failure_threshold=1)
     with resilient_gateway(config) as gw:
-        primary.queue(overloaded())
+        upstream.queue(overloaded())
         bedrock.queue(stream_answer("anthropic/stream_text"))
         with anthropic_client(gw).messages.stream(model=MODEL, max_tokens=64, messages=HELLO) as stream:
             assert stream.get_final_text()
-        assert len(primary.requests) == 1 and len(bedrock.requests) == 1
+        assert len(upstream.requests) == 1 and len(bedrock.requests) == 1
         [end] = gw.records.wait_for_ends()
         assert (end.provider_name, end.metadata) == ("bedrock", {"attempts": 2, "fallback_from": "anthropic"})
 
 
-def test_without_a_fallback_a_breaker_opened_during_the_retries_relays_the_last_answer(tmp_path, primary):
-    config = gateway_config(tmp_path, primary.url, max_retries=2, circuit_breaker_enabled=True,
+def test_without_a_fallback_a_breaker_opened_during_the_retries_relays_the_last_answer(tmp_path, upstream):
+    config = gateway_config(tmp_path, upstream.url, max_retries=2, circuit_breaker_enabled=True,
                             circuit_breaker_failure_threshold=1)
     with resilient_gateway(config) as gw:
-        primary.queue(overloaded())
+        upstream.queue(overloaded())
         with pytest.raises(anthropic.InternalServerError) as raised:
             anthropic_client(gw).messages.create(model=MODEL, max_tokens=64, messages=HELLO)
         assert raised.value.body["error"]["message"] == "unavailable"  # the upstream's own answer
-        assert len(primary.requests) == 1
+        assert len(upstream.requests) == 1
 
 
-def test_when_every_key_is_refused_the_fallback_answers_with_its_model_map(tmp_path):
-    with KeyedUpstream() as upstream:
-        providers = (
-            ProviderConfig(type="openai", name="openai", base_url=upstream.url + "/v1", keys=("sk-one", "sk-two"),
-                           fallback="azure"),
-            ProviderConfig(type="openai", name="azure", base_url=upstream.url + "/azure/v1", keys=("sk-azure",),
-                           model_map=(("gpt-4o", "gpt-4o-2024-08-06"),)),
-        )
-        with resilient_gateway(gateway_config(tmp_path, upstream.url, providers=providers)) as gw:
-            upstream.script("sk-one", ("openai/error_400", {"status": 401}))
-            upstream.script("sk-two", ("openai/error_400", {"status": 401}))
-            upstream.queue("openai/chat_blocking_text")
-            client = openai.OpenAI(api_key=gw.token, base_url=gw.url("openai") + "/v1", max_retries=0)
-            assert client.chat.completions.create(model="gpt-4o", messages=HELLO).choices
-            sent = upstream.requests[-1]
-            assert (sent.path, upstream.keys_used()) == ("/azure/v1/chat/completions", ["sk-one", "sk-two", "sk-azure"])
-            assert sent.json()["model"] == "gpt-4o-2024-08-06" and sent.json()["messages"] == HELLO
-            [end] = gw.records.wait_for_ends()
-            assert (end.provider_name, end.model, end.credential_hint) == ("azure", "gpt-4o-2024-08-06", "s...e")
-            assert end.metadata == {"attempts": 3, "key_failovers": 1, "fallback_from": "openai"}
+def test_when_every_key_is_refused_the_fallback_answers_with_its_model_map(tmp_path, upstream):
+    providers = (
+        ProviderConfig(type="openai", name="openai", base_url=upstream.url + "/v1", keys=("sk-one", "sk-two"),
+                       fallback="azure"),
+        ProviderConfig(type="openai", name="azure", base_url=upstream.url + "/azure/v1", keys=("sk-azure",),
+                       model_map=(("gpt-4o", "gpt-4o-2024-08-06"),)),
+    )
+    with resilient_gateway(gateway_config(tmp_path, upstream.url, providers=providers)) as gw:
+        upstream.script("sk-one", ("openai/error_400", {"status": 401}))
+        upstream.script("sk-two", ("openai/error_400", {"status": 401}))
+        upstream.queue("openai/chat_blocking_text")
+        client = openai.OpenAI(api_key=gw.token, base_url=gw.url("openai") + "/v1", max_retries=0)
+        assert client.chat.completions.create(model="gpt-4o", messages=HELLO).choices
+        sent = upstream.requests[-1]
+        assert (sent.path, upstream.keys_used()) == ("/azure/v1/chat/completions", ["sk-one", "sk-two", "sk-azure"])
+        assert sent.json()["model"] == "gpt-4o-2024-08-06" and sent.json()["messages"] == HELLO
+        [end] = gw.records.wait_for_ends()
+        assert (end.provider_name, end.model, end.credential_hint) == ("azure", "gpt-4o-2024-08-06", "s...e")
+        assert end.metadata == {"attempts": 3, "key_failovers": 1, "fallback_from": "openai"}
 
-            # Every later request goes straight to the fallback: the primary's keys are retired.
-            upstream.queue("openai/chat_blocking_text")
-            client.chat.completions.create(model="gpt-4o", messages=HELLO)
-            assert upstream.keys_used()[-1] == "sk-azure" and len(upstream.requests) == 4
-
-
-def test_fallbacks_chain_until_one_can_answer(tmp_path):
-    with KeyedUpstream() as upstream:
-        providers = (
-            ProviderConfig(type="anthropic", name="a", base_url=upstream.url, keys=("sk-a1", "sk-a2"), fallback="b"),
-            ProviderConfig(type="anthropic", name="b", base_url=upstream.url, keys=("sk-b1", "sk-b2"), fallback="c"),
-            ProviderConfig(type="anthropic", name="c", base_url=upstream.url, keys=("sk-c",)),
-        )
-        with resilient_gateway(gateway_config(tmp_path, upstream.url, providers=providers)) as gw:
-            for key in ("sk-a1", "sk-a2", "sk-b1", "sk-b2"):
-                upstream.script(key, ("anthropic/error_429_rate_limit", {"headers": {"retry-after": "40"}}))
-            upstream.queue("anthropic/blocking_text")
-            client = anthropic.Anthropic(api_key=gw.token, base_url=gw.url("a"), max_retries=0)
-            assert client.messages.create(model=MODEL, max_tokens=64, messages=HELLO).content
-            [end] = gw.records.wait_for_ends()
-            assert (end.provider_name, end.metadata["fallback_from"]) == ("c", "a")
-            assert gw.events.of("exhausted") == [("a", "rate_limited"), ("b", "rate_limited")]
+        # Every later request goes straight to the fallback: the upstream's keys are retired.
+        upstream.queue("openai/chat_blocking_text")
+        client.chat.completions.create(model="gpt-4o", messages=HELLO)
+        assert upstream.keys_used()[-1] == "sk-azure" and len(upstream.requests) == 4
 
 
-def test_when_the_fallback_cannot_answer_either_the_client_gets_the_first_refusal_with_the_soonest_wait(tmp_path):
-    with KeyedUpstream() as upstream:
-        providers = (
-            ProviderConfig(type="anthropic", name="a", base_url=upstream.url, keys=("sk-a1", "sk-a2"), fallback="b"),
-            ProviderConfig(type="anthropic", name="b", base_url=upstream.url, keys=("sk-b1", "sk-b2")),
-        )
-        with resilient_gateway(gateway_config(tmp_path, upstream.url, providers=providers)) as gw:
-            for key, wait in (("sk-a1", "40"), ("sk-a2", "50"), ("sk-b1", "25"), ("sk-b2", "30")):
-                upstream.script(key, ("anthropic/error_429_rate_limit", {"headers": {"retry-after": wait}}))
-            client = anthropic.Anthropic(api_key=gw.token, base_url=gw.url("a"), max_retries=0)
-            with pytest.raises(anthropic.RateLimitError) as raised:
-                client.messages.create(model=MODEL, max_tokens=64, messages=HELLO)
-            assert raised.value.response.headers["retry-after"] == "25"
-            assert "provider a" in raised.value.body["error"]["message"]
-            assert gw.records.wait_for_ends()[0].error.kind == "key_pool_exhausted"
+def test_fallbacks_chain_until_one_can_answer(tmp_path, upstream):
+    providers = (
+        ProviderConfig(type="anthropic", name="a", base_url=upstream.url, keys=("sk-a1", "sk-a2"), fallback="b"),
+        ProviderConfig(type="anthropic", name="b", base_url=upstream.url, keys=("sk-b1", "sk-b2"), fallback="c"),
+        ProviderConfig(type="anthropic", name="c", base_url=upstream.url, keys=("sk-c",)),
+    )
+    with resilient_gateway(gateway_config(tmp_path, upstream.url, providers=providers)) as gw:
+        for key in ("sk-a1", "sk-a2", "sk-b1", "sk-b2"):
+            upstream.script(key, ("anthropic/error_429_rate_limit", {"headers": {"retry-after": "40"}}))
+        upstream.queue("anthropic/blocking_text")
+        client = anthropic.Anthropic(api_key=gw.token, base_url=gw.url("a"), max_retries=0)
+        assert client.messages.create(model=MODEL, max_tokens=64, messages=HELLO).content
+        [end] = gw.records.wait_for_ends()
+        assert (end.provider_name, end.metadata["fallback_from"]) == ("c", "a")
+        assert gw.events.of("exhausted") == [("a", "rate_limited"), ("b", "rate_limited")]
+
+
+def test_when_the_fallback_cannot_answer_either_the_client_gets_the_first_refusal_with_the_soonest_wait(tmp_path, upstream):
+    providers = (
+        ProviderConfig(type="anthropic", name="a", base_url=upstream.url, keys=("sk-a1", "sk-a2"), fallback="b"),
+        ProviderConfig(type="anthropic", name="b", base_url=upstream.url, keys=("sk-b1", "sk-b2")),
+    )
+    with resilient_gateway(gateway_config(tmp_path, upstream.url, providers=providers)) as gw:
+        for key, wait in (("sk-a1", "40"), ("sk-a2", "50"), ("sk-b1", "25"), ("sk-b2", "30")):
+            upstream.script(key, ("anthropic/error_429_rate_limit", {"headers": {"retry-after": wait}}))
+        client = anthropic.Anthropic(api_key=gw.token, base_url=gw.url("a"), max_retries=0)
+        with pytest.raises(anthropic.RateLimitError) as raised:
+            client.messages.create(model=MODEL, max_tokens=64, messages=HELLO)
+        assert raised.value.response.headers["retry-after"] == "25"
+        assert "provider a" in raised.value.body["error"]["message"]
+        assert gw.records.wait_for_ends()[0].error.kind == "key_pool_exhausted"
 
 
 @pytest.mark.parametrize("environ, message", [

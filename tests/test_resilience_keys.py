@@ -16,7 +16,7 @@ import pytest
 import requests
 from fakebedrock import REGION, FakeBedrock, invoke_answer
 from gateway import gateway_config
-from resilience_support import KeyedUpstream, resilient_gateway
+from resilience_support import KeyedUpstream, resilient_gateway, upstream  # noqa: F401 (a fixture)
 
 from aibridge.config import BedrockConfig, ProviderConfig
 from aibridge.resilience.keypool import mask
@@ -26,12 +26,6 @@ HELLO = [{"role": "user", "content": "Say hello."}]
 K1, K2, K3 = (f"sk-ant-api03-{name}-{'x' * 40}-{n}" for n, name in enumerate(("first", "second", "third"), 1))
 O1, O2 = (f"sk-proj-{name}-{'y' * 40}" for name in ("first", "second"))
 NO_RETRY_AFTER = {"retry-after": None}
-
-
-@pytest.fixture
-def upstream():
-    with KeyedUpstream() as fake:
-        yield fake
 
 
 def pool_config(tmp_path, upstream, **overrides):

@@ -12,17 +12,11 @@ import pytest
 import requests
 from fakeupstream import FakeUpstream
 from gateway import gateway_config
-from resilience_support import resilient_gateway
+from resilience_support import resilient_gateway, upstream  # noqa: F401 (a fixture)
 
 from aibridge.resilience.limits import Limits
 
 HELLO = [{"role": "user", "content": "Say hello."}]
-
-
-@pytest.fixture
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
 
 
 def openai_client(gw) -> openai.OpenAI:

@@ -16,7 +16,7 @@ from fakebedrock import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock, invoke_answ
 from fakeupstream import BEFORE_HEADERS, FakeUpstream, Response
 from gateway import gateway_config
 from mcpserver import MCPTestServer
-from resilience_support import free_port, resilient_gateway
+from resilience_support import free_port, resilient_gateway, upstream  # noqa: F401 (a fixture)
 
 from aibridge.config import BedrockConfig, MCPServerConfig, ProviderConfig
 
@@ -32,12 +32,6 @@ def anthropic_error(status: int, kind: str, message: str = "try again", **header
 def openai_error(status: int, message: str = "try again", **headers) -> Response:
     body = {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
     return Response(status, {"content-type": "application/json", **headers}, json.dumps(body))
-
-
-@pytest.fixture
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
 
 
 @pytest.fixture

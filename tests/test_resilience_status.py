@@ -9,7 +9,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from gateway import gateway_config
-from resilience_support import KeyedUpstream, free_port, resilient_gateway
+from resilience_support import KeyedUpstream, free_port, resilient_gateway, upstream  # noqa: F401 (a fixture)
 
 from aibridge.cli import build_cli
 from aibridge.config import ProviderConfig
@@ -17,12 +17,6 @@ from aibridge.resilience.keypool import mask
 
 K1, K2 = "sk-ant-api03-first-" + "a" * 40, "sk-ant-api03-second-" + "b" * 40
 HELLO = [{"role": "user", "content": "Say hello."}]
-
-
-@pytest.fixture
-def upstream():
-    with KeyedUpstream() as fake:
-        yield fake
 
 
 @pytest.fixture

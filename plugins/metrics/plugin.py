@@ -90,35 +90,30 @@ def on_interception_end(interception):
         # Every intercepted route is a POST; the request says so when it is at hand.
         method = request.method if has_request_context() else "POST"
         metrics.interception_ended(interception, method)
-        state.get().resilience.interception_ended(interception)
+        _count_resilience("interception_ended", interception)
+
+
+# Key pools and circuit breakers (the hook argument ``state`` is the key's or breaker's new state).
 
 
 @hookimpl
 def on_key_state_change(provider_name, key_hint, state, reason):
-    resilience = _resilience()
-    if resilience is not None:
-        resilience.key_changed(provider_name, state, reason)
+    _count_resilience("key_changed", provider_name, state, reason)
 
 
 @hookimpl
 def on_key_pool_exhausted(provider_name, outcome):
-    resilience = _resilience()
-    if resilience is not None:
-        resilience.pool_exhausted(provider_name, outcome)
+    _count_resilience("pool_exhausted", provider_name, outcome)
 
 
 @hookimpl
 def on_circuit_breaker_change(provider_name, endpoint, model, state):
-    resilience = _resilience()
-    if resilience is not None:
-        resilience.breaker_changed(provider_name, endpoint, model, state)
+    _count_resilience("breaker_changed", provider_name, endpoint, model, state)
 
 
 @hookimpl
 def on_circuit_breaker_reject(provider_name, endpoint, model):
-    resilience = _resilience()
-    if resilience is not None:
-        resilience.breaker_rejected(provider_name, endpoint, model)
+    _count_resilience("breaker_rejected", provider_name, endpoint, model)
 
 
 def _metrics() -> GatewayMetrics | None:
@@ -126,6 +121,8 @@ def _metrics() -> GatewayMetrics | None:
     return running.metrics if running is not None else None
 
 
-def _resilience() -> ResilienceMetrics | None:
+def _count_resilience(method: str, *args) -> None:
+    """Call a ResilienceMetrics method when metrics are enabled for the current app."""
     running = state.get()
-    return running.resilience if running is not None else None
+    if running is not None and running.resilience is not None:
+        getattr(running.resilience, method)(*args)
