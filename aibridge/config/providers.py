@@ -42,7 +42,7 @@ PROVIDER_KEYS: tuple[tuple[str, str, str], ...] = (
     ("KEYS", "no", "several upstream API keys, comma separated (instead of KEY)"),
     ("BASE_URL", "no", "upstream base URL; defaults to the type's public API"),
     ("FALLBACK", "no", "name of another instance of the same TYPE that takes this one's requests while its "
-     "circuit breaker is open or every key is refused"),
+     "circuit breaker is open or none of its keys is usable"),
     ("MODEL_MAP", "no", "models renamed for this instance, `client-model=instance-model,...` "
      "(e.g. Anthropic model names to Bedrock model IDs)"),
     ("BEDROCK_REGION", "anthropic only", "AWS region: send this instance's traffic to Bedrock"),

@@ -77,75 +77,17 @@ class UpstreamAttempts:
     def _send(self, body: bytes) -> Response:
         refused = None
         while True:
-            outcome = self._send_to(self.instance, body)
+            outcome = _Round(self, self.instance, body).run()
             if not isinstance(outcome, Refusal):
                 return outcome
             refused = outcome if refused is None else refused.sooner(outcome)
-            fallback = self._fallback(self.instance)
+            fallback = self.fallback(self.instance)
             if fallback is None:
                 self.record.refused(refused.error())
                 return refused.response(self.outgoing.shape)
             self._fall_back(fallback)
 
-    def _send_to(self, instance, body: bytes) -> Response | Refusal:
-        """Send to one instance: its breaker and keys decide; retries and key failovers happen here."""
-        out, clock = self.outgoing, self.clock
-        breaker = instance.breakers.get(out.endpoint, out.model) if instance.breakers else None
-        pool = None if self.byok or not instance.pool else instance.pool
-        payload = instance.body_for(body, out.model)
-        retries = 0
-        held = None  # the last error answer, relayed if the next attempt cannot go
-        refused_key = None  # the key the last answer refused
-        while True:
-            now = clock.monotonic()
-            if breaker is not None and not breaker.allow(now):
-                instance.breakers.rejected(out.endpoint, out.model)
-                if held is not None and self._fallback(instance) is None:
-                    return held
-                return circuit_open(instance.name, out.endpoint, out.model, breaker.retry_after(now))
-            key = self._key_for(pool, now)
-            if pool is not None and key is None:
-                if breaker is not None:
-                    breaker.no_verdict()
-                wait = pool.shortest_wait(now)
-                if held is not None and wait is not None and wait <= MAX_WAIT and retries < self.max_retries:
-                    retries += 1  # this request's own 429s emptied the pool: wait for the first key back
-                    clock.sleep(wait)
-                    continue
-                wait = pool.exhausted(now)
-                return keys_cooling(instance.name, wait) if wait is not None else keys_refused(instance.name)
-            self.attempts += 1
-            if refused_key is not None and key is not refused_key:
-                self.failovers += 1
-            refused_key = None
-            try:
-                response = instance.send_intercepted(out.path, out.query, out.headers, payload, out.timeout, key)
-            except UpstreamError as error:
-                _judge_silence(breaker, error, now)
-                if error.request_sent or retries >= self.max_retries:
-                    raise
-                retries += 1
-                clock.sleep(backoff(retries))
-                continue
-            status = response.status
-            if breaker is not None:
-                (breaker.failure if status in FAILURE_STATUSES else breaker.success)(now)
-            if status < 400 or not (retryable(status) or status in _KEY_STATUSES):
-                self._answered_with(key)
-                return response
-            asked = retry_after(response.headers, clock.time())
-            if key is not None and pool is not None and pool.refused(key, status, asked, now):
-                held, refused_key = HeldResponse.read_from(response), key
-                continue
-            delay = delay_before(retries + 1, asked) if retryable(status) and retries < self.max_retries else None
-            if delay is None:
-                self._answered_with(key)
-                return response
-            held = HeldResponse.read_from(response)
-            retries += 1
-            clock.sleep(delay)
-
-    def _key_for(self, pool, now: float) -> Key | None:
+    def key_for(self, pool, now: float) -> Key | None:
         """The key this interception used last while it is usable (a tool loop keeps its key), else the next one."""
         if pool is None:
             return self.key
@@ -154,14 +96,14 @@ class UpstreamAttempts:
             return key
         return pool.pick(now)
 
-    def _answered_with(self, key: Key | None) -> None:
+    def answered_with(self, key: Key | None) -> None:
         """The upstream answered with ``key``: the interception records it (once it differs from the first)."""
         if key is not self.key and key is not None:
             self.key = key
             self.hint = key.hint
             self.record.update(credential_hint=key.hint)
 
-    def _fallback(self, instance):
+    def fallback(self, instance):
         """The instance ``instance`` falls back to, unless there is none (or this interception tried it already)."""
         name = instance.config.fallback
         fallback = self.providers.get(name) if name else None
@@ -180,6 +122,100 @@ class UpstreamAttempts:
         self.record.update(provider_name=fallback.name, model=fallback.model_for(self.outgoing.model),
                            credential_hint=self.hint)
         self.record.note(fallback_from=self.fell_back_from)
+
+
+class _Round:
+    """One round's body sent to one instance: its breaker and keys decide, its retries and key failovers happen here."""
+
+    def __init__(self, attempts: UpstreamAttempts, instance, body: bytes):
+        out = attempts.outgoing
+        self.attempts = attempts
+        self.instance = instance
+        self.breaker = instance.breakers.get(out.endpoint, out.model) if instance.breakers else None
+        self.pool = None if attempts.byok or not instance.pool else instance.pool
+        self.payload = instance.body_for(body, out.model)
+        self.retries = 0
+        self.held = None  # the last error answer, read whole: relayed if the next attempt cannot go
+        self.refused_key = None  # the key that answer refused
+
+    def run(self) -> Response | Refusal:
+        clock = self.attempts.clock
+        while True:
+            now = clock.monotonic()
+            if self.breaker is not None and not self.breaker.allow(now):
+                return self._rejected(now)
+            key = self.attempts.key_for(self.pool, now)
+            if self.pool is not None and key is None:
+                wait = self._wait_for_a_key(now)
+                if wait is None:
+                    return self._exhausted(now)
+                clock.sleep(wait)
+                continue
+            try:
+                response = self._send(key)
+            except UpstreamError as error:
+                _judge_silence(self.breaker, error, now)
+                if error.request_sent or self.retries >= self.attempts.max_retries:
+                    raise
+                self.retries += 1
+                clock.sleep(backoff(self.retries))
+                continue
+            outcome = self._judge(response, key, now)
+            if outcome is not None:
+                return outcome
+
+    def _send(self, key: Key | None) -> Response:
+        attempts, out = self.attempts, self.attempts.outgoing
+        attempts.attempts += 1
+        if self.refused_key is not None and key is not self.refused_key:
+            attempts.failovers += 1
+        self.refused_key = None
+        return self.instance.send_intercepted(out.path, out.query, out.headers, self.payload, out.timeout, key)
+
+    def _judge(self, response: Response, key: Key | None, now: float) -> Response | None:
+        """The answer to relay, or None after making ready to send again (another key, or a retry after a wait)."""
+        status = response.status
+        if self.breaker is not None:
+            (self.breaker.failure if status in FAILURE_STATUSES else self.breaker.success)(now)
+        if status < 400 or not (retryable(status) or status in _KEY_STATUSES):
+            self.attempts.answered_with(key)
+            return response
+        clock = self.attempts.clock
+        asked = retry_after(response.headers, clock.time())
+        if key is not None and self.pool is not None and self.pool.refused(key, status, asked, now):
+            self.held, self.refused_key = HeldResponse.read_from(response), key
+            return None
+        delay = delay_before(self.retries + 1, asked) if retryable(status) else None
+        if delay is None or self.retries >= self.attempts.max_retries:
+            self.attempts.answered_with(key)
+            return response
+        self.held = HeldResponse.read_from(response)
+        self.retries += 1
+        clock.sleep(delay)
+        return None
+
+    def _rejected(self, now: float) -> Response | Refusal:
+        """The breaker is open: the fallback's turn, or this request's own last answer when there is none."""
+        out = self.attempts.outgoing
+        self.instance.breakers.rejected(out.endpoint, out.model)
+        if self.held is not None and self.attempts.fallback(self.instance) is None:
+            return self.held
+        return circuit_open(self.instance.name, out.endpoint, out.model, self.breaker.retry_after(now))
+
+    def _wait_for_a_key(self, now: float) -> float | None:
+        """When this request's own refusals emptied the pool and a key is back soon enough: how long to wait."""
+        if self.breaker is not None:
+            self.breaker.no_verdict()  # let through, yet not sent now
+        wait = self.pool.shortest_wait(now)
+        if self.held is None or wait is None or wait > MAX_WAIT or self.retries >= self.attempts.max_retries:
+            return None
+        self.retries += 1
+        return wait
+
+    def _exhausted(self, now: float) -> Refusal:
+        wait = self.pool.exhausted(now)
+        name = self.instance.name
+        return keys_cooling(name, wait) if wait is not None else keys_refused(name)
 
 
 def _judge_silence(breaker, error: UpstreamError, now: float) -> None:

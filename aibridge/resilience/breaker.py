@@ -174,7 +174,7 @@ class BreakerBoard:
 
     def status(self, now: float) -> list[BreakerStatus]:
         found = []
-        for (endpoint, model), breaker in sorted(self._breakers.items()):
+        for (endpoint, model), breaker in sorted(list(self._breakers.items())):  # a copy: requests may add some
             state = breaker.effective_state(now)
             retry_after = breaker.retry_after(now) if state == OPEN else None
             found.append(BreakerStatus(endpoint, model, state, breaker.failures, retry_after))
