@@ -8,6 +8,7 @@ from flask import Response, request, stream_with_context
 
 from .. import toolloop
 from ..apis import API_CLASSES, Api, BadRequest
+from ..auth import GOVERNANCE_HEADER
 from ..errors import error_response
 from ..records import Interception, utcnow
 from ..resilience.attempts import Outgoing, UpstreamAttempts
@@ -123,7 +124,14 @@ def _header_value(text: str) -> str:
 
 
 def _client_key(headers) -> str:
-    """The client's own provider key (BYOK), as it goes upstream: X-Api-Key, else the Authorization token."""
-    value = headers.get("X-Api-Key") or headers.get("Authorization", "")
-    scheme, _, token = value.partition(" ")
-    return token.strip() if token and scheme.lower() in ("bearer", "token") else value
+    """The client's own provider key (BYOK), as it goes upstream: X-Api-Key, else the Authorization token.
+
+    A header that repeats the gateway token does not go upstream (see forward_headers): it is not the key.
+    """
+    governance = headers.get(GOVERNANCE_HEADER)
+    for name in ("X-Api-Key", "Authorization"):
+        value = headers.get(name, "")
+        if value and not (governance and governance in value):
+            scheme, _, token = value.partition(" ")
+            return token.strip() if token and scheme.lower() in ("bearer", "token") else value
+    return ""
