@@ -70,7 +70,8 @@ def test_past_max_concurrency_requests_get_503_until_one_ends(tmp_path, upstream
                                  json={"model": "claude-sonnet-4-6", "max_tokens": 64, "stream": True,
                                        "messages": HELLO})
             assert held.status_code == 200
-            next(held.iter_content(1))  # the stream began
+            body = held.iter_content(1)  # kept until the end: dropping it would close the connection
+            next(body)  # the stream began
             client = openai_client(gw)
             with pytest.raises(openai.InternalServerError) as raised:
                 client.chat.completions.create(model="gpt-4o", messages=HELLO)
