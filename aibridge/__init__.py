@@ -70,6 +70,7 @@ _LAZY = {
     "migrate": "aibridge.db",
     "config_options": "aibridge.cli",
     "fail": "aibridge.cli",
+    "provider_status": "aibridge.resilience.status",
 }
 
 
@@ -101,6 +102,7 @@ __all__ = [
     # Requests and per-app state
     "authenticate",
     "PluginState",
+    "provider_status",
     # Configuration
     "Config",
     "ConfigError",

@@ -11,6 +11,7 @@ from .datafiles import warn_about_shared_data_files
 from .gateway import Gateway
 from .plugins import make_plugin_manager
 from .relay import relay_blueprint
+from .status_api import status_blueprint
 
 log = logging.getLogger("aibridge")
 
@@ -33,6 +34,7 @@ def create_app(config: Config | None = None, plugin_manager=None) -> Flask:
         return jsonify(status="ok")
 
     app.register_blueprint(relay_blueprint)
+    app.register_blueprint(status_blueprint)
     pm.hook.aibridge_routes(app=app, config=config)
     pm.hook.aibridge_startup(app=app, config=config)
     return app

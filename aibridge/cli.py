@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -203,6 +204,34 @@ def plugins(**flags):
     click.echo(table(("PLUGIN", "HOOKS"), rows))
 
 
+@click.command("providers")
+@click.option("--url", envvar="CODER_URL", default=None, metavar="URL",
+              help="The running gateway [env CODER_URL; default: from --http-address].")
+@click.option("--token", envvar="CODER_SESSION_TOKEN", default=None, metavar="TOKEN",
+              help="An owner's gateway token [env CODER_SESSION_TOKEN].")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer instead of a table.")
+@with_options(["http-address", *COMMON])
+def providers(url, token, as_json, **flags):
+    """Show each provider instance: its keys (masked) and their state, circuit breakers, fallback.
+
+    Asks the running gateway; when none answers, shows the configuration (states unknown).
+    """
+    from .resilience.status import configured_status
+    from .status_cli import Refused, ServerUnreachable, fetch_status, local_url, render
+
+    config = load_config(flags)
+    url = url or local_url(config.http_address)
+    try:
+        answer = fetch_status(url, token)
+    except Refused as error:
+        fail(str(error), 1)
+    except ServerUnreachable as error:
+        click.echo(f"aibridge: no gateway answers at {url} ({error}): showing the configuration, "
+                   "without the states of keys and circuit breakers", err=True)
+        answer = {"providers": [status.as_dict() for status in configured_status(config)]}
+    click.echo(json.dumps(answer, indent=2) if as_json else render(answer["providers"]))
+
+
 def hook_names(pm, plugin_name: str) -> list[str]:
     """The hooks a registered plugin implements, sorted."""
     return sorted(caller.name for caller in pm.get_hookcallers(pm.get_plugin(plugin_name)) or ())
@@ -237,7 +266,7 @@ def build_cli(environ: Mapping[str, str] = os.environ) -> click.Group:
     def cli():
         """A self-hosted AI gateway that relays and records AI coding traffic."""
 
-    for command in (server, users, tokens, plugins):
+    for command in (server, users, tokens, plugins, providers):
         cli.add_command(command)
     make_plugin_manager(disabled_plugins(environ)).hook.aibridge_commands(cli=cli)
     return cli

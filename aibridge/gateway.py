@@ -6,20 +6,31 @@ from .auth import TokenStoreAuth
 from .logs import Redactor, config_secrets
 from .plugins import notify
 from .providers import build_provider
+from .resilience.breaker import BreakerSettings
+from .resilience.clock import SystemClock
+from .resilience.events import HookListener
+from .resilience.limits import Limits
 from .upstream import Upstream
 
 USER_ID = "aibridge.user_id"  # WSGI environ key: who the request authenticated as (for the access log)
 
 
 class Gateway:
-    """What the routes of one app need; ``app.extensions["aibridge"]``."""
+    """What the routes of one app need; ``app.extensions["aibridge"]``.
+
+    ``clock`` is the time the resilience decisions read (tests replace it);
+    ``limits`` the process's concurrency and rate limits.
+    """
 
     def __init__(self, config, pm):
         self.config = config
         self.pm = pm
         self.redact = Redactor(config_secrets(config))  # for text that may quote a secret back (upstream errors)
         self.upstream = Upstream()
-        self.providers = {p.name: build_provider(p, self.upstream) for p in config.providers}
+        self.clock = SystemClock()
+        self.listener = HookListener(pm)
+        self.limits = Limits(config.max_concurrency, config.rate_limit)
+        self.providers = self._build_providers(config)
         if not pm.is_blocked("token-store"):
             pm.register(TokenStoreAuth(config.database_path), name="token-store")
         self._shut_down = False
@@ -29,10 +40,16 @@ class Gateway:
 
         Requests in flight keep the provider instance (and the stream) they started with.
         """
-        providers = {p.name: build_provider(p, self.upstream) for p in config.providers}
+        providers = self._build_providers(config)
         self.config, self.providers = config, providers
         self.redact = Redactor(config_secrets(config))
+        self.limits.configure(config.max_concurrency, config.rate_limit)
         notify(self.pm, "aibridge_reload", app=app, config=config)
+
+    def _build_providers(self, config) -> dict:
+        """The instances of ``config``: new key pools and breakers (a reload starts them afresh)."""
+        breakers = BreakerSettings.from_config(config)
+        return {p.name: build_provider(p, self.upstream, breakers, self.listener) for p in config.providers}
 
     def authenticate(self, req):
         actor = self.pm.hook.aibridge_authenticate(request=req)

@@ -49,6 +49,26 @@ def on_interception_end(interception):
     """An interception finished; ``ended_at``, ``status`` and (unless it completed) ``error`` are set."""
 
 
+@hookspec
+def on_key_state_change(provider_name, key_hint, state, reason):
+    """A key of a provider instance became valid, temporary or permanent; ``reason`` says why."""
+
+
+@hookspec
+def on_key_pool_exhausted(provider_name, outcome):
+    """A request found no usable key of an instance; ``outcome``: rate_limited or auth_failed."""
+
+
+@hookspec
+def on_circuit_breaker_change(provider_name, endpoint, model, state):
+    """A circuit breaker became closed, half-open or open."""
+
+
+@hookspec
+def on_circuit_breaker_reject(provider_name, endpoint, model):
+    """A request was refused without reaching the upstream: its circuit breaker is open."""
+
+
 @hookspec(firstresult=True)
 def aibridge_authenticate(request):
     """Return an Actor for this Flask request, or None to let the next plugin decide."""

@@ -73,6 +73,10 @@ ERROR_KINDS = (
     "gateway_shutdown",  # the gateway stopped and cut the answer
     "interrupted",  # the gateway process died; found and ended at a later start
     "internal",  # a fault in the gateway itself (see its log)
+    "rate_limited",  # refused by --aibridge-rate-limit (429)
+    "concurrency_limited",  # refused by --aibridge-max-concurrency (503)
+    "circuit_open",  # refused: the circuit breaker of the instance, endpoint and model is open (503)
+    "key_pool_exhausted",  # refused: every key of the instance is cooling down (429) or was refused (502)
 )
 
 
@@ -83,6 +87,10 @@ class Interception(_Record):
     ``ended_at``, ``status`` and ``error`` are set only on the value given to
     ``on_interception_end``. status: completed, failed, client_disconnected or
     interrupted; ``error`` (an InterceptionError) says why when not completed.
+    ``credential_kind`` is ``centralized`` (a key of the gateway's) or ``byok``
+    (the client's own); ``credential_hint`` is that key masked (at most its
+    first and last 4 characters). When a key fails over or the instance falls
+    back, later records carry the key and instance that answered.
     """
 
     record_type = "interception_start"
@@ -103,6 +111,8 @@ class Interception(_Record):
     ended_at: dt.datetime | None = None
     status: str | None = None
     error: InterceptionError | None = None
+    credential_kind: str = ""
+    credential_hint: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,10 @@ enabled = PluginState("aibridge.structured_log")  # --aibridge-structured-loggin
 
 INTERCEPTION_START_FIELDS = (
     "interception_id", "initiator_id", "initiator_username", "provider", "provider_name", "model", "client",
-    "client_session_id", "user_agent", "started_at", "metadata",
+    "client_session_id", "user_agent", "started_at", "credential_kind", "credential_hint", "metadata",
 )
+# Learnt after the start (the instance and key that answered, attempts): the end line says what they became.
+INTERCEPTION_END_FIELDS = ("provider_name", "model", "credential_kind", "credential_hint", "metadata")
 
 
 @hookimpl
@@ -71,7 +73,8 @@ def on_interception_end(interception):
     if not enabled.get():
         return
     end = InterceptionEnd.of(interception)
-    _log(end.record_type, end.as_dict())
+    fields = interception.as_dict()
+    _log(end.record_type, {**end.as_dict(), **{name: fields[name] for name in INTERCEPTION_END_FIELDS}})
 
 
 def _log(record_type: str, fields: dict) -> None:

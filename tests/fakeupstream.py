@@ -198,7 +198,8 @@ class _Planned:
 class FakeUpstream:
     """A threaded HTTP/1.1 server on 127.0.0.1 answering from a queue of fixtures and recording requests."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
+        self._port = port  # 0: a free one
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._fifo: deque[_Planned] = deque()
@@ -213,7 +214,7 @@ class FakeUpstream:
         """Bind a free port on 127.0.0.1 and start serving."""
         if self._server is not None:
             raise RuntimeError("fake upstream already started")
-        self._server = _Server(self)
+        self._server = _Server(self, self._port)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._accept_thread = threading.Thread(target=self._server.accept_loop, name="fakeupstream-accept", daemon=True)
@@ -323,7 +324,7 @@ class _Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = False
     request_queue_size = 128  # many clients connect at once in concurrency tests
 
-    def __init__(self, upstream: FakeUpstream):
+    def __init__(self, upstream: FakeUpstream, port: int = 0):
         self.upstream = upstream
         self.stopping = threading.Event()
         # Never read: once written it stays readable, waking every stalled handler at once.
@@ -331,7 +332,7 @@ class _Server(http.server.ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._handlers: set[threading.Thread] = set()
         self._tracking = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse DNS lookup of the address."""

@@ -59,7 +59,8 @@ def gateway_config(data_dir: Path, upstream_url: str, **overrides) -> Config:
         ProviderConfig(type="openai", name="openai", base_url=upstream_url + "/v1", keys=("sk-openai-upstream-key",)),
         ProviderConfig(type="copilot", name="copilot", base_url=upstream_url),
     )
-    values = dict(enabled=True, providers=providers, data_dir=data_dir)
+    # Upstream errors reach these tests' clients as sent; retries have their own tests (test_resilience_*.py).
+    values = dict(enabled=True, providers=providers, data_dir=data_dir, max_retries=0)
     values.update(overrides)
     return Config(**values)
 

@@ -1,4 +1,8 @@
-"""The request path's layers import one way: routes -> relay -> apis / toolloop -> providers -> upstream."""
+"""The request path's layers import one way: routes -> relay -> apis / toolloop -> providers -> upstream.
+
+resilience (retries, key pools, breakers, limits, fallback) sits beside them: the relay drives it, providers
+own its pools and breakers, and it knows none of them (it reaches providers through their methods).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ FORBIDDEN = {
     "providers": {"relay", "apis", "toolloop"},
     "apis": {"relay", "toolloop"},
     "toolloop": {"relay"},
+    "resilience": {"relay", "apis", "toolloop", "providers"},
 }
 
 

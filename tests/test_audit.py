@@ -42,6 +42,7 @@ def test_each_interception_carries_its_records(audit):
         "client_session_id": "session-1", "user_agent": "claude-cli/2.0.1", "api": "messages", "streaming": True,
         "status": "completed", "error": None, "started_at": "2025-03-03T10:00:00.000000+00:00",
         "ended_at": "2025-03-03T10:00:03.000000+00:00", "metadata": {"route": "/v1/messages"},
+        "credential_kind": None, "credential_hint": None,
     }
     (usage,) = children["token_usages"]
     assert {k: v for k, v in usage.items() if k != "id"} == {

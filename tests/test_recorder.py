@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -35,7 +37,8 @@ def recording(tmp_path):
 
 
 def test_every_field_of_every_record_is_stored(recording):
-    interception = make_interception("int-1", client_session_id="sess-42", metadata={"route": "/v1/messages", "n": 2})
+    interception = make_interception("int-1", client_session_id="sess-42", metadata={"route": "/v1/messages", "n": 2},
+                                     credential_kind="centralized", credential_hint="sk-a...ey-1")
     recording.record(interception)
     recording.close()
     db = recording.database_path
@@ -47,6 +50,7 @@ def test_every_field_of_every_record_is_stored(recording):
         "client_session_id": "sess-42", "user_agent": "claude-cli/2.0.1", "api": "messages", "streaming": 1,
         "started_at": "2025-03-01T12:00:00.000000+00:00", "ended_at": "2025-03-01T12:00:03.000000+00:00",
         "status": "completed", "error": None, "metadata": '{"n": 2, "route": "/v1/messages"}',
+        "credential_kind": "centralized", "credential_hint": "sk-a...ey-1",
     }
     created = "2025-03-01T12:00:01.000000+00:00"
     (usage,) = read_rows(db, "token_usages")
@@ -86,7 +90,8 @@ def test_schema_comes_from_the_recorder_migrations_with_indexes_and_wal(recordin
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = [row[0] for row in conn.execute(
         "SELECT name FROM _sqlite_migrations WHERE migration_set = 'aibridge-recorder' ORDER BY id")]
-    assert applied == ["m001_create_tables", "m002_audit_indexes", "m003_interception_error", "m004_tool_results"]
+    assert applied == ["m001_create_tables", "m002_audit_indexes", "m003_interception_error", "m004_tool_results",
+                       "m005_interception_credentials"]
     indexes = {row[0]: row[1] for row in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type='index'")}
     assert indexes["idx_interceptions_initiator_started_at"] == "interceptions"
     assert indexes["idx_interceptions_started_at"] == "interceptions"
@@ -106,6 +111,23 @@ def test_a_second_app_on_the_same_database_keeps_the_rows(tmp_path):
     second.record(make_interception("int-b"))
     second.close()
     assert [row["id"] for row in read_rows(tmp_path / "aibridge.db", "interceptions")] == ["int-a", "int-b"]
+
+
+def test_what_the_end_learnt_replaces_the_start_values(recording):
+    # A key failover or a fallback changes the instance, model, key and metadata after the start was written.
+    start = make_interception("int-moved", credential_kind="centralized", credential_hint="sk-a...0001")
+    recording.notify("on_interception_start", interception=start)
+    deadline = time.monotonic() + 10
+    while not read_rows(recording.database_path, "interceptions") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    moved = dataclasses.replace(start, provider_name="anthropic-bedrock", model="us.anthropic.claude-sonnet-4-5",
+                                credential_hint="AKIA...MPLE", metadata={"attempts": 3, "fallback_from": "anthropic"})
+    recording.notify("on_interception_end", interception=ended(moved, status="completed"))
+    recording.close()
+    (row,) = read_rows(recording.database_path, "interceptions")
+    assert (row["provider_name"], row["model"], row["credential_kind"], row["credential_hint"], row["status"]) == (
+        "anthropic-bedrock", "us.anthropic.claude-sonnet-4-5", "centralized", "AKIA...MPLE", "completed")
+    assert json.loads(row["metadata"]) == {"attempts": 3, "fallback_from": "anthropic"}
 
 
 def test_an_end_without_its_start_and_children_without_an_interception_are_kept(recording):

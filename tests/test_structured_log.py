@@ -53,8 +53,8 @@ def test_every_record_is_one_json_line_with_its_fields(tmp_path, logs):
     created = "2025-03-01T12:00:01+00:00"
 
     assert set(start) - LOG_FIELDS == {
-        "interception_id", "initiator_id", "initiator_username", "provider", "provider_name", "model", "client", "client_session_id",
-        "user_agent", "started_at", "metadata"}
+        "interception_id", "initiator_id", "initiator_username", "provider", "provider_name", "model", "client",
+        "client_session_id", "user_agent", "started_at", "credential_kind", "credential_hint", "metadata"}
     assert start["interception_id"] == "int-log"
     assert (start["initiator_id"], start["initiator_username"]) == ("user-1", "alice")
     assert start["provider"] == "anthropic"
@@ -97,9 +97,13 @@ def test_every_record_is_one_json_line_with_its_fields(tmp_path, logs):
     assert (result["interception_id"], result["tool_call_id"], result["is_error"], result["content"],
             result["created_at"]) == ("int-log", "toolu_0", True, "File does not exist.", created)
 
-    assert set(end) - LOG_FIELDS == {"interception_id", "ended_at", "status", "error", "duration_ms"}
+    # The end also says what was learnt after the start (the instance and key that answered, attempts).
+    assert set(end) - LOG_FIELDS == {"interception_id", "ended_at", "status", "error", "duration_ms", "provider_name",
+                                     "model", "credential_kind", "credential_hint", "metadata"}
     assert (end["interception_id"], end["ended_at"]) == ("int-log", "2025-03-01T12:00:03+00:00")
     assert (end["status"], end["error"], end["duration_ms"]) == ("completed", None, 3000)
+    assert (end["provider_name"], end["model"], end["metadata"]) == ("anthropic", "claude-sonnet-4-6",
+                                                                     {"route": "/v1/messages"})
 
 
 def test_human_lines_carry_the_same_fields(tmp_path, logs):
@@ -110,8 +114,8 @@ def test_human_lines_carry_the_same_fields(tmp_path, logs):
     assert " INFO aibridge.records: interception log record_type=interception_start " in lines[0]
     assert "interception_id=int-log" in lines[0] and "model=claude-sonnet-4-6" in lines[0]
     assert "record_type=token_usage" in lines[2] and "input_tokens=100" in lines[2]
-    assert lines[6].endswith("record_type=interception_end interception_id=int-log ended_at=2025-03-01T12:00:03+00:00 "
-                             "status=completed error=None duration_ms=3000")
+    assert ("record_type=interception_end interception_id=int-log ended_at=2025-03-01T12:00:03+00:00 "
+            "status=completed error=None duration_ms=3000") in lines[6]
 
 
 def test_without_structured_logging_no_record_is_logged(tmp_path, logs):

@@ -33,6 +33,8 @@ class ProviderConfig:
     keys: tuple[str, ...] = field(default=(), repr=False)
     bedrock: BedrockConfig | None = None
     source: str = ""  # where it came from, for messages: "CODER_AI_GATEWAY_PROVIDER_2" or "legacy"
+    fallback: str = ""  # the instance (same type) that takes requests while this one is unavailable
+    model_map: tuple[tuple[str, str], ...] = ()  # (client model, this instance's model)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,14 @@ class Config:
     prometheus_address: str = "127.0.0.1:2112"
     mcp_servers: tuple[MCPServerConfig, ...] = ()
     mcp_max_rounds: int = 10
+    max_retries: int = 2
+    circuit_breaker_enabled: bool = False
+    circuit_breaker_failure_threshold: int = 5
+    circuit_breaker_interval: float = 10.0  # seconds
+    circuit_breaker_timeout: float = 30.0  # seconds
+    circuit_breaker_max_requests: int = 3
+    max_concurrency: int = 0  # 0: unlimited
+    rate_limit: int = 0  # requests per second; 0: unlimited
     shutdown_grace: float = 30.0  # seconds in-flight requests get on SIGTERM
     http_header_timeout: float = 10.0  # seconds for a request's line and headers
     http_idle_timeout: float = 60.0  # seconds a kept-alive connection may wait for its next request

@@ -120,12 +120,13 @@ def _positive_seconds(value: Any) -> float:
     return seconds
 
 
-def _connection_cap(value: Any) -> int:
-    """0 (automatic) or a number of connections."""
+def _non_negative_int(value: Any) -> int:
+    """0 (off, unlimited or automatic, as the option says) or a whole number."""
     return 0 if str(value).strip() == "0" else values.parse_positive_int(value)
 
 
 GENERAL = "AI Gateway"
+RESILIENCE = "Upstream resilience"
 LEGACY = "Legacy providers"
 SERVER = "Server"
 LOGGING = "Logging"
@@ -153,6 +154,29 @@ OPTIONS: tuple[Option, ...] = (
            "Plugins not to load, by entry-point name.", "list", GENERAL, default_doc="(none)"),
     Option("aibridge-mcp-max-rounds", "mcp_max_rounds", values.parse_positive_int, "10",
            "Most upstream rounds of injected MCP tool calls per request.", "int", GENERAL),
+    Option("aibridge-max-retries", "max_retries", _non_negative_int, "2",
+           "Times a request is sent again when the upstream provably did not work on it (connection refused "
+           "before the request was written, or a 429 / 5xx answer before anything was relayed); 0 never.",
+           "int", RESILIENCE),
+    Option("aibridge-circuit-breaker-enabled", "circuit_breaker_enabled", values.parse_bool, "false",
+           "Stop sending requests to a provider instance, endpoint and model that keeps failing "
+           "(429, 503, 504, 529, no answer); clients get 503 with Retry-After meanwhile.", "bool", RESILIENCE),
+    Option("aibridge-circuit-breaker-failure-threshold", "circuit_breaker_failure_threshold",
+           values.parse_positive_int, "5", "Consecutive failures that open a circuit breaker.", "int", RESILIENCE),
+    Option("aibridge-circuit-breaker-interval", "circuit_breaker_interval", values.parse_duration_seconds, "10s",
+           "While closed, failures further apart than this start the count again; 0 never does.",
+           "duration", RESILIENCE),
+    Option("aibridge-circuit-breaker-timeout", "circuit_breaker_timeout", _positive_seconds, "30s",
+           "How long an open circuit breaker refuses requests before it lets probes through (half-open).",
+           "duration", RESILIENCE),
+    Option("aibridge-circuit-breaker-max-requests", "circuit_breaker_max_requests", values.parse_positive_int,
+           "3", "Probes a half-open circuit breaker lets through; as many successes close it.", "int", RESILIENCE),
+    Option("aibridge-max-concurrency", "max_concurrency", _non_negative_int, "0",
+           "Most intercepted requests in flight in this process; above it, 503. 0: unlimited.", "int",
+           RESILIENCE),
+    Option("aibridge-rate-limit", "rate_limit", _non_negative_int, "0",
+           "Most intercepted requests per second in this process; above it, 429 with Retry-After. "
+           "0: unlimited.", "int", RESILIENCE),
     Option("aibridge-openai-key", None, values.parse_str, "",
            "API key of the `openai` provider.", "string", LEGACY, secret=True, default_doc="(none)"),
     Option("aibridge-openai-base-url", None, values.parse_url, "https://api.openai.com/v1/",
@@ -194,7 +218,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("http-write-timeout", "http_write_timeout", _positive_seconds, "60s",
            "How long a client may stop reading its answer (or stop sending the body it announced) "
            "before it is dropped; its interception ends `client_disconnected`.", "duration", SERVER),
-    Option("http-max-connections", "http_max_connections", _connection_cap, "0",
+    Option("http-max-connections", "http_max_connections", _non_negative_int, "0",
            "Most client connections held open; past it a new connection replaces the one that "
            "waited longest for a request, or gets 503 when all are busy. 0: half of what the "
            "open-file limit leaves after 64 reserved descriptors.", "int", SERVER, default_doc="0 (automatic)"),
@@ -218,7 +242,7 @@ BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 BY_FLAG: dict[str, tuple[Option, Spelling]] = {
     spelling.flag.lstrip("-"): (opt, spelling) for opt in OPTIONS for spelling in opt.spellings
 }
-GROUPS: tuple[str, ...] = (GENERAL, LEGACY, SERVER, LOGGING, METRICS)
+GROUPS: tuple[str, ...] = (GENERAL, RESILIENCE, LEGACY, SERVER, LOGGING, METRICS)
 
 # The YAML keys of the gateway's group that are lists of indexed entries rather than options,
 # and the kind of their indexed variables (CODER_AI_GATEWAY_PROVIDER_<N>_*).

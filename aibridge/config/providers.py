@@ -20,6 +20,7 @@ from typing import Any
 
 from . import values
 from .bedrock import bedrock_config
+from .fallbacks import check_fallbacks, parse_model_map
 from .indexed import Entry, entries_from_env, entries_from_yaml
 from .legacy import ANTHROPIC_SETTINGS, OPENAI_SETTINGS, given_by, legacy_providers
 from .model import BedrockConfig, ConfigError, ProviderConfig
@@ -43,6 +44,10 @@ PROVIDER_KEYS: tuple[tuple[str, str, str], ...] = (
     ("KEY", "no", "upstream API key"),
     ("KEYS", "no", "several upstream API keys, comma separated (instead of KEY)"),
     ("BASE_URL", "no", "upstream base URL; defaults to the type's public API"),
+    ("FALLBACK", "no", "name of another instance of the same TYPE that takes this one's requests while its "
+     "circuit breaker is open or none of its keys is usable"),
+    ("MODEL_MAP", "no", "models renamed for this instance, `client-model=instance-model,...` "
+     "(e.g. Anthropic model names to Bedrock model IDs)"),
     ("BEDROCK_REGION", "anthropic only", "AWS region: send this instance's traffic to Bedrock"),
     ("BEDROCK_BASE_URL", "anthropic only",
      "Bedrock endpoint (default `https://bedrock-runtime.<region>.amazonaws.com`)"),
@@ -66,7 +71,9 @@ def build_providers(
     _check_unique_names(indexed)
     legacy = legacy_providers(settings, have_indexed=bool(indexed))
     _check_legacy_conflicts(indexed, legacy, settings)
-    return (*legacy, *(provider for _, provider in indexed))
+    providers = (*legacy, *(provider for _, provider in indexed))
+    check_fallbacks(indexed, providers)
+    return providers
 
 
 def _indexed_provider(entry: Entry) -> ProviderConfig:
@@ -94,6 +101,8 @@ def _indexed_provider(entry: Entry) -> ProviderConfig:
         keys=_key_list(entry, "KEY", "KEYS"),
         bedrock=_bedrock(entry) if bedrock_keys else None,
         source=entry.source,
+        fallback=_parsed(entry, "FALLBACK", values.parse_str),
+        model_map=_parsed(entry, "MODEL_MAP", parse_model_map) if entry.has("MODEL_MAP") else (),
     )
 
 

@@ -12,9 +12,12 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
 }
 
 
-def build_provider(config: ProviderConfig, upstream: Transport) -> Provider:
-    """The instance ``config`` describes; its traffic goes through ``upstream`` (shared by every instance)."""
-    return Provider(config, PROVIDER_TYPES[config.type], upstream)
+def build_provider(config: ProviderConfig, upstream: Transport, breakers=None, listener=None) -> Provider:
+    """The instance ``config`` describes; its traffic goes through ``upstream`` (shared by every instance).
+
+    ``breakers`` (BreakerSettings) gives it circuit breakers; ``listener`` hears its keys' and breakers' changes.
+    """
+    return Provider(config, PROVIDER_TYPES[config.type], upstream, breakers, listener)
 
 
 __all__ = ["PROVIDER_TYPES", "Provider", "ProviderType", "Route", "build_provider"]

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ..config import ProviderConfig
+from ..resilience.breaker import BreakerBoard, BreakerSettings
+from ..resilience.keypool import Key, KeyPool, mask
 from ..upstream import Request, Response, Transport
-from .bedrock import BedrockTransport
+from .bedrock import BedrockTransport, bedrock_keys
+from .models import with_model
 
 # RFC 3986 path characters that need no escaping; anything else the client
 # escaped (``%3F``, ``%23``, ``%25``) is escaped again on the way upstream.
@@ -58,19 +61,27 @@ class Provider:
 
     ``upstream`` is the transport shared by every instance; intercepted requests
     travel through ``transport``, which is the instance's own when it has one
-    (Bedrock), else the shared one.
+    (Bedrock), else the shared one. ``pool`` holds the keys intercepted requests
+    are sent with (Bedrock: its access-key pairs); ``breakers`` is None unless
+    circuit breakers are enabled; ``listener`` hears their changes.
     """
 
-    def __init__(self, config: ProviderConfig, kind: ProviderType, upstream: Transport):
+    def __init__(self, config: ProviderConfig, kind: ProviderType, upstream: Transport,
+                 breakers: BreakerSettings | None = None, listener=None):
         self.config = config
         self.kind = kind
         self.name = config.name
         self.type = kind.type
         self.error_shape = kind.error_shape
         self.upstream = upstream
-        self.bedrock = BedrockTransport(config.bedrock, upstream) if config.bedrock else None
+        self.model_map = dict(config.model_map)
+        self.bedrock = BedrockTransport(config.bedrock, upstream, self.model_map) if config.bedrock else None
         self.transport: Transport = self.bedrock or upstream
-        self._keys = itertools.cycle(config.keys) if config.keys else None
+        keys = bedrock_keys(config.bedrock) if config.bedrock else [Key(key, mask(key)) for key in config.keys]
+        self.pool = KeyPool(self.name, keys, listener)
+        self.breakers = BreakerBoard(self.name, breakers, listener) if breakers else None
+        # Passthrough routes of a Bedrock instance go to Anthropic's API with its KEY, not the AWS pairs.
+        self._passthrough_keys = itertools.cycle(config.keys) if config.bedrock and config.keys else None
 
     def route(self, method: str, path: str) -> Route | None:
         """The route of ``method path``, or None for a path this instance does not serve."""
@@ -88,21 +99,36 @@ class Provider:
 
     def model_for(self, requested: str) -> str:
         """The model that answers a request for ``requested`` (what the interception records)."""
-        return self.bedrock.model_for(requested) if self.bedrock else requested
+        if self.bedrock:
+            return self.bedrock.model_for(requested)
+        return self.model_map.get(requested, requested)
+
+    def body_for(self, body: bytes, requested: str) -> bytes:
+        """The body this instance is sent: the model renamed when MODEL_MAP says so (Bedrock maps it in its URL)."""
+        if self.bedrock or requested not in self.model_map:
+            return body
+        return with_model(body, self.model_map[requested])
 
     def upstream_url(self, path: str, query: str = "") -> str:
         url = self.config.base_url.rstrip("/") + quote(self.kind.upstream_path(path), safe=_PATH_SAFE)
         return f"{url}?{query}" if query else url
 
     def auth_headers(self) -> dict[str, str]:
-        """The provider's own credential (keys rotate when several are configured)."""
-        if self._keys is None:
-            return {}
-        return self.kind.auth_headers(next(self._keys))
+        """The provider's own credential for a passthrough request (keys rotate, those refused for good aside)."""
+        if self._passthrough_keys is not None:
+            return self.kind.auth_headers(next(self._passthrough_keys))
+        key = None if self.bedrock else self.pool.any_key()
+        return self.kind.auth_headers(key.secret) if key else {}
 
-    def send_intercepted(self, path: str, query: str, headers: dict[str, str], body: bytes, timeout: float) -> Response:
-        """POST an intercepted API request through the instance's transport."""
-        return self.transport.send(Request("POST", self.upstream_url(path, query), headers, body, timeout))
+    def send_intercepted(self, path: str, query: str, headers: dict[str, str], body: bytes, timeout: float,
+                         key: Key | None = None) -> Response:
+        """POST an intercepted API request through the instance's transport, with ``key`` (one of ``pool``)."""
+        url = self.upstream_url(path, query)
+        if self.bedrock:
+            return self.bedrock.send(Request("POST", url, headers, body, timeout), key.secret if key else None)
+        if key is not None:
+            headers = {**headers, **self.kind.auth_headers(key.secret)}
+        return self.transport.send(Request("POST", url, headers, body, timeout))
 
     def send_passthrough(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes | None,
                          timeout: float) -> Response:

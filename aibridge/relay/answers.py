@@ -20,3 +20,9 @@ def upstream_error_answer(response: UpstreamResponse, record) -> Response:
 def failure_answer(shape: str, error: UpstreamError) -> Response:
     """502 / 504 in the API's error shape for an upstream that failed (its message names the host)."""
     return error_response(shape, error.status, str(error))
+
+
+def refusal_answer(shape: str, refusal, record) -> Response:
+    """The gateway's own refusal (a limit, an open breaker, no usable key) in the API's shape; the interception ends failed."""
+    record.end("failed", refusal.error())
+    return Response(refusal.body(shape), status=refusal.status, headers=refusal.headers())

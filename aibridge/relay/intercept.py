@@ -6,10 +6,12 @@ from flask import Response, request, stream_with_context
 
 from .. import toolloop
 from ..apis import API_CLASSES, Api, BadRequest
+from ..auth import GOVERNANCE_HEADER
 from ..errors import error_response
 from ..records import Interception, utcnow
+from ..resilience.attempts import Outgoing, UpstreamAttempts
 from ..upstream import forward_headers, is_event_stream, relayed_headers
-from .answers import upstream_error_answer
+from .answers import refusal_answer, upstream_error_answer
 from .blocking import PlainAnswer, relay_blocking
 from .body import read_body
 from .client_watch import watch_client
@@ -33,12 +35,20 @@ def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool) ->
     except BadRequest as exc:
         return error_response(shape, exc.status, str(exc))
 
+    requested_model = api.model
     api.model = provider.model_for(api.model)  # the recorded model is the one that answers
-    record = InterceptionLog(gateway.pm, _interception(provider, api, actor), gateway.redact)
+    refusal, release = gateway.limits.admit(gateway.clock.monotonic())
+    # Every round (the tool loop's too) is sent through it: retries, key failover, breakers, fallback.
+    send = UpstreamAttempts(gateway, provider, _outgoing(gateway, path, api, requested_model, actor, byok),
+                            byok, _client_key(request.headers) if byok else "")
+    record = InterceptionLog(gateway.pm, _interception(provider, api, actor, send), gateway.redact, on_end=release)
+    send.record = record
     record.start(api.prompt(), api.tool_results())
+    if refusal is not None:
+        return refusal_answer(shape, refusal, record)
     record.client_watch = watch_client(request.environ)
     try:
-        return _send_and_relay(gateway, provider, path, api, actor, byok, record)
+        return _send_and_relay(gateway, api, record, send)
     except BaseException as exc:
         # A started interception always ends, saying why, and the client gets an error its SDK reads.
         failure = failure_of(exc, record.id)
@@ -48,15 +58,8 @@ def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool) ->
         return error_response(shape, failure.http_status, failure.message)
 
 
-def _send_and_relay(gateway, provider, path: str, api: Api, actor, byok: bool, record: InterceptionLog) -> Response:
+def _send_and_relay(gateway, api: Api, record: InterceptionLog, send: UpstreamAttempts) -> Response:
     """Send the request upstream and relay the answer; every outcome ends the interception."""
-    headers = _upstream_headers(gateway, provider, actor, byok)
-    query = request.query_string.decode("latin-1")
-    timeout = gateway.config.upstream_timeout
-
-    def send(body: bytes):
-        return provider.send_intercepted(path, query, headers, body, timeout)
-
     loop = toolloop.start(gateway.pm, gateway.config.mcp_max_rounds, api, record, send)
     response = send(loop.body() if loop else api.upstream_body())
     if response.status >= 400:
@@ -69,7 +72,20 @@ def _send_and_relay(gateway, provider, path: str, api: Api, actor, byok: bool, r
     return relay_blocking(response, answers, record)
 
 
-def _interception(provider, api: Api, actor) -> Interception:
+def _outgoing(gateway, path: str, api: Api, requested_model: str, actor, byok: bool) -> Outgoing:
+    """What each attempt sends (the provider's credential is added per attempt, by the key it uses)."""
+    return Outgoing(
+        path=path,
+        query=request.query_string.decode("latin-1"),
+        headers=_upstream_headers(gateway, actor, byok),
+        timeout=gateway.config.upstream_timeout,
+        endpoint=api.name,
+        model=requested_model,
+        shape=api.error_shape,
+    )
+
+
+def _interception(provider, api: Api, actor, send: UpstreamAttempts) -> Interception:
     client = detect_client(request.headers)
     return Interception(
         interception_id=new_interception_id(),
@@ -84,13 +100,13 @@ def _interception(provider, api: Api, actor) -> Interception:
         started_at=utcnow(),
         api=api.name,
         streaming=api.streaming,
+        credential_kind=send.kind,
+        credential_hint=send.hint,
     )
 
 
-def _upstream_headers(gateway, provider, actor, byok: bool) -> dict[str, str]:
+def _upstream_headers(gateway, actor, byok: bool) -> dict[str, str]:
     headers = forward_headers(request.headers, keep_client_credentials=byok)
-    if not byok:
-        headers.update(provider.auth_headers())
     if gateway.config.send_actor_headers:
         headers["X-AI-Bridge-Actor-ID"] = _header_value(actor.id)
         headers["X-AI-Bridge-Actor-Metadata-Username"] = _header_value(actor.username)
@@ -100,3 +116,17 @@ def _upstream_headers(gateway, provider, actor, byok: bool) -> dict[str, str]:
 def _header_value(text: str) -> str:
     """``text`` as its UTF-8 bytes on the wire (header strings go out as latin-1)."""
     return text.encode().decode("latin-1")
+
+
+def _client_key(headers) -> str:
+    """The client's own provider key (BYOK), as it goes upstream: X-Api-Key, else the Authorization token.
+
+    A header that repeats the gateway token does not go upstream (see forward_headers): it is not the key.
+    """
+    governance = headers.get(GOVERNANCE_HEADER)
+    for name in ("X-Api-Key", "Authorization"):
+        value = headers.get(name, "")
+        if value and not (governance and governance in value):
+            scheme, _, token = value.partition(" ")
+            return token.strip() if token and scheme.lower() in ("bearer", "token") else value
+    return ""

@@ -23,13 +23,13 @@ _MAX_ERROR_MESSAGE = 500  # characters: a provider's message can be long; the re
 
 
 class InterceptionLog:
-    """Announces the records of one interception; ``end()`` runs exactly once.
+    """Announces the records of one interception; ``end()`` runs exactly once, then ``on_end`` if given.
 
     ``redact`` takes secrets out of error messages (they may quote the upstream);
     ``client_watch`` (set once the request is sent) stops when the interception ends.
     """
 
-    def __init__(self, pm, interception: Interception, redact: Callable[[str], str] = str):
+    def __init__(self, pm, interception: Interception, redact: Callable[[str], str] = str, on_end=None):
         self.pm = pm
         self.interception = interception
         self.redact = redact
@@ -37,6 +37,12 @@ class InterceptionLog:
         self.first_msg_id: str | None = None
         self._pending_prompt: str | None = None
         self._ended = False
+        self._on_end = on_end
+        self.notes: dict = {}  # metadata learnt on the way (attempts, fallback), recorded with the end
+        self._refusal: InterceptionError | None = None
+        self._on_end = on_end
+        self.notes: dict = {}  # metadata learnt on the way (attempts, fallback), recorded with the end
+        self._refusal: InterceptionError | None = None
 
     @property
     def id(self) -> str:
@@ -86,6 +92,18 @@ class InterceptionLog:
         record = ModelThought(interception_id=self.id, content=content, metadata={"source": source})
         notify(self.pm, "on_model_thought", interception=self.interception, thought=record)
 
+    def update(self, **fields) -> None:
+        """Fields learnt after the start (the instance that answered, its model and key); later records carry them."""
+        self.interception = dataclasses.replace(self.interception, **fields)
+
+    def note(self, **metadata) -> None:
+        """Metadata the end records (e.g. ``attempts``): gathered on the way, announced once."""
+        self.notes.update(metadata)
+
+    def refused(self, error: InterceptionError) -> None:
+        """The gateway answered itself (a limit, an open breaker, no usable key): a failed end says so."""
+        self._refusal = error
+
     def end(self, status: str, error: InterceptionError | None = None) -> None:
         """Announce the end (completed, failed or client_disconnected, and why if not completed); later calls do nothing."""
         if self.client_watch is not None:
@@ -93,11 +111,19 @@ class InterceptionLog:
         if self._ended:
             return
         self._ended = True
-        if error is not None:
-            error = dataclasses.replace(error, message=self.redact(_one_line(error.message)))
-        # A failed request still asked something: keep who asked what.
-        self._announce_prompt()
-        ended = dataclasses.replace(self.interception, ended_at=utcnow(), status=status, error=error)
+        try:
+            # A failed request still asked something: keep who asked what.
+            self._announce_prompt()
+            if status == "failed" and self._refusal is not None:
+                error = self._refusal
+            if error is not None:
+                error = dataclasses.replace(error, message=self.redact(_one_line(error.message)))
+            metadata = {**self.interception.metadata, **self.notes} if self.notes else self.interception.metadata
+            ended = dataclasses.replace(self.interception, ended_at=utcnow(), status=status, error=error,
+                                        metadata=metadata)
+        finally:
+            if self._on_end is not None:
+                self._on_end()  # before the hooks: whoever sees the end may count on its place being free
         notify(self.pm, "on_interception_end", interception=ended)
 
     def _announce_prompt(self) -> None:

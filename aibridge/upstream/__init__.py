@@ -15,7 +15,7 @@ from .errors import BROKEN, TIMEOUT, UNREACHABLE, UpstreamError
 from .headers import forward_headers, relayed_headers
 from .http1 import Headers as ResponseHeaders
 from .proxied import ProxiedTransport
-from .transport import Request, Response, Transport, chunks, content_type, is_event_stream
+from .transport import Request, Response, Transport, chunks, content_type, host_of, is_event_stream
 
 
 class Upstream:
@@ -55,5 +55,5 @@ class Upstream:
 
 __all__ = [
     "BROKEN", "TIMEOUT", "UNREACHABLE", "Request", "Response", "ResponseHeaders", "Transport", "Upstream",
-    "UpstreamError", "chunks", "content_type", "forward_headers", "is_event_stream", "relayed_headers",
+    "UpstreamError", "chunks", "content_type", "forward_headers", "host_of", "is_event_stream", "relayed_headers",
 ]

@@ -27,9 +27,13 @@ class Request:
 
     @property
     def host(self) -> str:
-        """The upstream's host (and port), for messages: never the URL, which may carry credentials."""
-        parts = urlsplit(self.url)
-        return parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else ""
+        return host_of(self.url)
+
+
+def host_of(url: str) -> str:
+    """The host (and port) of ``url``, for messages: never the URL, which may carry credentials."""
+    parts = urlsplit(url)
+    return parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else ""
 
 
 class Headers(Protocol):

@@ -34,7 +34,8 @@ def interception_json(fields: dict, children: dict[str, dict[str, list]]) -> dic
         "initiator": {"id": fields["initiator_id"], "username": fields["initiator_username"]},
     }
     for name in ("provider", "provider_name", "model", "client", "client_session_id", "user_agent", "api",
-                 "streaming", "status", "error", "started_at", "ended_at", "metadata"):
+                 "streaming", "status", "error", "started_at", "ended_at", "credential_kind", "credential_hint",
+                 "metadata"):
         answer[name] = fields[name]
     for table in CHILD_TABLES:
         answer[table] = children[table].get(fields["id"], [])

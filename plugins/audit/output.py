@@ -11,7 +11,7 @@ FORMATS = ("json", "jsonl", "csv")
 INTERCEPTION_CSV_COLUMNS = (
     "id", "initiator_id", "initiator_username", "provider", "provider_name", "model", "client",
     "client_session_id", "user_agent", "api", "streaming", "status", "error_kind", "upstream_status", "error_message",
-    "started_at", "ended_at",
+    "started_at", "ended_at", "credential_kind", "credential_hint",
     "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens",
     "prompt", "tools", "model_thoughts", "metadata",
 )

@@ -63,18 +63,22 @@ class GatewayMetrics:
         )
         # Extra token types already counted, per (interception, message): see count_tokens.
         self._extra_counted: dict[str, dict[tuple[str, str], float]] = {}
+        # The in-flight labels each interception started with: a fallback may change its model on the way.
+        self._inflight_labels: dict[str, tuple[str, str, str]] = {}
         self._lock = threading.Lock()
 
     def _counter(self, name: str, documentation: str, labels: tuple[str, ...]) -> Counter:
         return Counter(PREFIX + name, documentation, labels, registry=self._counted)
 
     def interception_started(self, interception) -> None:
-        self.inflight.labels(interception.provider, interception.model, interception.api).inc()
+        labels = (interception.provider, interception.model, interception.api)
+        self._inflight_labels[interception.interception_id] = labels
+        self.inflight.labels(*labels).inc()
 
     def interception_ended(self, interception, method: str) -> None:
         """Count the finished interception; it is no longer in flight."""
         i = interception
-        self.inflight.labels(i.provider, i.model, i.api).dec()
+        self.inflight.labels(*self._inflight_labels.pop(i.interception_id, (i.provider, i.model, i.api))).dec()
         status = i.status or "completed"
         error_kind = i.error.kind if i.error is not None else ""
         self.interceptions.labels(i.provider, i.model, status, error_kind, i.api, method, i.initiator_id, i.client).inc()

@@ -11,6 +11,7 @@ from aibridge import PluginState, hookimpl
 
 from .gateway_metrics import GatewayMetrics
 from .listener import MetricsListener, start_listener
+from .resilience_metrics import ResilienceMetrics
 
 log = logging.getLogger("aibridge.metrics")
 
@@ -21,6 +22,7 @@ class MetricsState:
 
     metrics: GatewayMetrics
     listener: MetricsListener | None
+    resilience: ResilienceMetrics | None = None
 
 
 state = PluginState("aibridge.metrics")  # only with --prometheus-enable
@@ -31,6 +33,7 @@ def aibridge_startup(app, config):
     if not config.prometheus_enable:
         return
     metrics = GatewayMetrics()
+    resilience = ResilienceMetrics(metrics.registry, app)
     try:
         listener = start_listener(metrics.registry, config.prometheus_address)
     except (OSError, ValueError) as error:
@@ -41,7 +44,7 @@ def aibridge_startup(app, config):
         listener = None
     else:
         log.info("serving Prometheus metrics on %s", listener.url)
-    state.set(app, MetricsState(metrics, listener))
+    state.set(app, MetricsState(metrics, listener, resilience))
 
 
 @hookimpl
@@ -87,8 +90,39 @@ def on_interception_end(interception):
         # Every intercepted route is a POST; the request says so when it is at hand.
         method = request.method if has_request_context() else "POST"
         metrics.interception_ended(interception, method)
+        _count_resilience("interception_ended", interception)
+
+
+# Key pools and circuit breakers (the hook argument ``state`` is the key's or breaker's new state).
+
+
+@hookimpl
+def on_key_state_change(provider_name, key_hint, state, reason):
+    _count_resilience("key_changed", provider_name, state, reason)
+
+
+@hookimpl
+def on_key_pool_exhausted(provider_name, outcome):
+    _count_resilience("pool_exhausted", provider_name, outcome)
+
+
+@hookimpl
+def on_circuit_breaker_change(provider_name, endpoint, model, state):
+    _count_resilience("breaker_changed", provider_name, endpoint, model, state)
+
+
+@hookimpl
+def on_circuit_breaker_reject(provider_name, endpoint, model):
+    _count_resilience("breaker_rejected", provider_name, endpoint, model)
 
 
 def _metrics() -> GatewayMetrics | None:
     running = state.get()
     return running.metrics if running is not None else None
+
+
+def _count_resilience(method: str, *args) -> None:
+    """Call a ResilienceMetrics method when metrics are enabled for the current app."""
+    running = state.get()
+    if running is not None and running.resilience is not None:
+        getattr(running.resilience, method)(*args)

@@ -12,6 +12,7 @@ from .timestamps import to_db
 INTERCEPTION_COLUMNS = (
     "id", "initiator_id", "initiator_username", "provider", "provider_name", "model", "client",
     "client_session_id", "user_agent", "api", "streaming", "started_at", "ended_at", "status", "error", "metadata",
+    "credential_kind", "credential_hint",
 )
 
 
@@ -38,6 +39,8 @@ def interception_row(interception: Interception) -> dict[str, Any]:
         "status": interception.status,
         "error": to_json_text(interception.error.as_dict()) if interception.error else None,
         "metadata": to_json_text(interception.metadata),
+        "credential_kind": interception.credential_kind or None,
+        "credential_hint": interception.credential_hint or None,
     }
 
 

@@ -115,6 +115,13 @@ def m004_tool_results(db: sqlite_utils.Database) -> None:
     db["tool_results"].create_index(["interception_id"], index_name="idx_tool_results_interception_id")
 
 
+@migrations()
+def m005_interception_credentials(db: sqlite_utils.Database) -> None:
+    # Whose key went upstream: centralized (the gateway's) or byok, and that key masked.
+    db["interceptions"].add_column("credential_kind", str)
+    db["interceptions"].add_column("credential_hint", str)
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
     aibridge.migrate(db, migrations)

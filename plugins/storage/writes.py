@@ -20,9 +20,12 @@ _PLACEHOLDERS = ", ".join("?" for _ in INTERCEPTION_COLUMNS)
 # A start that arrives twice (a retried batch) is kept once.
 _INSERT_START = f"INSERT INTO interceptions ({_COLUMNS}) VALUES ({_PLACEHOLDERS}) ON CONFLICT(id) DO NOTHING"
 # The end carries every field of the interception: if its start row was lost, the end still records it.
+# What is learnt after the start (the instance and key that answered, attempts) replaces the start's values.
 _UPSERT_END = (
     f"INSERT INTO interceptions ({_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
-    "ON CONFLICT(id) DO UPDATE SET ended_at = excluded.ended_at, status = excluded.status, error = excluded.error"
+    "ON CONFLICT(id) DO UPDATE SET ended_at = excluded.ended_at, status = excluded.status, error = excluded.error, "
+    "provider_name = excluded.provider_name, model = excluded.model, metadata = excluded.metadata, "
+    "credential_kind = excluded.credential_kind, credential_hint = excluded.credential_hint"
 )
 
 

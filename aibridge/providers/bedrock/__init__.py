@@ -5,6 +5,6 @@ SigV4), response (the answer as Anthropic's), eventstream (AWS binary events to
 SSE), errors (Bedrock errors in Anthropic's shape).
 """
 
-from .transport import BedrockTransport
+from .transport import BedrockTransport, bedrock_keys
 
-__all__ = ["BedrockTransport"]
+__all__ = ["BedrockTransport", "bedrock_keys"]

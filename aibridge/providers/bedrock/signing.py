@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import threading
 from urllib.parse import urlsplit
@@ -36,26 +35,23 @@ def signing_region(config: BedrockConfig, session: botocore.session.Session | No
 
 
 class BedrockSigner:
-    """Signs requests with the configured key pairs (rotated per request) or the default AWS credential chain."""
+    """Signs requests with the key pair it is given (the instance's pool picks it) or the default AWS credential chain."""
 
     def __init__(self, config: BedrockConfig):
         self._config = config
-        pairs = [Credentials(key, secret) for key, secret in zip(config.access_keys, config.access_key_secrets)]
-        self._static = itertools.cycle(pairs) if pairs else None
         self._session: botocore.session.Session | None = None
         self._chain = None  # resolved on first use: the chain may ask the network (instance roles, SSO)
         self._region: str | None = None
         self._lock = threading.Lock()
 
-    def sign(self, method: str, url: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+    def sign(self, method: str, url: str, headers: dict[str, str], body: bytes,
+             credentials: Credentials | None = None) -> dict[str, str]:
         """``headers`` plus X-Amz-Date, Authorization (and the session token) for exactly these bytes."""
         request = AWSRequest(method=method, url=url, data=body, headers=headers)
-        SigV4Auth(self._credentials(), SERVICE, self._signing_region()).add_auth(request)
+        SigV4Auth(credentials or self._default_credentials(), SERVICE, self._signing_region()).add_auth(request)
         return dict(request.headers.items())
 
-    def _credentials(self):
-        if self._static is not None:
-            return next(self._static)
+    def _default_credentials(self):
         try:
             credentials = self._default_chain()
             # A frozen copy: refreshable credentials must not change between key id and secret.

@@ -12,7 +12,10 @@ import dataclasses
 import json
 from urllib.parse import quote
 
+from botocore.credentials import Credentials
+
 from ...config import BedrockConfig
+from ...resilience.keypool import Key, mask
 from ...upstream import UNREACHABLE, Request, Transport, UpstreamError
 from .response import BedrockResponse
 from .signing import BedrockSigner, CredentialsUnavailable
@@ -30,13 +33,17 @@ _FORWARDED = frozenset({"x-ai-bridge-actor-id", "x-ai-bridge-actor-metadata-user
 class BedrockTransport:
     """How one anthropic instance's Messages requests reach Bedrock, through ``inner`` (the shared transport)."""
 
-    def __init__(self, config: BedrockConfig, inner: Transport):
+    def __init__(self, config: BedrockConfig, inner: Transport, model_map: dict[str, str] | None = None):
         self.config = config
         self.inner = inner
+        self.model_map = model_map or {}
         self.signer = BedrockSigner(config)
 
     def model_for(self, requested: str) -> str:
-        """The Bedrock model id for the client's model: the small fast model for any ``haiku``."""
+        """The Bedrock model id for the client's model: MODEL_MAP's, else the small fast model for any ``haiku``."""
+        mapped = self.model_map.get(requested)
+        if mapped:
+            return mapped
         if "haiku" in requested.lower():
             return self.config.small_fast_model
         return self.config.model
@@ -47,8 +54,12 @@ class BedrockTransport:
         base = self.config.base_url or f"https://bedrock-runtime.{self.config.region}.amazonaws.com"
         return f"{base.rstrip('/')}/model/{quote(model, safe='')}/{action}"
 
-    def send(self, request: Request) -> BedrockResponse:
-        """Send an Anthropic Messages request (body and forwarded client headers) to Bedrock."""
+    def send(self, request: Request, credentials: Credentials | None = None) -> BedrockResponse:
+        """Send an Anthropic Messages request (body and forwarded client headers) to Bedrock.
+
+        ``credentials`` is the key pair of the instance's pool this attempt uses;
+        None signs with the default AWS credential chain.
+        """
         body = json.loads(request.body or b"{}")
         streaming = body.get("stream") is True
         url = self.url(self.model_for(str(body.get("model", ""))), streaming)
@@ -58,12 +69,17 @@ class BedrockTransport:
         wanted.update((name, value) for name, value in request.headers.items() if name.lower() in _FORWARDED)
         unsigned = dataclasses.replace(request, method="POST", url=url, headers=wanted, body=payload)
         try:
-            signed = self.signer.sign("POST", url, wanted, payload)
+            signed = self.signer.sign("POST", url, wanted, payload, credentials)
         except CredentialsUnavailable as exc:
             host = unsigned.host
             raise UpstreamError(UNREACHABLE, f"the request to {host} could not be signed: {exc}", host,
                                 request_sent=False) from None
         return BedrockResponse(self.inner.send(dataclasses.replace(unsigned, headers=signed)))
+
+
+def bedrock_keys(config: BedrockConfig) -> list[Key]:
+    """The instance's access-key pairs as its key pool's keys (shown by their masked access key ID)."""
+    return [Key(Credentials(key, secret), mask(key)) for key, secret in zip(config.access_keys, config.access_key_secrets)]
 
 
 def bedrock_body(request: dict, betas: list[str]) -> bytes:
