@@ -11,6 +11,7 @@ from aibridge import PluginState, hookimpl
 
 from .gateway_metrics import GatewayMetrics
 from .listener import MetricsListener, start_listener
+from .measurements import MeasurementsCollector
 
 log = logging.getLogger("aibridge.metrics")
 
@@ -31,6 +32,7 @@ def aibridge_startup(app, config):
     if not config.prometheus_enable:
         return
     metrics = GatewayMetrics()
+    metrics.registry.register(MeasurementsCollector(app))
     try:
         listener = start_listener(metrics.registry, config.prometheus_address)
     except (OSError, ValueError) as error:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import time
+import uuid
 from typing import Any
 
 from aibridge import Interception, ModelThought, PromptUsage, TokenUsage, ToolUsage
@@ -12,7 +15,25 @@ from .timestamps import to_db
 INTERCEPTION_COLUMNS = (
     "id", "initiator_id", "initiator_username", "provider", "provider_name", "model", "client",
     "client_session_id", "user_agent", "api", "streaming", "started_at", "ended_at", "status", "error", "metadata",
+    "instance_id",
 )
+# The columns of each child table a row may set (a spooled row is checked against them before it is replayed).
+CHILD_COLUMNS = {
+    "token_usages": ("record_id", "interception_id", "msg_id", "input_tokens", "output_tokens",
+                     "cache_read_input_tokens", "cache_write_input_tokens", "metadata", "created_at"),
+    "user_prompts": ("record_id", "interception_id", "msg_id", "prompt", "created_at"),
+    "tool_usages": ("record_id", "interception_id", "msg_id", "tool_call_id", "tool", "input", "server_url",
+                    "injected", "invocation_error", "created_at"),
+    "model_thoughts": ("record_id", "interception_id", "content", "metadata", "created_at"),
+}
+
+
+def new_record_id() -> str:
+    """A UUID version 7: time-ordered (new rows land at the end of the unique index), 74 random bits."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
 
 
 def to_json_text(value: Any) -> str:
@@ -20,7 +41,8 @@ def to_json_text(value: Any) -> str:
     return json.dumps(value or {}, default=str, ensure_ascii=False, sort_keys=True)
 
 
-def interception_row(interception: Interception) -> dict[str, Any]:
+def interception_row(interception: Interception, instance_id: str | None = None) -> dict[str, Any]:
+    """The interception's row; ``instance_id`` names the gateway process that recorded it."""
     return {
         "id": interception.interception_id,
         "initiator_id": interception.initiator_id,
@@ -38,6 +60,7 @@ def interception_row(interception: Interception) -> dict[str, Any]:
         "status": interception.status,
         "error": to_json_text(interception.error.as_dict()) if interception.error else None,
         "metadata": to_json_text(interception.metadata),
+        "instance_id": instance_id,
     }
 
 

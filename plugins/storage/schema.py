@@ -104,6 +104,17 @@ def m003_interception_error(db: sqlite_utils.Database) -> None:
     db["interceptions"].add_column("error", str)
 
 
+@migrations()
+def m004_record_identity(db: sqlite_utils.Database) -> None:
+    # Each child record carries the id the recorder gave it once, so a batch written again (a retry, a
+    # spool replayed after a crash) is not stored twice. Older rows have none: NULLs never collide.
+    for child in ("token_usages", "user_prompts", "tool_usages", "model_thoughts"):
+        db[child].add_column("record_id", str)
+        db.execute(f'CREATE UNIQUE INDEX "idx_{child}_record_id" ON "{child}" ("record_id")')
+    # The gateway process that recorded the interception: once it is gone, its open ones end "interrupted".
+    db[INTERCEPTIONS].add_column("instance_id", str)
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
     aibridge.migrate(db, migrations)
