@@ -18,6 +18,7 @@ Nothing on the request path waits on the database on the gevent hub:
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -74,6 +75,7 @@ class TokenCache:
         self._queue = new_queue()
         self._done = new_lock()
         self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None  # the database file the connection has open
         self._log: ThreadSafeLogger | None = None
         self._running = False
         self._last_warning = 0.0
@@ -206,11 +208,17 @@ class TokenCache:
             self._failed("cannot record when tokens were last used", error)
 
     def _connection(self) -> sqlite3.Connection:
+        """The thread's connection, opened again when the file at the path is another one (a restored backup)."""
+        identity = _identity(self.database_path)
+        if self._conn is not None and identity != self._identity:
+            self._conn.close()
+            self._conn = None
         if self._conn is None:
             uri = self.database_path.absolute().as_uri() + "?mode=rw"
             self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
                                          timeout=BUSY_TIMEOUT_MS / 1000)
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._identity = identity
         return self._conn
 
     def _failed(self, what: str, error: sqlite3.Error) -> None:
@@ -220,3 +228,11 @@ class TokenCache:
         if time.monotonic() - self._last_warning >= WARN_INTERVAL:
             self._last_warning = time.monotonic()
             self._log.warning("token store: %s: %s", what, error)
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        raise sqlite3.OperationalError(f"the database {path} is missing") from None
+    return found.st_dev, found.st_ino

@@ -212,3 +212,26 @@ def test_records_neither_the_store_nor_the_spool_takes_at_shutdown_are_logged_wh
     assert len(logged) == 18
     row = json.loads(logged[0].split(" ", 3)[3])
     assert row["kind"] == "start" and row["row"]["id"] == "last-0"
+
+
+def test_a_spool_line_that_cannot_be_read_back_is_logged_whole_and_the_others_are_written(tmp_path, caplog):
+    first = RecordWriter(tmp_path / "aibridge.db", **{**FAST, "flush_timeout": 0.2})
+    first.start()
+    with LockHolder(tmp_path / "aibridge.db"):
+        record(first, "kept")
+        first.close()
+    (spooled,) = spool_files(tmp_path / "spool")
+    lines = spooled.read_text().splitlines()
+    forged = json.dumps({"kind": "child", "table": "sqlite_master", "row": {"sql": "DROP TABLE users"}})
+    spooled.write_text("\n".join([lines[0], forged, *lines[1:]]) + "\n" + lines[-1][:30])  # and a line cut short
+
+    caplog.set_level(logging.ERROR, logger="aibridge.recorder")
+    second = RecordWriter(tmp_path / "aibridge.db", **FAST)
+    second.start()
+    wait_until(lambda: not spool_files(tmp_path / "spool"), what="the spool to be replayed")
+    second.close()
+    assert count_rows(tmp_path / "aibridge.db") == each(1)
+    assert second.lost == 2
+    logged = [r.getMessage() for r in caplog.records if "cannot be replayed" in r.getMessage()]
+    assert len(logged) == 2 and "unknown row write 'child' to 'sqlite_master'" in logged[0]
+    assert logged[0].endswith(forged)

@@ -229,3 +229,34 @@ _STREAMED = {"model": "claude-sonnet-4-6", "max_tokens": 64, "stream": True,
 
 def _ended(database, status: str) -> list[dict]:
     return [row for row in read_rows(database, "interceptions") if row["status"] == status]
+
+
+def test_a_database_moved_away_keeps_known_tokens_working_and_the_records_until_it_is_back(
+        spawn, process_environ, upstream, data_dir, tmp_path):
+    database = data_dir / "aibridge.db"
+    _, alice = user_with_token(database, "alice")
+    _, bob = user_with_token(database, "bob")  # not seen by the gateway before the database goes
+    server = ServerProcess(spawn, process_environ, data_dir, upstream.url, "--shutdown-grace", "2s")
+    ask(server, upstream, alice)
+    wait_until(lambda: records_of(database)["interceptions"] == 1, what="the first record")
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for path in data_dir.glob("aibridge.db*"):
+        path.rename(aside / path.name)
+
+    for _ in range(3):
+        ask(server, upstream, alice)  # checked from memory
+    unseen = server.post(bob, timeout=10)
+    assert unseen.status_code == 503 and unseen.headers["Retry-After"] == "5"
+    assert unseen.json()["error"]["message"] == "the gateway cannot check tokens right now; retry shortly"
+    assert requests.get(server.url + "/healthz", timeout=2).status_code == 200
+    wait_until(lambda: list((data_dir / "spool").glob("*.jsonl")), what="the records to reach the spool")
+    assert not database.exists()  # the gateway does not create an empty one in its place
+
+    for path in aside.iterdir():
+        path.rename(data_dir / path.name)
+    wait_until(lambda: records_of(database)["interceptions"] == 4, what="the records once the database is back")
+    upstream.queue("anthropic/blocking_text")
+    wait_until(lambda: server.post(bob, timeout=10).status_code == 200, what="bob's token to be read")
+    assert server.stop() == 0
+    assert records_of(database)["interceptions"] == records_of(database)["user_prompts"] == 5  # none twice

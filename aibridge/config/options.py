@@ -152,7 +152,8 @@ OPTIONS: tuple[Option, ...] = (
            "Directory of the SQLite database; created when missing.", "path", SERVER,
            default_doc="`$XDG_DATA_HOME/aibridge`, else `~/.local/share/aibridge`"),
     Option("shutdown-grace", "shutdown_grace", values.parse_duration_seconds, "30s",
-           "On SIGTERM/SIGINT, how long in-flight requests may still run.", "duration", SERVER),
+           "On SIGTERM/SIGINT, how long in-flight requests may still run; then how long the recorder may still "
+           "wait for the database before it spools what is left.", "duration", SERVER),
     Option("config", "config_path", values.parse_str, "",
            "YAML file with more settings (lower precedence than flags and environment).",
            "path", SERVER, env_override="CODER_CONFIG_PATH", in_yaml=False, default_doc="(none)"),

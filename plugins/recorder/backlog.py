@@ -58,8 +58,8 @@ class Backlog:
             dropped.append(write)
         return dropped
 
-    def catch_up(self, writer: StoreWriter, budget: int) -> bool:
-        """Write up to ``budget`` chunks of the backlog; True once it is all in the store.
+    def catch_up(self, writer: StoreWriter, budget: int) -> None:
+        """Write up to ``budget`` chunks of the backlog, oldest first (``empty`` once it is all in the store).
 
         Raises StoreUnavailable when the store is away again (what was written
         stays written, the rest waits).
@@ -67,7 +67,7 @@ class Backlog:
         for spool_file in list(self.spool.adopted):
             budget = self._replay(spool_file, writer, budget)
             if budget <= 0:
-                return False
+                return
         if self.gone or self.end_unattributed:
             writer.end_interrupted([instance.id for instance in self.gone], INTERRUPTED_MESSAGE,
                                    self.end_unattributed)
@@ -77,8 +77,8 @@ class Backlog:
         for spool_file in list(self.spool.own):
             budget = self._replay(spool_file, writer, budget)
             if budget <= 0:
-                return False
-        while self.memory:
+                return
+        while self.memory and budget > 0:
             chunk = [self.memory[i] for i in range(min(self.chunk, len(self.memory)))]
             try:
                 writer.write(chunk)
@@ -87,9 +87,6 @@ class Backlog:
                 raise
             self._forget(len(chunk))
             budget -= 1
-            if budget <= 0:
-                return not self.memory and self.spool.empty
-        return True
 
     def _replay(self, spool_file, writer: StoreWriter, budget: int) -> int:
         """Write a spool file's lines chunk by chunk; deleted once all are in. Returns the budget left."""

@@ -23,53 +23,58 @@ SUFFIX = ".jsonl"
 
 
 class SpoolFile:
-    """One spool file, opened and locked by this process: appended to by its owner, read from ``offset`` on."""
+    """One spool file, opened and locked by this process: appended to by its owner, read from ``offset`` on.
 
-    def __init__(self, path: Path, handle, pending: int = 0):
+    Appends go straight to the operating system (an unbuffered descriptor opened
+    O_APPEND): nothing lingers in a buffer that a full disk could fail to flush
+    later. Reads go through a buffered handle of their own.
+    """
+
+    def __init__(self, path: Path, fd: int, pending: int = 0):
         self.path = path
-        self.log = None  # set by the Spool: a logger usable from the writer's thread
-        self._handle = handle  # binary, read and append
+        self.spool: Spool | None = None  # the spool it belongs to: its logger and its count of unreadable lines
+        self._fd = fd  # locked, O_APPEND
+        self._reader = None
         self.offset = 0  # bytes before it reached the store
         self.pending = pending  # lines after the offset
-        self.unreadable = 0  # lines that could not be read back (a line cut by a crash)
 
     @classmethod
     def create(cls, path: Path) -> SpoolFile:
-        """A new, empty file, locked before anyone can see it under its name."""
+        """A new, empty file (only the owner may read it: records hold people's prompts), locked before anyone
+        can see it under its name."""
         pending_name = path.with_suffix(".new")
-        handle = open(pending_name, "x+b")
+        fd = os.open(pending_name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         try:
-            os.chmod(pending_name, 0o600)  # records hold people's prompts
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.rename(pending_name, path)
         except BaseException:
-            handle.close()
+            os.close(fd)
             raise
-        return cls(path, handle)
+        return cls(path, fd)
 
     @classmethod
     def adopt(cls, path: Path) -> SpoolFile | None:
         """The file of a process that is gone, locked by us; None while its owner holds it (or it vanished)."""
         try:
-            handle = open(path, "r+b")
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)
         except FileNotFoundError:
             return None
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.close()
+            os.close(fd)
             return None
-        lines = sum(1 for _ in handle)
-        return cls(path, handle, pending=lines)
+        with open(path, "rb") as lines:
+            pending = sum(1 for _ in lines)
+        return cls(path, fd, pending)
 
     def append(self, writes: list[RowWrite]) -> None:
-        """Add the writes at the end, flushed to the operating system (they survive the process); OSError if not."""
-        text = "".join(as_json_line(write) + "\n" for write in writes).encode("utf-8")
-        self._handle.seek(0, os.SEEK_END)
-        start = self._handle.tell()
+        """Add the writes at the end, in the operating system's hands (they survive the process); OSError if not."""
+        data = memoryview("".join(as_json_line(write) + "\n" for write in writes).encode("utf-8"))
+        start = os.fstat(self._fd).st_size
         try:
-            self._handle.write(text)
-            self._handle.flush()
+            while data:
+                data = data[os.write(self._fd, data):]
         except OSError:
             self._cut(start)
             raise
@@ -77,10 +82,12 @@ class SpoolFile:
 
     def read(self, limit: int) -> tuple[list[RowWrite], int, int]:
         """Up to ``limit`` writes after the offset: (writes, the offset after them, lines they took)."""
-        self._handle.seek(self.offset)
+        if self._reader is None:
+            self._reader = open(self.path, "rb")  # ours while we hold the lock: no one renames or deletes it
+        self._reader.seek(self.offset)
         writes, lines = [], 0
         while len(writes) < limit:
-            line = self._handle.readline()
+            line = self._reader.readline()
             if not line:
                 break
             lines += 1
@@ -88,10 +95,10 @@ class SpoolFile:
                 writes.append(RowWrite.from_json(json.loads(line)))
             except ValueError as error:  # JSONDecodeError is a ValueError
                 # A line cut short by a crash or a full disk; anything else is logged whole, never dropped silently.
-                self.unreadable += 1
-                self.log.error("spool %s: a line cannot be replayed (%s), not recorded: %s", self.path, error,
-                               line.decode("utf-8", "replace").rstrip("\n"))
-        return writes, self._handle.tell(), lines
+                self.spool.unreadable += 1
+                self.spool.log.error("spool %s: a line cannot be replayed (%s), not recorded: %s", self.path, error,
+                                     line.decode("utf-8", "replace").rstrip("\n"))
+        return writes, self._reader.tell(), lines
 
     def advance(self, offset: int, lines: int) -> None:
         """The writes up to ``offset`` are in the store."""
@@ -100,25 +107,26 @@ class SpoolFile:
 
     @property
     def exhausted(self) -> bool:
-        self._handle.seek(0, os.SEEK_END)
-        return self._handle.tell() <= self.offset
+        return os.fstat(self._fd).st_size <= self.offset
 
     def remove(self) -> None:
         """Delete the file (every line reached the store) and let go of it."""
         try:
-            if os.path.samestat(os.stat(self.path), os.fstat(self._handle.fileno())):
+            if os.path.samestat(os.stat(self.path), os.fstat(self._fd)):
                 os.unlink(self.path)
         except FileNotFoundError:
             pass
         self.close()
 
     def close(self) -> None:
-        self._handle.close()
+        if self._reader is not None:
+            self._reader.close()
+        os.close(self._fd)
 
     def _cut(self, size: int) -> None:
         """Take back a write that failed half-way, so the file never ends in a partial line."""
         try:
-            self._handle.truncate(size)
+            os.ftruncate(self._fd, size)
         except OSError:
             pass  # the replay skips a line it cannot read
 
@@ -129,7 +137,8 @@ class Spool:
     def __init__(self, directory: Path | str, instance_id: str, logger):
         self.directory = Path(directory)
         self.instance_id = instance_id
-        self.log = logger
+        self.log = logger  # usable from the writer's thread
+        self.unreadable = 0  # lines that could not be read back
         self.adopted: list[SpoolFile] = []  # of gone processes, oldest first; replayed before our own
         self.own: list[SpoolFile] = []  # ours, oldest first; only the last one is appended to
         self._next_number = 1
@@ -156,7 +165,7 @@ class Spool:
                 continue
             spool_file = SpoolFile.adopt(path)
             if spool_file is not None:
-                spool_file.log = self.log
+                spool_file.spool = self
                 self.adopted.append(spool_file)
                 found += spool_file.pending
         return found
@@ -167,7 +176,7 @@ class Spool:
             path = self.directory / f"{self.instance_id}-{self._next_number}{SUFFIX}"
             self._next_number += 1
             spool_file = SpoolFile.create(path)
-            spool_file.log = self.log
+            spool_file.spool = self
             self.own.append(spool_file)
         self.own[-1].append(writes)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import aibridge
 
-from ..storage import Instance, RecordStore, ensure_tables, gone_instances, others_alive, row_write
+from ..storage import Instance, RecordIds, RecordStore, ensure_tables, gone_instances, others_alive, row_write
 from .backlog import Backlog
 from .reports import OutageReport
 from .spool import Spool
@@ -63,6 +63,7 @@ class RecordWriter:
         self.retry_interval = retry_interval
         self.spill_after = spill_after
         self.instance = Instance(self.data_dir)
+        self._record_ids = RecordIds(self.instance.id)
         self.thread_ident: int | None = None
         # Read by anyone, changed by the writer thread only.
         self.refusing = False  # memory is full and neither the store nor the spool takes records
@@ -70,6 +71,7 @@ class RecordWriter:
         self.in_spool = 0
         self.dropped = 0  # records dropped with overflow "relay"
         self.lost_at_shutdown = 0  # records neither the store nor the spool took by the end (logged whole)
+        self.unreadable = 0  # spool lines that could not be read back (logged whole)
         self.refused_interceptions = 0  # counted on the app's thread(s)
         self._refused_lock = aibridge.new_lock()
         self._memory_limit = memory_limit
@@ -142,8 +144,7 @@ class RecordWriter:
     def lost(self) -> int:
         """Records that are not in the store and never will be (each one logged whole, or counted as dropped)."""
         refused = self._writer.refused if self._writer else 0
-        unreadable = sum(f.unreadable for f in self._backlog.spool.files()) if self._backlog else 0
-        return refused + unreadable + self.dropped + self.lost_at_shutdown
+        return refused + self.unreadable + self.dropped + self.lost_at_shutdown
 
     @property
     def store_up(self) -> bool:
@@ -163,11 +164,20 @@ class RecordWriter:
                 self._tend()
             self._flush_for_shutdown()
         except BaseException as error:  # the thread must always signal that it is done
+            self._state = "broken"  # records put from now on are logged whole, not queued for no one
             self._log.error("recorder writer thread stopped: %s", error, exc_info=error)
             self._save_what_is_left()
         finally:
-            self._release()
-            self._done.release()
+            try:
+                self._release()
+            finally:
+                self._done.release()
+
+    def _count(self) -> None:
+        """What the app's thread reads: the backlog where it waits, and the spool lines that could not be read."""
+        spool = self._backlog.spool
+        self.in_memory, self.in_spool = len(self._backlog.memory), spool.pending
+        self.unreadable = spool.unreadable
 
     def _take(self, timeout: float | None) -> tuple[list, bool]:
         """The next batch from the queue (waiting at most ``timeout``), and whether the writer is to stop."""
@@ -197,7 +207,9 @@ class RecordWriter:
         now = time.monotonic()
         if self._backlog.empty:
             return max(0.0, self._next_look - now)
-        due = min(self._next_try, self._next_spill) if self._next_spill else self._next_try
+        due = self._next_try
+        if self._backlog.memory and self._next_spill:
+            due = min(due, self._next_spill)
         return max(0.0, due - now)
 
     def _rows(self, batch: list) -> list:
@@ -205,7 +217,7 @@ class RecordWriter:
         writes = []
         for kind, record in batch:
             try:
-                writes.append(row_write(kind, record, self.instance.id))
+                writes.append(row_write(kind, record, self.instance.id, self._record_ids))
             except Exception as error:
                 self._writer.refused += 1
                 self._log.error("could not record %s (%s): %s", record.record_type, describe_error(error),
@@ -229,7 +241,7 @@ class RecordWriter:
         if not self._backlog.empty and now >= self._next_try:
             self._catch_up(CATCH_UP_CHUNKS)
         self._bound_memory(now)
-        self.in_memory, self.in_spool = len(self._backlog.memory), self._backlog.spool.pending
+        self._count()
         self._report.tick(now, self.in_memory, self.in_spool, self.dropped)
         if now >= self._next_look and self._backlog.empty:
             self._look_for_gone()
@@ -237,14 +249,13 @@ class RecordWriter:
     def _catch_up(self, budget: int) -> None:
         waiting = len(self._backlog.memory) + self._backlog.spool.pending
         try:
-            done = self._backlog.catch_up(self._writer, budget)
+            self._backlog.catch_up(self._writer, budget)
         except StoreUnavailable as outage:
             self._store_failed(outage)
             return
         self._report.store_back(waiting, time.monotonic())
-        if done:
-            self._next_spill = 0.0
-        self._next_try = time.monotonic()  # more to do: go on after a look at the queue
+        self._next_spill = 0.0  # the store is back: memory goes to the spool only when it is full
+        self._next_try = time.monotonic()  # what is left, after a look at the queue
 
     def _store_failed(self, outage: StoreUnavailable) -> None:
         now = time.monotonic()
@@ -273,6 +284,8 @@ class RecordWriter:
             return
         self._report.spool_back()
         self.refusing = False
+        if self._next_spill:  # the outage goes on: what comes next waits in memory as long, no longer
+            self._next_spill = now + self.spill_after
 
     def _look_for_gone(self, at_start: bool = False) -> None:
         """Take over the spool files and open interceptions of processes that are gone."""
@@ -305,7 +318,7 @@ class RecordWriter:
                 continue
             self._catch_up(budget=1_000_000)
         self._save_what_is_left()
-        if self._backlog.empty and self._writer is not None:
+        if self._backlog.empty:
             try:
                 # Nothing of ours is in flight any more: an interception still open was cut without an end.
                 self._writer.end_interrupted([self.instance.id], "the gateway stopped before this interception "
@@ -344,7 +357,7 @@ class RecordWriter:
         """Let go of the spool files, gone processes and our instance; left files are for the next start."""
         if self._backlog is None:
             return
-        self.in_memory, self.in_spool = len(self._backlog.memory), self._backlog.spool.pending
+        self._count()
         left = self._backlog.spool.close()
         for instance in self._backlog.gone:
             instance.keep()

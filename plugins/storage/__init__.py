@@ -13,6 +13,7 @@ from .interceptions import UnknownInterception, child_records, count_interceptio
 from .purge import BATCH_SIZE, PurgeResult, count_expired, purge
 from .schema import CHILD_TABLES, INTERCEPTIONS
 from .usage import TOKEN_COLUMNS, USAGE_GROUPS, usage_by_group
+from .rows import RecordIds
 from .writes import CHILD, END, START, RowWrite, as_json_line, row_write, write_rows
 
 __all__ = [
@@ -21,7 +22,7 @@ __all__ = [
     # Tables
     "INTERCEPTIONS", "CHILD_TABLES",
     # Writing records: rows with their identity, written again harmlessly
-    "START", "END", "CHILD", "RowWrite", "row_write", "write_rows", "as_json_line",
+    "START", "END", "CHILD", "RowWrite", "RecordIds", "row_write", "write_rows", "as_json_line",
     "RecordStore", "StoreMissing", "is_refused",
     # Gateway processes using the store, and those that are gone
     "Instance", "GoneInstance", "gone_instances", "others_alive",

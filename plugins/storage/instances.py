@@ -32,50 +32,50 @@ class Instance:
         self.id = instance_id or str(uuid.uuid4())
         self.directory = Path(data_dir) / "instances"
         self.path = self.directory / (self.id + LOCK_SUFFIX)
-        self._file = None
+        self._fd: int | None = None
 
     def claim(self, started_at: str) -> None:
         """Create and lock the instance's file (OSError when that is impossible)."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # Locked under a name no one looks at, then renamed: no one can take a fresh instance for a dead one.
+        # Locked under a name no one looks at, then renamed: no one can take a fresh instance for a gone one.
         pending = self.path.with_suffix(".new")
-        lock_file = open(pending, "w", encoding="utf-8")
+        fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "started_at": started_at}, lock_file)
-            lock_file.flush()
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            about = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": started_at}
+            os.write(fd, json.dumps(about).encode())
             os.rename(pending, self.path)
         except BaseException:
-            lock_file.close()
+            os.close(fd)
             raise
-        self._file = lock_file
+        self._fd = fd
 
     def release(self, remove: bool) -> None:
         """Let go of the lock; ``remove``: also delete the file (nothing of this instance is left to clean up)."""
-        if self._file is None:
+        if self._fd is None:
             return
         if remove:
-            _remove_if_same(self.path, self._file)
-        self._file.close()
-        self._file = None
+            _remove_if_same(self.path, self._fd)
+        os.close(self._fd)
+        self._fd = None
 
 
 class GoneInstance:
     """A process that is gone; its lock is held by us until :meth:`forget`, so no one else cleans up after it."""
 
-    def __init__(self, instance_id: str, path: Path, lock_file):
+    def __init__(self, instance_id: str, path: Path, fd: int):
         self.id = instance_id
         self.path = path
-        self._file = lock_file
+        self._fd = fd
 
     def forget(self) -> None:
         """Its interceptions are dealt with: remove its file."""
-        _remove_if_same(self.path, self._file)
-        self._file.close()
+        _remove_if_same(self.path, self._fd)
+        os.close(self._fd)
 
     def keep(self) -> None:
         """Leave it for later (the store could not be written): let go of the lock, keep the file."""
-        self._file.close()
+        os.close(self._fd)
 
 
 def gone_instances(data_dir: Path | str, own_id: str, already_held: set[str] = frozenset()) -> list[GoneInstance]:
@@ -86,9 +86,9 @@ def gone_instances(data_dir: Path | str, own_id: str, already_held: set[str] = f
         instance_id = path.name[: -len(LOCK_SUFFIX)]
         if instance_id == own_id or instance_id in already_held:
             continue
-        lock_file = _lock_if_free(path)
-        if lock_file is not None:
-            found.append(GoneInstance(instance_id, path, lock_file))
+        fd = _lock_if_free(path)
+        if fd is not None:
+            found.append(GoneInstance(instance_id, path, fd))
     return found
 
 
@@ -97,32 +97,31 @@ def others_alive(data_dir: Path | str, own_id: str) -> bool:
     for path in (Path(data_dir) / "instances").glob("*" + LOCK_SUFFIX):
         if path.name[: -len(LOCK_SUFFIX)] == own_id:
             continue
-        lock_file = _lock_if_free(path)
-        if lock_file is None:
+        fd = _lock_if_free(path)
+        if fd is None:
             return True
-        lock_file.close()
+        os.close(fd)
     return False
 
 
-def _lock_if_free(path: Path):
+def _lock_if_free(path: Path) -> int | None:
     """The file opened and locked by us, or None while its process holds it (or it vanished)."""
     try:
-        lock_file = open(path, "r+", encoding="utf-8")
+        fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
         return None
     try:
-        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        lock_file.close()
+        os.close(fd)
         return None
-    return lock_file
+    return fd
 
 
-def _remove_if_same(path: Path, open_file) -> None:
+def _remove_if_same(path: Path, fd: int) -> None:
     """Delete ``path`` if it is still the file we have open (another process may have replaced it)."""
     try:
-        same = os.path.samestat(os.stat(path), os.fstat(open_file.fileno()))
-        if same:
+        if os.path.samestat(os.stat(path), os.fstat(fd)):
             os.unlink(path)
     except FileNotFoundError:
         pass

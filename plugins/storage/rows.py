@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-import os
-import time
-import uuid
 from typing import Any
 
 from aibridge import Interception, ModelThought, PromptUsage, TokenUsage, ToolUsage
@@ -28,12 +26,20 @@ CHILD_COLUMNS = {
 }
 
 
-def new_record_id() -> str:
-    """A UUID version 7: time-ordered (new rows land at the end of the unique index), 74 random bits."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
-    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
-    return str(uuid.UUID(int=value))
+class RecordIds:
+    """Identities for child records: ``<16 hex digits of the process's instance id>-<a counter in hex>``.
+
+    Unique across processes (the prefix is 64 random bits of the instance id),
+    increasing within one (new rows land at the end of the unique index), short,
+    and cheap to make (one per record, on the writer's thread).
+    """
+
+    def __init__(self, instance_id: str):
+        self.prefix = instance_id.replace("-", "")[:16] + "-"
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self._counter):x}"
 
 
 def to_json_text(value: Any) -> str:

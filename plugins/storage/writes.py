@@ -11,13 +11,14 @@ crash, stores nothing twice.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from aibridge import Interception
 
-from .rows import CHILD_COLUMNS, CHILD_ROWS, INTERCEPTION_COLUMNS, interception_row, new_record_id, to_json_text
+from .rows import CHILD_COLUMNS, CHILD_ROWS, INTERCEPTION_COLUMNS, RecordIds, interception_row, to_json_text
 from .schema import CHILD_TABLES, INTERCEPTIONS
 
 # What a queued record is: an interception's start or end, or one of its child records.
@@ -87,16 +88,14 @@ class RowWrite:
         return 200 + sum(len(value) for value in self.row.values() if isinstance(value, str))
 
 
-def row_write(kind: str, record: Any, instance_id: str | None = None) -> RowWrite:
-    """The row a record stores, given its identity now (a child record gets a new ``record_id``)."""
+def row_write(kind: str, record: Any, instance_id: str, record_ids: RecordIds) -> RowWrite:
+    """The row a record stores, given its identity now (a child record gets the next of ``record_ids``)."""
     if kind in (START, END):
         if not isinstance(record, Interception):
             raise TypeError(f"expected an Interception, got {type(record).__name__}")
-        row = interception_row(record, instance_id)
-        return RowWrite(kind, INTERCEPTIONS, {column: _bindable(row[column]) for column in INTERCEPTION_COLUMNS})
+        return RowWrite(kind, INTERCEPTIONS, _bindable(interception_row(record, instance_id)))
     table, make_row = CHILD_ROWS[type(record)]
-    row = {"record_id": new_record_id(), **make_row(record)}
-    return RowWrite(CHILD, table, {column: _bindable(value) for column, value in row.items()})
+    return RowWrite(CHILD, table, _bindable({"record_id": record_ids.next(), **make_row(record)}))
 
 
 def write_rows(conn, writes: Iterable[RowWrite]) -> None:
@@ -125,10 +124,13 @@ def statement(write: RowWrite) -> tuple[str, list]:
     if write.kind in (START, END):
         params = [write.row.get(column) for column in INTERCEPTION_COLUMNS]
         return (_INSERT_START if write.kind == START else _UPSERT_END), params
-    columns = ", ".join(write.row)
-    placeholders = ", ".join("?" for _ in write.row)
-    sql = f"INSERT INTO {write.table} ({columns}) VALUES ({placeholders}) ON CONFLICT(record_id) DO NOTHING"
-    return sql, list(write.row.values())
+    return _insert_child(write.table, tuple(write.row)), list(write.row.values())
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_child(table: str, columns: tuple[str, ...]) -> str:
+    placeholders = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) ON CONFLICT(record_id) DO NOTHING"
 
 
 def end_interrupted(conn, instance_ids: Iterable[str], message: str, include_unattributed: bool = False) -> int:
@@ -170,11 +172,12 @@ def as_json_line(write: RowWrite) -> str:
     return json.dumps(write.as_json(), ensure_ascii=False, separators=(",", ":"))
 
 
-def _bindable(value: Any) -> Any:
-    # Text decoded from JSON may hold lone surrogates, which SQLite cannot store as UTF-8.
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "replace").decode("utf-8")
-    return value
+def _bindable(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with text SQLite can store: text decoded from JSON may hold lone surrogates (not UTF-8)."""
+    for column, value in row.items():
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                row[column] = value.encode("utf-8", "replace").decode("utf-8")
+    return row
