@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from . import hookimpl
 from .tokens import UNAVAILABLE
 
@@ -41,7 +39,9 @@ class AuthError(Exception):
 
     @property
     def retry_after_header(self) -> str:
-        return str(max(1, math.ceil(self.retry_after)))
+        from .errors import retry_after_header
+
+        return retry_after_header(self.retry_after)
 
 
 class AuthLimited(AuthError):

@@ -59,5 +59,10 @@ def error_response(shape: str, status: int, message: str, code: str | None = Non
         body = openai_error_body(status, message, code)
     response = Response(json.dumps(body), status=status, mimetype="application/json")
     if retry_after is not None:
-        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        response.headers["Retry-After"] = retry_after_header(retry_after)
     return response
+
+
+def retry_after_header(seconds: float) -> str:
+    """A Retry-After value: whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds)))

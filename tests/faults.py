@@ -16,6 +16,22 @@ from pathlib import Path
 import pytest
 import requests
 
+@pytest.fixture
+def upstream():
+    """A fake upstream of the test's own (the conftest one is shared by a module)."""
+    from fakeupstream import FakeUpstream
+
+    with FakeUpstream() as fake:
+        yield fake
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
 LOCK_SCRIPT = """
 import sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -81,9 +97,6 @@ class SmallFilesystem:
     def free(self) -> None:
         self.filler.unlink(missing_ok=True)
 
-    def read_only(self, on: bool) -> None:
-        subprocess.run(["mount", "-o", f"remount,{'ro' if on else 'rw'}", str(self.path)], check=True)
-
     def unmount(self) -> None:
         subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
 
@@ -102,6 +115,16 @@ def small_filesystem(path: Path, size: int = 2 * 1024 * 1024):
         yield fs
     finally:
         fs.unmount()
+
+
+def make_immutable(paths: list[Path], on: bool) -> None:
+    """``chattr +i`` (or ``-i``): writes fail even through descriptors already open, as on a read-only mount
+    (which cannot be remounted while files are open for writing). Skipped where the machine cannot, never under CI."""
+    done = subprocess.run(["chattr", "+i" if on else "-i", *map(str, paths)], capture_output=True, text=True)
+    if done.returncode != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must be able to chattr +i (run as root): {done.stderr.strip()}")
+        pytest.skip(f"cannot make files immutable here (needs root): {done.stderr.strip()}")
 
 
 LISTENING = r"aibridge listening on (http://127\.0\.0\.1:\d+)"

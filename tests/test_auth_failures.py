@@ -5,29 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 import requests
-from fakeupstream import FakeUpstream
-from faults import AIBRIDGE, ServerProcess, free_port, metric
+from faults import AIBRIDGE, ServerProcess, data_dir, free_port, metric, upstream  # noqa: F401 (fixtures)
 from test_recorder_support import user_with_token
 
 from aibridge.db import open_database
 from aibridge.users import UserStore
 
 SECRET = "A" * 43
-
-
-@pytest.fixture
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    path = tmp_path / "data"
-    path.mkdir()
-    return path
 
 
 def token_id(token: str) -> str:

@@ -12,7 +12,7 @@ import logging
 import shutil
 
 import pytest
-from faults import LockHolder, small_filesystem
+from faults import LockHolder, make_immutable, small_filesystem
 from test_recorder_support import child_records, count_rows, ended, make_interception, read_rows, utc, wait_until
 
 from aibridge.records import PromptUsage
@@ -235,3 +235,23 @@ def test_a_spool_line_that_cannot_be_read_back_is_logged_whole_and_the_others_ar
     logged = [r.getMessage() for r in caplog.records if "cannot be replayed" in r.getMessage()]
     assert len(logged) == 2 and "unknown row write 'child' to 'sqlite_master'" in logged[0]
     assert logged[0].endswith(forged)
+
+
+def test_a_read_only_database_keeps_records_in_the_spool_until_it_is_writable_again(tmp_path, started):
+    writer = started()
+    record(writer, "before")
+    wait_until(lambda: writer.written == 6, what="the first interception")
+    # The database and its WAL; not the -shm file, which SQLite maps in memory (as on a read-only mount,
+    # where it would be opened read-only).
+    database_files = [tmp_path / "aibridge.db", tmp_path / "aibridge.db-wal"]
+    make_immutable(database_files, True)
+    try:
+        for n in range(5):
+            record(writer, f"read-only-{n}", minute=n)
+        wait_until(lambda: writer.in_spool == 30, what="the records to reach the spool")
+        assert not writer.store_up
+    finally:
+        make_immutable(database_files, False)
+    wait_until(lambda: writer.written == 36, what="the records once the database is writable")
+    assert count_rows(tmp_path / "aibridge.db") == each(6)
+    assert writer.lost == 0

@@ -6,31 +6,28 @@ store is back: no record lost, none written twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
 
-import pytest
 import requests
 from fakeupstream import FakeUpstream
-from faults import AIBRIDGE, MESSAGE, LockHolder, ServerProcess, free_port, metric, small_filesystem
+from faults import (  # noqa: F401 (data_dir and upstream are fixtures)
+    AIBRIDGE,
+    MESSAGE,
+    LockHolder,
+    ServerProcess,
+    data_dir,
+    free_port,
+    metric,
+    small_filesystem,
+    upstream,
+)
 from test_recorder_support import count_rows, read_rows, user_with_token, wait_until
 
 # The old recorder dropped a batch after about 21 s of lock (its retries, each waiting out a 5 s busy timeout).
 OLD_GIVE_UP_SECONDS = 21
-
-
-@pytest.fixture
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    path = tmp_path / "data"
-    path.mkdir()
-    return path
 
 
 def ask(server: ServerProcess, upstream: FakeUpstream, token: str) -> None:
@@ -127,64 +124,64 @@ def test_sigterm_while_the_database_is_locked_keeps_the_records_for_the_next_sta
     assert again.stop() == 0
 
 
-def test_a_full_disk_spools_to_another_filesystem_and_the_records_come_back(
-        spawn, process_environ, upstream, tmp_path):
+@contextlib.contextmanager
+def serving_from_a_small_filesystem(spawn, environ, upstream, tmp_path, *args):
+    """(the filesystem, the server, alice's token): a server whose data directory is on an 8 MiB tmpfs."""
     with small_filesystem(tmp_path / "small", size=8 * 1024 * 1024) as fs:
         data_dir = fs.path / "data"
         data_dir.mkdir()
         _, alice = user_with_token(data_dir / "aibridge.db", "alice")
-        server = ServerProcess(spawn, process_environ, data_dir, upstream.url,
-                               "--aibridge-spool-dir", tmp_path / "spool", "--shutdown-grace", "2s")
+        server = ServerProcess(spawn, environ, data_dir, upstream.url, "--shutdown-grace", "2s", *args)
         try:
             ask(server, upstream, alice)  # the token is cached before the disk fills up
-            fs.fill()
-            for _ in range(20):
-                ask(server, upstream, alice)
-            server.process.wait_for_line(r"the store does not take records \((database or disk is full|disk I/O error)\)")
-            wait_until(lambda: list((tmp_path / "spool").glob("*.jsonl")), what="the spool file")
-            fs.free()
-            wait_until(lambda: records_of(data_dir / "aibridge.db")["interceptions"] == 21, timeout=30,
-                       what="the records once there is space again")
+            yield fs, server, alice
         finally:
             assert server.stop() == 0, server.process.stderr
-        assert records_of(data_dir / "aibridge.db")["user_prompts"] == 21
+
+
+def test_a_full_disk_spools_to_another_filesystem_and_the_records_come_back(
+        spawn, process_environ, upstream, tmp_path):
+    spool = tmp_path / "spool"
+    with serving_from_a_small_filesystem(spawn, process_environ, upstream, tmp_path,
+                                         "--aibridge-spool-dir", spool) as (fs, server, alice):
+        fs.fill()
+        for _ in range(20):
+            ask(server, upstream, alice)
+        server.process.wait_for_line(r"the store does not take records \((database or disk is full|disk I/O error)\)")
+        wait_until(lambda: list(spool.glob("*.jsonl")), what="the spool file")
+        fs.free()
+        wait_until(lambda: records_of(server.data_dir / "aibridge.db")["interceptions"] == 21, timeout=30,
+                   what="the records once there is space again")
+        assert records_of(server.data_dir / "aibridge.db")["user_prompts"] == 21
 
 
 def test_when_nothing_can_keep_records_new_interceptions_get_503_in_the_api_shape(
         spawn, process_environ, upstream, tmp_path):
-    with small_filesystem(tmp_path / "small", size=8 * 1024 * 1024) as fs:
-        data_dir = fs.path / "data"
-        data_dir.mkdir()
-        _, alice = user_with_token(data_dir / "aibridge.db", "alice")
-        # The spool is on the same full filesystem (the default); long prompts fill the recorder's memory.
-        server = ServerProcess(spawn, process_environ, data_dir, upstream.url, "--aibridge-recorder-memory", "1MiB",
-                               "--shutdown-grace", "2s")
-        big = {**MESSAGE, "messages": [{"role": "user", "content": "x" * 100_000}]}
-        try:
-            ask(server, upstream, alice)
-            fs.fill()
-            answered, refused = 1, None
-            for _ in range(100):  # 1 MiB of memory: about 10 of these prompts
-                upstream.queue("anthropic/blocking_text")
-                response = server.post(alice, big, timeout=10)
-                if response.status_code == 503:
-                    refused = response
-                    break
-                assert response.status_code == 200, response.text
-                answered += 1
-            assert refused is not None, "the gateway kept answering although nothing could record"
-            assert refused.json()["type"] == "error" and "cannot record" in refused.json()["error"]["message"]
-            assert refused.headers["Retry-After"] == "10"
-            fs.free()
+    # The spool is on the same full filesystem (the default); long prompts fill the recorder's memory.
+    big = {**MESSAGE, "messages": [{"role": "user", "content": "x" * 100_000}]}
+    with serving_from_a_small_filesystem(spawn, process_environ, upstream, tmp_path,
+                                         "--aibridge-recorder-memory", "1MiB") as (fs, server, alice):
+        fs.fill()
+        answered, refused = 1, None
+        for _ in range(100):  # 1 MiB of memory: about 10 of these prompts
             upstream.queue("anthropic/blocking_text")
-            wait_until(lambda: server.post(alice, timeout=10).status_code == 200, timeout=30,
-                       what="interceptions to be admitted again once there is space")
+            response = server.post(alice, big, timeout=10)
+            if response.status_code == 503:
+                refused = response
+                break
+            assert response.status_code == 200, response.text
             answered += 1
-            wait_until(lambda: records_of(data_dir / "aibridge.db")["interceptions"] == answered, timeout=30,
-                       what="a record of every answered request")
-        finally:
-            assert server.stop() == 0, server.process.stderr
-        assert not server.log_lines(r"not recorded: ")
+        assert refused is not None, "the gateway kept answering although nothing could record"
+        assert refused.json()["type"] == "error" and "cannot record" in refused.json()["error"]["message"]
+        assert refused.headers["Retry-After"] == "10"
+        fs.free()
+        upstream.queue("anthropic/blocking_text")
+        wait_until(lambda: server.post(alice, timeout=10).status_code == 200, timeout=30,
+                   what="interceptions to be admitted again once there is space")
+        answered += 1
+        wait_until(lambda: records_of(server.data_dir / "aibridge.db")["interceptions"] == answered, timeout=30,
+                   what="a record of every answered request")
+    assert not server.log_lines(r"not recorded: ")
 
 
 def test_kill_9_leaves_no_interception_open_but_a_live_process_keeps_its_own(

@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from ..storage import RowWrite, as_json_line
+from ..storage import RowWrite, as_json_line, lock_if_free
 
 SUFFIX = ".jsonl"
 
@@ -55,14 +55,8 @@ class SpoolFile:
     @classmethod
     def adopt(cls, path: Path) -> SpoolFile | None:
         """The file of a process that is gone, locked by us; None while its owner holds it (or it vanished)."""
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND)
-        except FileNotFoundError:
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = lock_if_free(path, os.O_APPEND)
+        if fd is None:
             return None
         with open(path, "rb") as lines:
             pending = sum(1 for _ in lines)

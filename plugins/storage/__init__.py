@@ -7,7 +7,7 @@ PostgreSQL lands here too.
 """
 
 from .database import RecordStore, StoreMissing, ensure_tables, is_refused, open_for_writing, reading
-from .instances import GoneInstance, Instance, gone_instances, others_alive
+from .instances import GoneInstance, Instance, gone_instances, lock_if_free, others_alive
 from .interception_filter import InterceptionFilter
 from .interceptions import UnknownInterception, child_records, count_interceptions, interceptions_page
 from .purge import BATCH_SIZE, PurgeResult, count_expired, purge
@@ -25,7 +25,7 @@ __all__ = [
     "START", "END", "CHILD", "RowWrite", "RecordIds", "row_write", "write_rows", "as_json_line",
     "RecordStore", "StoreMissing", "is_refused",
     # Gateway processes using the store, and those that are gone
-    "Instance", "GoneInstance", "gone_instances", "others_alive",
+    "Instance", "GoneInstance", "gone_instances", "others_alive", "lock_if_free",
     # Reading them back
     "InterceptionFilter", "UnknownInterception", "count_interceptions", "interceptions_page", "child_records",
     "TOKEN_COLUMNS", "USAGE_GROUPS", "usage_by_group",

@@ -86,7 +86,7 @@ def gone_instances(data_dir: Path | str, own_id: str, already_held: set[str] = f
         instance_id = path.name[: -len(LOCK_SUFFIX)]
         if instance_id == own_id or instance_id in already_held:
             continue
-        fd = _lock_if_free(path)
+        fd = lock_if_free(path)
         if fd is not None:
             found.append(GoneInstance(instance_id, path, fd))
     return found
@@ -97,17 +97,17 @@ def others_alive(data_dir: Path | str, own_id: str) -> bool:
     for path in (Path(data_dir) / "instances").glob("*" + LOCK_SUFFIX):
         if path.name[: -len(LOCK_SUFFIX)] == own_id:
             continue
-        fd = _lock_if_free(path)
+        fd = lock_if_free(path)
         if fd is None:
             return True
         os.close(fd)
     return False
 
 
-def _lock_if_free(path: Path) -> int | None:
-    """The file opened and locked by us, or None while its process holds it (or it vanished)."""
+def lock_if_free(path: Path, flags: int = 0) -> int | None:
+    """The file opened (read-write, plus ``flags``) and locked by us; None while a process holds it (or it vanished)."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDWR | flags)
     except FileNotFoundError:
         return None
     try:
