@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import hookimpl
+from .errors import retry_after_header
 from .tokens import UNAVAILABLE
 
 GOVERNANCE_HEADER = "X-Coder-AI-Governance-Token"
@@ -39,8 +40,6 @@ class AuthError(Exception):
 
     @property
     def retry_after_header(self) -> str:
-        from .errors import retry_after_header
-
         return retry_after_header(self.retry_after)
 
 
