@@ -11,6 +11,7 @@ import pluggy
 from .config import Config, ConfigError, MCPServerConfig
 from .hookspecs import hookspec
 from .plugin_state import PluginState
+from .reports import Measurement, Refusal, measurements
 from .records import (
     Actor,
     Interception,
@@ -103,6 +104,10 @@ __all__ = [
     "authenticate",
     "PluginState",
     "provider_status",
+    "Refusal",
+    # Metrics
+    "Measurement",
+    "measurements",
     # Configuration
     "Config",
     "ConfigError",

@@ -6,10 +6,11 @@ import logging
 
 from flask import Flask, jsonify
 
+from .auth import AuthError
 from .config import Config
 from .datafiles import warn_about_shared_data_files
 from .gateway import Gateway
-from .plugins import make_plugin_manager
+from .plugins import make_plugin_manager, start_plugins
 from .relay import relay_blueprint
 from .status_api import status_blueprint
 
@@ -33,10 +34,14 @@ def create_app(config: Config | None = None, plugin_manager=None) -> Flask:
     def healthz():
         return jsonify(status="ok")
 
+    @app.errorhandler(AuthError)
+    def auth_error(error: AuthError):
+        """Routes plugins add (``aibridge.authenticate``) answer 429 and 503 this way, in the coder API's shape."""
+        return jsonify(message=error.message), error.status, {"Retry-After": error.retry_after_header}
+
     app.register_blueprint(relay_blueprint)
     app.register_blueprint(status_blueprint)
-    pm.hook.aibridge_routes(app=app, config=config)
-    pm.hook.aibridge_startup(app=app, config=config)
+    start_plugins(pm, app, config)
     return app
 
 

@@ -13,7 +13,7 @@ import click
 from . import __version__
 from .config import ConfigError
 from .config.durations import parse_duration
-from .config.loader import load_config, resolve
+from .config.loader import Setting, load_config, resolve
 from .config.options import OPTIONS, Option, Spelling, option
 from .config.yamlfile import YamlSettings, read_yaml_settings
 from .users import ROLES, UserError, UserStore
@@ -100,7 +100,7 @@ def server(**flags):
     from .logs import setup_logging
     from .server import serve
 
-    config = load_config(flags)
+    config = load_config(with_group_flags(flags))
     setup_logging(config)
     sys.exit(serve(config, lambda: load_config(flags)))
 
@@ -195,11 +195,12 @@ def tokens_revoke(token_id, **flags):
 @with_options(["aibridge-disable-plugins", *COMMON])
 def plugins(**flags):
     """List the plugins and the hooks each implements."""
-    from .plugins import make_plugin_manager, plugin_names
+    from .plugins import load_plugins, plugin_names
 
-    config = load_config(flags)
-    pm = make_plugin_manager(config.disable_plugins)
+    config = load_config(with_group_flags(flags))
+    pm, problems = load_plugins(config.disable_plugins)
     rows = [(name, ", ".join(hook_names(pm, name))) for name in plugin_names(pm)]
+    rows += [(problem.name, f"(not loaded) {problem.error}") for problem in problems]
     rows += [(name, "(disabled)") for name in config.disable_plugins]
     click.echo(table(("PLUGIN", "HOOKS"), rows))
 
@@ -232,6 +233,16 @@ def providers(url, token, as_json, **flags):
     click.echo(json.dumps(answer, indent=2) if as_json else render(answer["providers"]))
 
 
+def with_group_flags(flags: Mapping) -> dict:
+    """A command's flags, with --ai-gateway-disable-plugins (or its old name) given before the command name."""
+    given = dict(flags)
+    group = click.get_current_context().find_root().params
+    for spelling in option("aibridge-disable-plugins").spellings:
+        if given.get(spelling.param) is None and group.get(spelling.param) is not None:
+            given[spelling.param] = group[spelling.param]
+    return given
+
+
 def hook_names(pm, plugin_name: str) -> list[str]:
     """The hooks a registered plugin implements, sorted."""
     return sorted(caller.name for caller in pm.get_hookcallers(pm.get_plugin(plugin_name)) or ())
@@ -257,32 +268,64 @@ def when(moment: dt.datetime | None, missing: str = "-") -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else missing
 
 
-def build_cli(environ: Mapping[str, str] = os.environ) -> click.Group:
-    """The ``aibridge`` group with its commands and those of the enabled plugins."""
-    from .plugins import make_plugin_manager
+def build_cli(environ: Mapping[str, str] = os.environ, disabled: tuple[str, ...] | None = None) -> click.Group:
+    """The ``aibridge`` group with its commands and those of the plugins that load.
+
+    ``disabled``: the plugins not to load (default: CODER_AIBRIDGE_DISABLE_PLUGINS
+    or its YAML key). The plugins left out, and why, are in ``plugin_problems``.
+    """
+    from .plugins import add_commands, load_plugins
 
     @click.group(cls=AibridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="aibridge")
-    def cli():
+    @with_options(["aibridge-disable-plugins"])
+    def cli(**disable_plugins):
         """A self-hosted AI gateway that relays and records AI coding traffic."""
 
     for command in (server, users, tokens, plugins, providers):
         cli.add_command(command)
-    make_plugin_manager(disabled_plugins(environ)).hook.aibridge_commands(cli=cli)
+    pm, problems = load_plugins(disabled_plugins(environ) if disabled is None else disabled)
+    cli.plugin_problems = problems + add_commands(pm, cli)
     return cli
 
 
-def disabled_plugins(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """CODER_AI_GATEWAY_DISABLE_PLUGINS (or its old name, or its YAML key in CODER_CONFIG_PATH), before flags are parsed."""
+def disabled_plugins(environ: Mapping[str, str], given: tuple[str, str] | None = None) -> tuple[str, ...]:
+    """The plugins not to load, before click runs: ``given`` is (flag, value) from the command line, else
+    CODER_AI_GATEWAY_DISABLE_PLUGINS (or its old name) or the YAML key."""
     config_file = resolve(option("config"), {}, environ, YamlSettings())
     yaml = read_yaml_settings(config_file.value, config_file.source) if config_file.value else YamlSettings()
-    return resolve(option("aibridge-disable-plugins"), {}, environ, yaml).value
+    opt = option("aibridge-disable-plugins")
+    flags = {} if given is None else {opt.name: Setting(given[1], given[0])}
+    return resolve(opt, flags, environ, yaml).value
+
+
+def scan_args(args: list[str]) -> tuple[str | None, tuple[str, str] | None]:
+    """(the command's name, (flag, value) of --ai-gateway-disable-plugins or its old name) as given."""
+    flags = {spelling.flag for spelling in option("aibridge-disable-plugins").spellings}
+    command, given, index = None, None, 0
+    while index < len(args) and args[index] != "--":
+        arg = args[index]
+        name, has_value, value = arg.partition("=")
+        if name in flags and (has_value or index + 1 < len(args)):
+            given = (name, value) if has_value else (name, args[index + 1])
+            index += 1 if has_value else 2
+            continue
+        if command is None and not arg.startswith("-"):
+            command = arg
+        index += 1
+    return command, given
 
 
 def main(args: list[str] | None = None) -> None:
-    """Run the command line."""
+    """Run the command line; a broken plugin is a warning here, and the server's refusal to start."""
+    args = sys.argv[1:] if args is None else list(args)
+    command, given = scan_args(args)
     try:
-        cli = build_cli()
+        disabled = disabled_plugins(os.environ, given)
+        cli = build_cli(disabled=disabled)
     except ConfigError as error:
         fail(str(error), 2)
+    if command != "server":  # the server says it in its own one-line refusal
+        for problem in cli.plugin_problems:
+            click.echo(f"aibridge: warning: {problem.message(disabled)}", err=True)
     cli.main(args=args, prog_name="aibridge")

@@ -45,14 +45,18 @@ def create_users_and_tokens(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX api_tokens_user_id ON api_tokens(user_id)")
 
 
-def open_database(path: str | Path) -> sqlite_utils.Database:
+def open_database(path: str | Path, create: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the database with WAL, a busy timeout, foreign keys and the core schema.
 
     Safe to call from several processes at once: the schema is migrated under
-    SQLite's write lock, so only the first caller creates the tables.
+    SQLite's write lock, so only the first caller creates the tables. With
+    ``create=False`` a missing database is an error (sqlite3.OperationalError)
+    instead of a new, empty one.
     """
-    create_private_file(path)  # before SQLite creates it 0644: its -wal and -shm files take its mode
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    if create:
+        create_private_file(path)  # before SQLite creates it 0644: its -wal and -shm files take its mode
+    target, uri = (str(path), False) if create else (Path(path).absolute().as_uri() + "?mode=rw", True)
+    conn = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, and much faster

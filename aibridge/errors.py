@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from flask import Response
 
@@ -49,13 +50,22 @@ def openai_error_body(status: int, message: str, code: str | None = None) -> dic
     }
 
 
-def error_response(shape: str, status: int, message: str, code: str | None = None) -> Response:
-    """A JSON error response; ``shape`` is "anthropic" or "openai"."""
+def error_response(shape: str, status: int, message: str, code: str | None = None,
+                   retry_after: float | None = None) -> Response:
+    """A JSON error response; ``shape`` is "anthropic" or "openai"; ``retry_after`` seconds sets Retry-After."""
     if shape == "anthropic":
         body = anthropic_error_body(status, message)
     else:
         body = openai_error_body(status, message, code)
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    if retry_after is not None:
+        response.headers["Retry-After"] = retry_after_header(retry_after)
+    return response
+
+
+def retry_after_header(seconds: float) -> str:
+    """A Retry-After value: whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds)))
 
 
 def error_message(body) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from .auth import TokenStoreAuth
+import logging
+
+from .auth import REFUSAL_KEY, AuthLimited, TokenStoreAuth
+from .auth_limit import FailedAuthLimit
 from .logs import Redactor, config_secrets
-from .plugins import notify
+from .plugins import collect, notify
 from .providers import build_provider
 from .resilience.breaker import BreakerSettings
 from .resilience.clock import SystemClock
@@ -13,6 +16,7 @@ from .resilience.limits import Limits
 from .upstream import Upstream
 
 USER_ID = "aibridge.user_id"  # WSGI environ key: who the request authenticated as (for the access log)
+log = logging.getLogger("aibridge.auth")
 
 
 class Gateway:
@@ -31,8 +35,11 @@ class Gateway:
         self.listener = HookListener(pm)
         self.limits = Limits(config.max_concurrency, config.rate_limit)
         self.providers = self._build_providers(config)
+        self.token_store = None
         if not pm.is_blocked("token-store"):
-            pm.register(TokenStoreAuth(config.database_path), name="token-store")
+            self.token_store = TokenStoreAuth(config.database_path)
+            pm.register(self.token_store, name="token-store")
+        self.auth_limit = FailedAuthLimit(config.auth_failure_limit)
         self._shut_down = False
 
     def reload(self, app, config) -> None:
@@ -52,10 +59,35 @@ class Gateway:
         return {p.name: build_provider(p, self.upstream, breakers, self.listener) for p in config.providers}
 
     def authenticate(self, req):
-        actor = self.pm.hook.aibridge_authenticate(request=req)
-        if actor is not None:
+        """The Actor behind a request, or None (logged with why); AuthLimited past the limit of failures."""
+        address = req.remote_addr or "-"
+        wait = self.auth_limit.retry_after(address)
+        if wait:
+            # Only a valid token seen before gets through: it costs nothing to check, and guessing gains nothing.
+            actor = self.token_store.cached_actor(req) if self.token_store is not None else None
+            if actor is None:
+                self.auth_limit.refused(address, wait)
+                raise AuthLimited("too many failed authentications from this address; retry later", wait)
+        else:
+            actor = self.pm.hook.aibridge_authenticate(request=req)
+        if actor is None:
+            check = req.environ.get(REFUSAL_KEY)
+            reason = check.describe() if check is not None else "no authentication plugin accepted it"
+            self.auth_limit.failed(address, check.reason if check is not None else "refused")
+            log.warning("authentication refused for %s %s from %s: %s", req.method, req.path, address, reason)
+        else:
             req.environ[USER_ID] = actor.id
         return actor
+
+    def refusal(self, req, actor):
+        """A plugin's Refusal of this intercepted request (the recorder's, when nothing can keep records), or None."""
+        refusals = collect(self.pm, "aibridge_refuse_interception", request=req, actor=actor)
+        return refusals[0] if refusals else None
+
+    def measurements(self, app) -> list:
+        """The gateway's own measurements and every plugin's."""
+        from_plugins = collect(self.pm, "aibridge_measurements", app=app)
+        return self.auth_limit.measurements() + [item for answer in from_plugins for item in answer]
 
     def notify(self, hook_name: str, **kwargs) -> None:
         notify(self.pm, hook_name, **kwargs)
@@ -64,5 +96,5 @@ class Gateway:
         if self._shut_down:
             return
         self._shut_down = True
-        self.pm.hook.aibridge_shutdown(app=app)
+        notify(self.pm, "aibridge_shutdown", app=app)  # one plugin failing must not keep the recorder from flushing
         self.upstream.close()

@@ -74,6 +74,16 @@ def aibridge_authenticate(request):
     """Return an Actor for this Flask request, or None to let the next plugin decide."""
 
 
+@hookspec(firstresult=True)
+def aibridge_refuse_interception(request, actor):
+    """Return a Refusal to turn this authenticated intercepted request away before it starts, or None."""
+
+
+@hookspec
+def aibridge_measurements(app):
+    """Return a list of Measurement: this plugin's values for the metrics endpoint (memory only, no I/O)."""
+
+
 @hookspec
 def aibridge_tools(interception):
     """Return a list of Tool to inject into this interception's upstream request."""

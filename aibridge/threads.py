@@ -81,6 +81,23 @@ def wait_for_release(lock) -> None:
         lock.acquire()
 
 
+def wait_until(predicate, timeout: float) -> bool:
+    """Wait until ``predicate()`` is true (another thread makes it so), at most ``timeout`` seconds.
+
+    Under gevent the hub keeps running meanwhile. For short waits on rare
+    events: it polls, from every half millisecond up to every 10 ms.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.0005
+    while not predicate():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        cooperative_sleep(min(pause, remaining))
+        pause = min(pause * 2, 0.01)
+    return True
+
+
 class ThreadSafeLogger:
     """Log from an OS thread; under gevent each call runs in a greenlet of the hub's thread.
 

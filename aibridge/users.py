@@ -1,15 +1,12 @@
 """People and their gateway tokens (tables ``users`` and ``api_tokens``).
 
-A token is ``aib_<id>_<secret>``: the id finds the row, the secret (256 random
-bits) is checked against its stored SHA-256 hash in constant time. Only the
-hash is stored; the token is shown once, when created.
+Only a token's hash is stored; the token is shown once, when created (see
+:mod:`aibridge.tokens` for its form and its check).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import logging
 import re
 import secrets
@@ -21,15 +18,25 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from .records import Actor
+from .tokens import (
+    MALFORMED,
+    TOKEN_PREFIX,
+    TokenCheck,
+    check_token,
+    hash_secret,
+    needs_last_use,
+    parse_token,
+    read_token_rows,
+    write_last_uses,
+)
+from .tokens import iso as _iso
+from .tokens import now as _now
+from .tokens import parse_time as _parse
 
 log = logging.getLogger("aibridge.users")
 
-TOKEN_PREFIX = "aib"
 ROLES = ("owner", "member")
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_TOKEN_PATTERN = re.compile(r"^aib_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
-_LAST_USED_RESOLUTION = dt.timedelta(minutes=1)  # at most one write per token per minute
-_UNKNOWN_TOKEN_HASH = hashlib.sha256(b"no such token").hexdigest()
 
 
 class UserError(ValueError):
@@ -129,7 +136,7 @@ class UserStore:
             "id": token_id,
             "user_id": user.id,
             "label": label,
-            "hashed_secret": _hash(secret),
+            "hashed_secret": hash_secret(secret),
             "created_at": _iso(now),
             "expires_at": _iso(now + lifetime) if lifetime else None,
             "revoked_at": None,
@@ -169,37 +176,25 @@ class UserStore:
 
     def actor_for_token(self, token: str) -> Actor | None:
         """The active user behind a valid token; None for anything else (never says why)."""
-        match = _TOKEN_PATTERN.match(token or "")
-        if not match:
-            return None
-        token_id, secret = match.groups()
-        with self._lock:
-            cursor = self.db.execute(
-                "SELECT t.hashed_secret, t.expires_at, t.revoked_at, t.last_used_at, "
-                "u.id, u.username, u.role, u.email, u.status "
-                "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?",
-                [token_id],
-            )
-            row = cursor.fetchone()
-        stored_hash = row[0] if row else _UNKNOWN_TOKEN_HASH
-        if not hmac.compare_digest(_hash(secret), stored_hash) or row is None:
-            return None
-        _, expires_at, revoked_at, last_used_at, user_id, username, role, email, status = row
-        now = _now()
-        if revoked_at or status != "active" or (expires_at and _parse(expires_at) <= now):
-            return None
-        self._touch(token_id, last_used_at, now)
-        return Actor(id=user_id, username=username, role=role, email=email)
+        return self.check_token(token).actor
 
-    def _touch(self, token_id: str, last_used_at: str | None, now: dt.datetime) -> None:
-        """Record when a token was last used, at most once a minute; a busy database is no reason to fail."""
-        if last_used_at and now - _parse(last_used_at) < _LAST_USED_RESOLUTION:
-            return
-        try:
-            with self._lock:
-                self.db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [_iso(now), token_id])
-        except sqlite3.OperationalError as error:
-            log.warning("could not record the last use of token %s: %s", token_id, error)
+    def check_token(self, token: str) -> TokenCheck:
+        """Check a token against the database now, and record its use (the gateway checks from a cache instead)."""
+        parsed = parse_token(token)
+        if parsed is None:
+            return TokenCheck(None, MALFORMED)
+        token_id, secret = parsed
+        with self._lock:
+            row = read_token_rows(self.db.conn, [token_id]).get(token_id)
+        moment = _now()
+        check = check_token(token_id, secret, row, moment)
+        if check.actor is not None and needs_last_use(row, moment):
+            try:
+                with self._lock:
+                    write_last_uses(self.db.conn, {token_id: moment})
+            except sqlite3.OperationalError as error:  # a busy database is no reason to refuse the token
+                log.warning("could not record the last use of token %s: %s", token_id, error)
+        return check
 
 
 def _check_username(username: str) -> None:
@@ -213,22 +208,6 @@ def _check_username(username: str) -> None:
 def _check_email(email: str) -> None:
     if email and not re.match(r"^[^@\s]+@[^@\s]+$", email):
         raise UserError(f"invalid email address {email!r}")
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _parse(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text) if text else None
 
 
 def _user(row: dict) -> User:

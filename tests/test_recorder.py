@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from test_recorder_support import (
+    TABLES,
     RecordingApp,
     child_records,
     count_rows,
@@ -51,20 +52,28 @@ def test_every_field_of_every_record_is_stored(recording):
         "started_at": "2025-03-01T12:00:00.000000+00:00", "ended_at": "2025-03-01T12:00:03.000000+00:00",
         "status": "completed", "error": None, "metadata": '{"n": 2, "route": "/v1/messages"}',
         "credential_kind": "centralized", "credential_hint": "sk-a...ey-1",
+        "instance_id": recording.writer.instance.id,
     }
     created = "2025-03-01T12:00:01.000000+00:00"
+    record_ids = [row["record_id"] for table in TABLES[1:] for row in read_rows(db, table)]
+    prefix = recording.writer.instance.id.replace("-", "")[:16]
+    assert sorted(record_ids) == [f"{prefix}-{n}" for n in range(1, 5)]  # this process's, in the order taken
     (usage,) = read_rows(db, "token_usages")
+    usage.pop("record_id")
     assert usage == {"id": usage["id"], "interception_id": "int-1", "msg_id": "msg_1", "input_tokens": 100,
                      "output_tokens": 20, "cache_read_input_tokens": 5, "cache_write_input_tokens": 7,
                      "metadata": '{"web_search_requests": 1}', "created_at": created}
     (prompt,) = read_rows(db, "user_prompts")
+    prompt.pop("record_id")
     assert prompt == {"id": prompt["id"], "interception_id": "int-1", "msg_id": "msg_1",
                       "prompt": "prompt of int-1", "created_at": created}
     (tool,) = read_rows(db, "tool_usages")
+    tool.pop("record_id")
     assert tool == {"id": tool["id"], "interception_id": "int-1", "msg_id": "msg_1", "tool_call_id": "toolu_1",
                     "tool": "get_weather", "input": '{"city": "Paris"}', "server_url": None, "injected": 0,
                     "invocation_error": None, "created_at": created}
     (thought,) = read_rows(db, "model_thoughts")
+    thought.pop("record_id")
     assert thought == {"id": thought["id"], "interception_id": "int-1", "content": "Let me think.",
                        "metadata": '{"source": "thinking"}', "created_at": created}
     (result,) = read_rows(db, "tool_results")
@@ -91,13 +100,16 @@ def test_schema_comes_from_the_recorder_migrations_with_indexes_and_wal(recordin
     applied = [row[0] for row in conn.execute(
         "SELECT name FROM _sqlite_migrations WHERE migration_set = 'aibridge-recorder' ORDER BY id")]
     assert applied == ["m001_create_tables", "m002_audit_indexes", "m003_interception_error", "m004_tool_results",
-                       "m005_interception_credentials"]
+                       "m005_interception_credentials", "m006_record_identity"]
     indexes = {row[0]: row[1] for row in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type='index'")}
     assert indexes["idx_interceptions_initiator_started_at"] == "interceptions"
     assert indexes["idx_interceptions_started_at"] == "interceptions"
     assert indexes["idx_interceptions_ended_at"] == "interceptions"
     for child in ("token_usages", "user_prompts", "tool_usages", "model_thoughts", "tool_results"):
         assert indexes[f"idx_{child}_interception_id"] == child
+        assert indexes[f"idx_{child}_record_id"] == child
+        unique = {row[1]: row[2] for row in conn.execute(f"PRAGMA index_list({child})")}
+        assert unique[f"idx_{child}_record_id"] == 1
     plan = " ".join(row[3] for row in conn.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM interceptions WHERE initiator_id = 'x' ORDER BY started_at DESC, id DESC"))
     assert "idx_interceptions_initiator_started_at" in plan and "TEMP B-TREE" not in plan
@@ -177,8 +189,8 @@ def test_the_writer_runs_on_its_own_os_thread(recording):
     assert recording.writer.thread_ident not in (None, threads.thread_ident())
 
 
-def test_a_failed_write_is_retried_then_logged_with_the_record(tmp_path, caplog):
-    writer = RecordWriter(tmp_path / "aibridge.db", retry_delays=(0, 0, 0))
+def test_a_record_the_database_refuses_is_logged_whole_and_the_others_are_written(tmp_path, caplog):
+    writer = RecordWriter(tmp_path / "aibridge.db")
     writer.start()
     conn = sqlite3.connect(str(tmp_path / "aibridge.db"))
     conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON tool_usages BEGIN SELECT RAISE(ABORT, 'refused'); END")
@@ -195,14 +207,15 @@ def test_a_failed_write_is_retried_then_logged_with_the_record(tmp_path, caplog)
     counts = count_rows(tmp_path / "aibridge.db")
     assert counts == {"interceptions": 1, "token_usages": 1, "user_prompts": 1, "tool_usages": 0, "model_thoughts": 1,
                       "tool_results": 1}
-    retries = [r for r in caplog.records if r.levelno == logging.WARNING and "retrying" in r.getMessage()]
-    assert len(retries) == 3 and all("refused" in r.getMessage() for r in retries)
-    (lost,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    # Refused is not an outage: no retries, no spool, one line with the whole record.
+    (lost,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
     message = lost.getMessage()
-    assert "could not record tool_usage after 4 attempts (refused)" in message
+    assert lost.levelno == logging.ERROR
+    assert "could not record tool_usage, the database refuses it (refused)" in message
     record = json.loads(message[message.index("{"):])
     assert record["interception_id"] == "int-refused" and record["tool_call_id"] == "toolu_1"
     assert record["input"] == '{"city": "Paris"}'
+    assert not (tmp_path / "spool").exists() or not list((tmp_path / "spool").iterdir())
 
 
 def test_a_record_after_shutdown_is_reported_not_silently_dropped(recording, caplog):

@@ -78,6 +78,10 @@ class Config:
     http_idle_timeout: float = 60.0  # seconds a kept-alive connection may wait for its next request
     http_write_timeout: float = 60.0  # seconds a client may stop reading (or sending its body)
     http_max_connections: int = 0  # 0: automatic, from the open-file limit
+    spool_dir: Path | None = None  # None: <data_dir>/spool
+    recorder_memory: int = 32 * 1024 * 1024  # bytes of records in memory before the spool takes them
+    recorder_overflow: str = "refuse"  # refuse | relay
+    auth_failure_limit: int = 20  # failed authentications per client address per minute; 0: no limit
     config_path: str = ""
     extra: dict = field(default_factory=dict)  # options plugins read by name
     warnings: tuple[str, ...] = ()  # found while loading; logged when the app starts
@@ -85,6 +89,11 @@ class Config:
     @property
     def database_path(self) -> Path:
         return Path(self.data_dir) / "aibridge.db"
+
+    @property
+    def spool_path(self) -> Path:
+        """Where the recorder keeps records the database cannot take yet."""
+        return Path(self.spool_dir) if self.spool_dir else Path(self.data_dir) / "spool"
 
     def provider(self, name: str) -> ProviderConfig | None:
         return next((p for p in self.providers if p.name == name), None)

@@ -113,6 +113,18 @@ def _optional_url(value: Any) -> str:
     return values.parse_url(text) if text else ""
 
 
+def _optional_path(value: Any):
+    text = values.parse_str(value)
+    return values.parse_path(text) if text else None
+
+
+def _recorder_overflow(value: Any) -> str:
+    text = values.parse_str(value).lower()
+    if text not in ("refuse", "relay"):
+        raise ValueError(f"expected refuse or relay, got {text!r}")
+    return text
+
+
 def _positive_seconds(value: Any) -> float:
     seconds = values.parse_duration_seconds(value)
     if seconds <= 0:
@@ -152,6 +164,19 @@ OPTIONS: tuple[Option, ...] = (
            "duration", GENERAL),
     Option("aibridge-disable-plugins", "disable_plugins", values.parse_list, "",
            "Plugins not to load, by entry-point name.", "list", GENERAL, default_doc="(none)"),
+    Option("aibridge-spool-dir", "spool_dir", _optional_path, "",
+           "Where the recorder keeps records while the database cannot take them; put it on another filesystem "
+           "than the data directory to keep records through a full disk.", "path", GENERAL,
+           default_doc="`<data-dir>/spool`"),
+    Option("aibridge-recorder-memory", "recorder_memory", values.parse_size, "32MiB",
+           "Records the recorder keeps in memory while the database cannot take them, before the spool takes "
+           "them.", "size", GENERAL),
+    Option("aibridge-recorder-overflow", "recorder_overflow", _recorder_overflow, "refuse",
+           "When the database and the spool both refuse records and the recorder's memory is full: `refuse` new "
+           "interceptions with 503, or `relay` them unrecorded (counted and logged).", "string", GENERAL),
+    Option("aibridge-auth-failure-limit", "auth_failure_limit", values.parse_count, "20",
+           "Failed authentications allowed per client address per minute; past it, 429. 0 turns the limit off.",
+           "int", GENERAL),
     Option("aibridge-mcp-max-rounds", "mcp_max_rounds", values.parse_positive_int, "10",
            "Most upstream rounds of injected MCP tool calls per request.", "int", GENERAL),
     Option("aibridge-max-retries", "max_retries", _non_negative_int, "2",
@@ -207,7 +232,8 @@ OPTIONS: tuple[Option, ...] = (
            "Directory of the SQLite database; created when missing.", "path", SERVER,
            default_doc="`$XDG_DATA_HOME/aibridge`, else `~/.local/share/aibridge`"),
     Option("shutdown-grace", "shutdown_grace", values.parse_duration_seconds, "30s",
-           "On SIGTERM/SIGINT, how long in-flight requests may still run.", "duration", SERVER),
+           "On SIGTERM/SIGINT, how long in-flight requests may still run; then how long the recorder may still "
+           "wait for the database before it spools what is left.", "duration", SERVER),
     Option("http-header-timeout", "http_header_timeout", _positive_seconds, "10s",
            "How long a client may take to send a request's line and headers (from connecting, or "
            "from its first byte on a kept-alive connection); then the connection is closed.",

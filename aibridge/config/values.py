@@ -36,14 +36,23 @@ def parse_str(value: Any) -> str:
 
 def parse_positive_int(value: Any) -> int:
     """A whole number of at least 1."""
+    return _whole_number(value, least=1)
+
+
+def parse_count(value: Any) -> int:
+    """A whole number of at least 0."""
+    return _whole_number(value, least=0)
+
+
+def _whole_number(value: Any, least: int) -> int:
     if isinstance(value, bool):
         raise ValueError(f"expected a whole number, got {value!r}")
     try:
         number = int(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError):
         raise ValueError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise ValueError(f"must be at least 1, got {number}")
+    if number < least:
+        raise ValueError(f"must be at least {least}, got {number}")
     return number
 
 

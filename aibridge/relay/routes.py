@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
-from ..auth import GOVERNANCE_HEADER, is_byok
+from ..auth import GOVERNANCE_HEADER, AuthError, is_byok
 from ..errors import error_response
 from .intercept import intercept
 from .passthrough import passthrough
@@ -47,7 +47,10 @@ def handle(gateway, name: str, path: str):
     route = provider.route(request.method, path)
     if route is None:
         return error_response(shape, 404, f"{provider.type} provider {name!r} has no route {request.method} {path}")
-    actor = gateway.authenticate(request)
+    try:
+        actor = gateway.authenticate(request)
+    except AuthError as refused:
+        return error_response(shape, refused.status, refused.message, retry_after=refused.retry_after)
     if actor is None:
         return error_response(shape, 401, "a valid AI Bridge token is required")
     if provider.kind.always_byok and not is_byok(request):
@@ -59,5 +62,8 @@ def handle(gateway, name: str, path: str):
         )
     byok = provider.kind.always_byok or (gateway.config.allow_byok and is_byok(request))
     if route.intercepted:
+        refusal = gateway.refusal(request, actor)
+        if refusal is not None:
+            return error_response(shape, refusal.status, refusal.message, retry_after=refusal.retry_after)
         return intercept(gateway, provider, path, route.api, actor, byok)
     return passthrough(gateway, provider, path, byok)

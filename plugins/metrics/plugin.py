@@ -12,6 +12,7 @@ from aibridge import PluginState, hookimpl
 from .gateway_metrics import GatewayMetrics
 from .listener import MetricsListener, start_listener
 from .resilience_metrics import ResilienceMetrics
+from .measurements import MeasurementsCollector
 
 log = logging.getLogger("aibridge.metrics")
 
@@ -34,6 +35,7 @@ def aibridge_startup(app, config):
         return
     metrics = GatewayMetrics()
     resilience = ResilienceMetrics(metrics.registry, app)
+    metrics.registry.register(MeasurementsCollector(app))
     try:
         listener = start_listener(metrics.registry, config.prometheus_address)
     except (OSError, ValueError) as error:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from aibridge import PluginState, hookimpl
+from aibridge import Measurement, PluginState, Refusal, hookimpl
 
 from ..storage import CHILD, END, START
 from .writer import RecordWriter
 
 writer = PluginState("aibridge.recorder")
 
+RETRY_AFTER_SECONDS = 10
+
 
 @hookimpl
 def aibridge_startup(app, config):
-    started = RecordWriter(config.database_path)
+    started = RecordWriter(config.database_path, config.spool_path, overflow=config.recorder_overflow,
+                           memory_limit=config.recorder_memory, flush_timeout=config.shutdown_grace)
     started.start()
     writer.set(app, started)
 
@@ -22,6 +25,37 @@ def aibridge_shutdown(app):
     started = writer.get(app)
     if started is not None:
         started.close()
+
+
+@hookimpl
+def aibridge_refuse_interception(request, actor):
+    running = writer.get()
+    if running is None or running.admits():
+        return None
+    return Refusal(503, "the gateway cannot record requests right now (its database and its spool refuse writes); "
+                        "retry later", retry_after=RETRY_AFTER_SECONDS)
+
+
+@hookimpl
+def aibridge_measurements(app):
+    running = writer.get(app)
+    if running is None:
+        return None
+    return [
+        Measurement("recorder_backlog_records", running.in_memory, "Records waiting for the database, by where "
+                    "they wait.", labels={"where": "memory"}),
+        Measurement("recorder_backlog_records", running.in_spool, "Records waiting for the database, by where "
+                    "they wait.", labels={"where": "spool"}),
+        Measurement("recorder_store_up", int(running.store_up), "1 while the database takes records, 0 while "
+                    "the recorder keeps them for later."),
+        Measurement("recorder_records_written_total", running.written, "Records written to the database.",
+                    kind="counter"),
+        Measurement("recorder_records_lost_total", running.lost, "Records not recorded: refused by the database, "
+                    "dropped with --aibridge-recorder-overflow relay, or unwritable at shutdown (each logged).",
+                    kind="counter"),
+        Measurement("recorder_refused_interceptions_total", running.refused_interceptions, "Intercepted requests answered "
+                    "503 because nothing could keep their records.", kind="counter"),
+    ]
 
 
 @hookimpl
@@ -57,4 +91,3 @@ def on_model_thought(interception, thought):
 @hookimpl
 def on_interception_end(interception):
     writer.get().put(END, interception)
-

@@ -1,7 +1,19 @@
-"""The record writer: hooks only enqueue; one OS thread writes batches to SQLite."""
+"""The record writer: hooks only enqueue; one OS thread writes batches to the store, or keeps them until it is back.
+
+While the store takes writes, records go straight from the queue to the store
+in batches (the spool is not touched). When it does not (locked, full,
+read-only, missing), records wait in memory; past ``spill_after`` seconds of
+outage or ``memory_limit`` bytes they go to the spool; the thread tries the
+store again every ``retry_interval`` seconds and, once it is back, writes the
+backlog in order before anything new. Nothing is given up: a record leaves the
+writer only into the store, or (a record the database itself refuses, or one
+that neither the store nor the spool could take by the end of the shutdown)
+into the log, whole, at error level.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -10,7 +22,11 @@ from typing import Any
 
 import aibridge
 
-from ..storage import close_quietly, ensure_tables, is_busy, needs_new_connection, open_for_writing, write_batch
+from ..storage import Instance, RecordIds, RecordStore, ensure_tables, gone_instances, others_alive, row_write
+from .backlog import Backlog
+from .reports import OutageReport
+from .spool import Spool
+from .writing import StoreUnavailable, StoreWriter, describe_error
 
 log = logging.getLogger("aibridge.recorder")
 
@@ -18,33 +34,78 @@ MAX_BATCH = 500
 # How long the writer waits for more records after the first of a batch: a few
 # transactions a second instead of one per record, records on disk within it.
 LINGER_SECONDS = 0.02
-RETRY_DELAYS = (0.05, 0.25, 1.0)  # seconds before each retry of a failed write
+RETRY_INTERVAL = 1.0  # seconds between two tries of a store that is away
+SPILL_AFTER = 2.0  # seconds of outage before what waits in memory goes to the spool
+MEMORY_LIMIT = 32 * 1024 * 1024  # bytes of row text kept in memory before the spool takes them
+CATCH_UP_CHUNKS = 20  # transactions of backlog between two looks at the queue
+LOOK_FOR_GONE_INTERVAL = 60.0  # seconds between two looks for processes that are gone
+OVERFLOWS = ("refuse", "relay")
 
 _STOP = object()
 
 
 class RecordWriter:
-    """Queue of records and the one OS thread that writes them in short transactions."""
+    """Queue of records and the one OS thread that writes them, keeps them through outages, and flushes them."""
 
-    def __init__(self, database_path: Path | str, retry_delays: tuple[float, ...] = RETRY_DELAYS,
-                 max_batch: int = MAX_BATCH, linger: float = LINGER_SECONDS):
+    def __init__(self, database_path: Path | str, spool_dir: Path | str | None = None, *,
+                 overflow: str = "refuse", flush_timeout: float = 30.0, memory_limit: int = MEMORY_LIMIT,
+                 max_batch: int = MAX_BATCH, linger: float = LINGER_SECONDS, retry_interval: float = RETRY_INTERVAL,
+                 spill_after: float = SPILL_AFTER, warn_interval: float | None = None):
+        if overflow not in OVERFLOWS:
+            raise ValueError(f"overflow must be one of {', '.join(OVERFLOWS)}")
         self.database_path = Path(database_path)
-        self.retry_delays = retry_delays
+        self.data_dir = self.database_path.parent
+        self.spool_dir = Path(spool_dir) if spool_dir else self.data_dir / "spool"
+        self.overflow = overflow
+        self.flush_timeout = flush_timeout
         self.max_batch = max_batch
         self.linger = linger
-        self.written = 0  # records stored (read by anyone, changed by the writer thread only)
-        self.lost = 0  # records given up after every retry
+        self.retry_interval = retry_interval
+        self.spill_after = spill_after
+        self.instance = Instance(self.data_dir)
+        self._record_ids = RecordIds(self.instance.id)
         self.thread_ident: int | None = None
+        # Read by anyone, changed by the writer thread only.
+        self.refusing = False  # memory is full and neither the store nor the spool takes records
+        self.in_memory = 0
+        self.in_spool = 0
+        self.dropped = 0  # records dropped with overflow "relay"
+        self.lost_at_shutdown = 0  # records neither the store nor the spool took by the end (logged whole)
+        self.unreadable = 0  # spool lines that could not be read back (logged whole)
+        self.refused_interceptions = 0  # counted on the app's thread(s)
+        self._refused_lock = aibridge.new_lock()
+        self._memory_limit = memory_limit
+        self._warn_interval = warn_interval
         self._queue = aibridge.new_queue()
         self._done = aibridge.new_lock()
-        self._db = None
-        self._log = None
         self._state = "new"
+        self._deadline = 0.0  # when the shutdown flush gives up on the store (monotonic)
+        self._next_try = 0.0
+        self._next_spill = 0.0
+        self._next_look = 0.0
+        self._ended_own = False  # at shutdown, every record is in the store and nothing of ours is open
+        self._log = None
+        self._writer: StoreWriter | None = None
+        self._backlog: Backlog | None = None
+        self._report: OutageReport | None = None
+
+    # On the app's thread
 
     def start(self) -> None:
-        """Create or migrate the tables now (errors surface at startup), then start the thread."""
+        """Create or migrate the tables and claim this process's instance now (errors surface at startup)."""
         ensure_tables(self.database_path)
         self._log = aibridge.ThreadSafeLogger(log)
+        spool = Spool(self.spool_dir, self.instance.id, self._log)
+        try:
+            spool.prepare()
+        except OSError as error:
+            raise aibridge.ConfigError(f"--aibridge-spool-dir / CODER_AIBRIDGE_SPOOL_DIR: cannot create "
+                                       f"{self.spool_dir}: {error.strerror or error}") from None
+        self.instance.claim(dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+        self._writer = StoreWriter(RecordStore(self.database_path), self._log)
+        self._backlog = Backlog(spool, self._memory_limit, self.max_batch)
+        self._report = OutageReport(self._log, self.spool_dir, self.overflow,
+                                    *(() if self._warn_interval is None else (self._warn_interval,)))
         self._done.acquire()
         self._state = "running"
         aibridge.start_thread(self._run)
@@ -57,93 +118,255 @@ class RecordWriter:
             return
         self._queue.put((kind, record))
 
+    def admits(self) -> bool:
+        """False (and counted) when a new interception must be refused: nothing could keep its records."""
+        if not self.refusing:
+            return True
+        with self._refused_lock:
+            self.refused_interceptions += 1
+        return False
+
     def close(self) -> None:
-        """Write everything queued so far, then stop the thread."""
+        """Write everything queued (giving the store up to ``flush_timeout`` seconds), spool the rest, stop."""
         if self._state != "running":
             return
         self._state = "stopped"
+        self._deadline = time.monotonic() + self.flush_timeout
         self._queue.put(_STOP)
         aibridge.wait_for_release(self._done)
         self._log.flush()
 
+    @property
+    def written(self) -> int:
+        return self._writer.written if self._writer else 0
+
+    @property
+    def lost(self) -> int:
+        """Records that are not in the store and never will be (each one logged whole, or counted as dropped)."""
+        refused = self._writer.refused if self._writer else 0
+        return refused + self.unreadable + self.dropped + self.lost_at_shutdown
+
+    @property
+    def store_up(self) -> bool:
+        return self._report is None or self._report.store_up
+
+    # On the writer thread
+
     def _run(self) -> None:
         self.thread_ident = aibridge.thread_ident()
         try:
+            self._look_for_gone(at_start=True)
             stopping = False
-            while True:
-                try:
-                    item = self._queue.get(block=not stopping)
-                except aibridge.QueueEmpty:
-                    break  # stopping, and nothing is left
-                batch = []
-                deadline = time.monotonic() + self.linger
-                while True:
-                    if item is _STOP:
-                        stopping = True
-                    else:
-                        batch.append(item)
-                    if len(batch) >= self.max_batch:
-                        break
-                    try:
-                        if stopping:
-                            item = self._queue.get_nowait()  # drain what is left, no waiting
-                        else:
-                            item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                    except aibridge.QueueEmpty:
-                        break
+            while not stopping:
+                batch, stopping = self._take(self._wait_time())
                 if batch:
-                    self._write(batch)
+                    self._handle(batch)
+                self._tend()
+            self._flush_for_shutdown()
         except BaseException as error:  # the thread must always signal that it is done
+            self._state = "broken"  # records put from now on are logged whole, not queued for no one
             self._log.error("recorder writer thread stopped: %s", error, exc_info=error)
+            self._save_what_is_left()
         finally:
-            self._close_connection()
-            self._done.release()
+            try:
+                self._release()
+            finally:
+                self._done.release()
 
-    def _write(self, batch: list) -> None:
-        error = self._attempt(batch)
-        for delay in self.retry_delays:
-            if error is None:
-                break
-            self._log.warning("writing %d records failed, retrying in %ss: %s", len(batch), delay, error)
-            aibridge.os_sleep(delay)
-            error = self._attempt(batch)
-        if error is None:
-            self.written += len(batch)
-        elif len(batch) > 1 and not is_busy(error):
-            # A record the database refuses must not take the rest of its batch with it.
-            for item in batch:
-                self._write_alone(item)
-        else:
-            for _, record in batch:
-                self._give_up(record, error)
+    def _count(self) -> None:
+        """What the app's thread reads: the backlog where it waits, and the spool lines that could not be read."""
+        spool = self._backlog.spool
+        self.in_memory, self.in_spool = len(self._backlog.memory), spool.pending
+        self.unreadable = spool.unreadable
 
-    def _write_alone(self, item) -> None:
-        error = self._attempt([item])
-        if error is None:
-            self.written += 1
-        else:
-            self._give_up(item[1], error)
-
-    def _attempt(self, batch: list) -> Exception | None:
+    def _take(self, timeout: float | None) -> tuple[list, bool]:
+        """The next batch from the queue (waiting at most ``timeout``), and whether the writer is to stop."""
         try:
-            if self._db is None:
-                self._db = open_for_writing(self.database_path)
-            write_batch(self._db, batch)
-        except Exception as error:
-            if needs_new_connection(error):
-                self._close_connection()  # reopen next time, in case the connection is broken
-            return error
-        return None
+            item = self._queue.get(timeout=timeout)
+        except aibridge.QueueEmpty:
+            return [], False
+        batch, stopping = [], False
+        deadline = time.monotonic() + self.linger
+        while True:
+            if item is _STOP:
+                stopping = True
+            else:
+                batch.append(item)
+            if len(batch) >= self.max_batch:
+                return batch, stopping
+            try:
+                if stopping:
+                    item = self._queue.get_nowait()  # drain what is left, no waiting
+                else:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except aibridge.QueueEmpty:
+                return batch, stopping
 
-    def _give_up(self, record, error: Exception) -> None:
-        self.lost += 1
-        self._log.error("could not record %s after %d attempts (%s): %s", record.record_type,
-                        1 + len(self.retry_delays), error, _describe(record))
+    def _wait_time(self) -> float:
+        """How long the thread may wait for records before it has something else to do."""
+        now = time.monotonic()
+        if self._backlog.empty:
+            return max(0.0, self._next_look - now)
+        due = self._next_try
+        if self._backlog.memory and self._next_spill:
+            due = min(due, self._next_spill)
+        return max(0.0, due - now)
 
-    def _close_connection(self) -> None:
-        if self._db is not None:
-            close_quietly(self._db)
-            self._db = None
+    def _rows(self, batch: list) -> list:
+        """The row writes of queued records; a record that cannot become a row is logged whole."""
+        writes = []
+        for kind, record in batch:
+            try:
+                writes.append(row_write(kind, record, self.instance.id, self._record_ids))
+            except Exception as error:
+                self._writer.refused += 1
+                self._log.error("could not record %s (%s): %s", record.record_type, describe_error(error),
+                                _describe(record))
+        return writes
+
+    def _handle(self, batch: list) -> None:
+        writes = self._rows(batch)
+        if self._backlog.empty:
+            try:
+                self._writer.write(writes)
+                return
+            except StoreUnavailable as outage:
+                self._store_failed(outage)
+                writes = outage.unwritten
+        self._backlog.keep(writes)
+
+    def _tend(self) -> None:
+        """Between batches: catch up when it is time, bound memory, report, look for gone processes."""
+        now = time.monotonic()
+        if not self._backlog.empty and now >= self._next_try:
+            self._catch_up(CATCH_UP_CHUNKS)
+        self._bound_memory(now)
+        self._count()
+        self._report.tick(now, self.in_memory, self.in_spool, self.dropped)
+        if now >= self._next_look and self._backlog.empty:
+            self._look_for_gone()
+
+    def _catch_up(self, budget: int) -> None:
+        waiting = len(self._backlog.memory) + self._backlog.spool.pending
+        try:
+            self._backlog.catch_up(self._writer, budget)
+        except StoreUnavailable as outage:
+            self._store_failed(outage)
+            return
+        self._report.store_back(waiting, time.monotonic())
+        self._next_spill = 0.0  # the store is back: memory goes to the spool only when it is full
+        self._next_try = time.monotonic()  # what is left, after a look at the queue
+
+    def _store_failed(self, outage: StoreUnavailable) -> None:
+        now = time.monotonic()
+        self._report.store_failed(describe_error(outage.error), now)
+        self._next_try = now + self.retry_interval
+        if not self._next_spill:
+            self._next_spill = now + self.spill_after
+
+    def _bound_memory(self, now: float) -> None:
+        """Move what waits in memory to the spool once the outage lasts or memory is full; else refuse or drop."""
+        backlog = self._backlog
+        if self.refusing and not backlog.over_limit:
+            self.refusing = False
+        if not backlog.memory or not (backlog.over_limit or (self._next_spill and now >= self._next_spill)):
+            return
+        try:
+            backlog.spill()
+        except OSError as error:
+            self._report.spool_failed(describe_error(error), now)
+            self._next_spill = now + self.retry_interval
+            if backlog.over_limit:
+                if self.overflow == "relay":
+                    self.dropped += len(backlog.drop_over_limit())
+                else:
+                    self.refusing = True
+            return
+        self._report.spool_back()
+        self.refusing = False
+        if self._next_spill:  # the outage goes on: what comes next waits in memory as long, no longer
+            self._next_spill = now + self.spill_after
+
+    def _look_for_gone(self, at_start: bool = False) -> None:
+        """Take over the spool files and open interceptions of processes that are gone."""
+        self._next_look = time.monotonic() + LOOK_FOR_GONE_INTERVAL
+        backlog = self._backlog
+        try:
+            if at_start:
+                backlog.end_unattributed = not others_alive(self.data_dir, self.instance.id)
+            held = {instance.id for instance in backlog.gone}
+            found = gone_instances(self.data_dir, self.instance.id, held)
+            records = backlog.spool.adopt_orphans()
+        except OSError as error:
+            self._log.warning("recorder: cannot look for the records of gateway processes that are gone: %s", error)
+            return
+        backlog.gone.extend(found)
+        if found or records:
+            self._log.info("recorder: %d gateway processes using this store are gone; writing the %d records they "
+                           "left in the spool, then ending their open interceptions \"interrupted\"",
+                           len(found), records)
+        self._next_try = 0.0
+
+    def _flush_for_shutdown(self) -> None:
+        """Give the store until the deadline for the backlog; what it did not take goes to the spool."""
+        while not self._backlog.empty:
+            now = time.monotonic()
+            if now >= self._deadline:
+                break
+            if now < self._next_try:
+                aibridge.os_sleep(min(self._next_try, self._deadline) - now)
+                continue
+            self._catch_up(budget=1_000_000)
+        self._save_what_is_left()
+        if self._backlog.empty:
+            try:
+                # Nothing of ours is in flight any more: an interception still open was cut without an end.
+                self._writer.end_interrupted([self.instance.id], "the gateway stopped before this interception "
+                                             "ended", include_unattributed=False)
+                self._ended_own = True
+            except StoreUnavailable:
+                pass
+
+    def _save_what_is_left(self) -> None:
+        """Spool every record still in memory or queued; log whole what even the spool cannot take."""
+        backlog = self._backlog
+        if backlog is None:
+            return
+        queued = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except aibridge.QueueEmpty:
+                break
+            if item is not _STOP:
+                queued.append(item)
+        backlog.keep(self._rows(queued))
+        try:
+            backlog.spill()
+        except OSError as error:
+            self._log.error("recorder: neither the store nor the spool %s takes records (%s): %d records logged "
+                            "here instead", self.spool_dir, describe_error(error), len(backlog.memory))
+            for write in backlog.memory:
+                self._log.error("not recorded: %s %s", write.record_type, json.dumps(write.as_json(),
+                                                                                       ensure_ascii=False))
+            self.lost_at_shutdown += len(backlog.memory)
+            backlog.memory.clear()
+            backlog.memory_weight = 0
+
+    def _release(self) -> None:
+        """Let go of the spool files, gone processes and our instance; left files are for the next start."""
+        if self._backlog is None:
+            return
+        self._count()
+        left = self._backlog.spool.close()
+        for instance in self._backlog.gone:
+            instance.keep()
+        self._backlog.gone = []
+        if left:
+            self._log.warning("recorder: %d records are kept in the spool %s; the next start writes them",
+                              self.in_spool, self.spool_dir)
+        self.instance.release(remove=not left and self._ended_own)
+        self._writer.store.close()
 
 
 def _describe(record) -> str:

@@ -6,22 +6,26 @@ directory today (the gateway's own database, see ``aibridge.open_database``);
 PostgreSQL lands here too.
 """
 
-from .database import close_quietly, ensure_tables, is_busy, needs_new_connection, open_for_writing, reading
+from .database import RecordStore, StoreMissing, ensure_tables, is_refused, open_for_writing, reading
+from .instances import GoneInstance, Instance, gone_instances, lock_if_free, others_alive
 from .interception_filter import InterceptionFilter
 from .interceptions import UnknownInterception, child_records, count_interceptions, interceptions_page
 from .purge import BATCH_SIZE, PurgeResult, count_expired, purge
 from .schema import CHILD_TABLES, INTERCEPTIONS
 from .usage import TOKEN_COLUMNS, USAGE_GROUPS, usage_by_group
-from .writes import CHILD, END, START, write_batch
+from .rows import RecordIds
+from .writes import CHILD, END, START, RowWrite, as_json_line, row_write, write_rows
 
 __all__ = [
     # Connections
     "open_for_writing", "ensure_tables", "reading",
-    "is_busy", "needs_new_connection", "close_quietly",
     # Tables
     "INTERCEPTIONS", "CHILD_TABLES",
-    # Writing records
-    "START", "END", "CHILD", "write_batch",
+    # Writing records: rows with their identity, written again harmlessly
+    "START", "END", "CHILD", "RowWrite", "RecordIds", "row_write", "write_rows", "as_json_line",
+    "RecordStore", "StoreMissing", "is_refused",
+    # Gateway processes using the store, and those that are gone
+    "Instance", "GoneInstance", "gone_instances", "others_alive", "lock_if_free",
     # Reading them back
     "InterceptionFilter", "UnknownInterception", "count_interceptions", "interceptions_page", "child_records",
     "TOKEN_COLUMNS", "USAGE_GROUPS", "usage_by_group",

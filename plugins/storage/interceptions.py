@@ -50,6 +50,7 @@ def child_records(conn: sqlite3.Connection, ids: list[str]) -> dict[str, dict[st
     for table in CHILD_TABLES:
         sql = f"SELECT * FROM {table} WHERE interception_id IN ({marks}) ORDER BY created_at, id"
         for row in conn.execute(sql, ids):
+            row.pop("record_id", None)  # the record's identity for writing it again harmlessly, not part of it
             found[table].setdefault(row["interception_id"], []).append(_decoded(row))
     return found
 

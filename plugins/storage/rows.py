@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -13,7 +14,34 @@ INTERCEPTION_COLUMNS = (
     "id", "initiator_id", "initiator_username", "provider", "provider_name", "model", "client",
     "client_session_id", "user_agent", "api", "streaming", "started_at", "ended_at", "status", "error", "metadata",
     "credential_kind", "credential_hint",
+    "instance_id",
 )
+# The columns of each child table a row may set (a spooled row is checked against them before it is replayed).
+CHILD_COLUMNS = {
+    "token_usages": ("record_id", "interception_id", "msg_id", "input_tokens", "output_tokens",
+                     "cache_read_input_tokens", "cache_write_input_tokens", "metadata", "created_at"),
+    "user_prompts": ("record_id", "interception_id", "msg_id", "prompt", "created_at"),
+    "tool_usages": ("record_id", "interception_id", "msg_id", "tool_call_id", "tool", "input", "server_url",
+                    "injected", "invocation_error", "created_at"),
+    "model_thoughts": ("record_id", "interception_id", "content", "metadata", "created_at"),
+    "tool_results": ("record_id", "interception_id", "tool_call_id", "is_error", "content", "created_at"),
+}
+
+
+class RecordIds:
+    """Identities for child records: ``<16 hex digits of the process's instance id>-<a counter in hex>``.
+
+    Unique across processes (the prefix is 64 random bits of the instance id),
+    increasing within one (new rows land at the end of the unique index), short,
+    and cheap to make (one per record, on the writer's thread).
+    """
+
+    def __init__(self, instance_id: str):
+        self.prefix = instance_id.replace("-", "")[:16] + "-"
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self._counter):x}"
 
 
 def to_json_text(value: Any) -> str:
@@ -21,7 +49,8 @@ def to_json_text(value: Any) -> str:
     return json.dumps(value or {}, default=str, ensure_ascii=False, sort_keys=True)
 
 
-def interception_row(interception: Interception) -> dict[str, Any]:
+def interception_row(interception: Interception, instance_id: str | None = None) -> dict[str, Any]:
+    """The interception's row; ``instance_id`` names the gateway process that recorded it."""
     return {
         "id": interception.interception_id,
         "initiator_id": interception.initiator_id,
@@ -41,6 +70,7 @@ def interception_row(interception: Interception) -> dict[str, Any]:
         "metadata": to_json_text(interception.metadata),
         "credential_kind": interception.credential_kind or None,
         "credential_hint": interception.credential_hint or None,
+        "instance_id": instance_id,
     }
 
 

@@ -122,6 +122,17 @@ def m005_interception_credentials(db: sqlite_utils.Database) -> None:
     db["interceptions"].add_column("credential_hint", str)
 
 
+@migrations()
+def m006_record_identity(db: sqlite_utils.Database) -> None:
+    # Each child record carries the id the recorder gave it once, so a batch written again (a retry, a
+    # spool replayed after a crash) is not stored twice. Older rows have none: NULLs never collide.
+    for child in ("token_usages", "user_prompts", "tool_usages", "model_thoughts", "tool_results"):
+        db[child].add_column("record_id", str)
+        db.execute(f'CREATE UNIQUE INDEX "idx_{child}_record_id" ON "{child}" ("record_id")')
+    # The gateway process that recorded the interception: once it is gone, its open ones end "interrupted".
+    db[INTERCEPTIONS].add_column("instance_id", str)
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
     aibridge.migrate(db, migrations)

@@ -1,19 +1,33 @@
-"""Write batches of records in one short transaction."""
+"""Write records as rows, in one short transaction per batch; every write can be repeated safely.
+
+A record becomes a :class:`RowWrite` once (on the writer's thread): the row it
+stores, with the identity that makes writing it again harmless. An
+interception's start is inserted unless its row exists, its end upserts the
+whole row, and a child row is inserted unless a row with its ``record_id``
+exists. A batch retried after an error, or replayed from the spool after a
+crash, stores nothing twice.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
+from dataclasses import dataclass
 from typing import Any, Iterable
-
-import sqlite_utils
 
 from aibridge import Interception
 
-from .rows import CHILD_ROWS, INTERCEPTION_COLUMNS, interception_row
+from .rows import CHILD_COLUMNS, CHILD_ROWS, INTERCEPTION_COLUMNS, RecordIds, interception_row, to_json_text
+from .schema import CHILD_TABLES, INTERCEPTIONS
 
 # What a queued record is: an interception's start or end, or one of its child records.
 START = "start"
 END = "end"
 CHILD = "child"
+
+RECORD_TYPES = {"token_usages": "token_usage", "user_prompts": "prompt_usage", "tool_usages": "tool_usage",
+                "model_thoughts": "model_thought", "tool_results": "tool_result"}
 
 _COLUMNS = ", ".join(INTERCEPTION_COLUMNS)
 _PLACEHOLDERS = ", ".join("?" for _ in INTERCEPTION_COLUMNS)
@@ -27,29 +41,128 @@ _UPSERT_END = (
     "provider_name = excluded.provider_name, model = excluded.model, metadata = excluded.metadata, "
     "credential_kind = excluded.credential_kind, credential_hint = excluded.credential_hint"
 )
+# An interrupted interception ended at its last sign of life: its start, or its newest record.
+_LAST_SIGN_OF_LIFE = "max(started_at, {})".format(", ".join(
+    f"coalesce((SELECT max(created_at) FROM {child} c WHERE c.interception_id = interceptions.id), '')"
+    for child in CHILD_TABLES))
+_END_INTERRUPTED = (
+    f"UPDATE interceptions SET ended_at = {_LAST_SIGN_OF_LIFE}, status = 'interrupted', error = ? "
+    "WHERE ended_at IS NULL AND ({condition})"
+)
 
 
-def write_batch(db: sqlite_utils.Database, items: Iterable[tuple[str, Any]]) -> None:
-    """Write ``(kind, record)`` items in one transaction; all or nothing.
+@dataclass(frozen=True)
+class RowWrite:
+    """One record as the store writes it: ``kind`` (START, END, CHILD), the table, and the row (JSON-ready)."""
 
-    Rows are built before the transaction and inserted with one executemany per
-    statement: the write lock is held only for SQLite's own work. The order
-    across statements does not matter (an end carries its whole interception).
+    kind: str
+    table: str
+    row: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "table": self.table, "row": self.row}
+
+    @classmethod
+    def from_json(cls, data: Any) -> RowWrite:
+        """A RowWrite read back (from the spool); ValueError when it is not one this store can write."""
+        if not isinstance(data, dict) or not isinstance(data.get("row"), dict):
+            raise ValueError("not a row write")
+        write = cls(data.get("kind"), data.get("table"), data["row"])
+        allowed = INTERCEPTION_COLUMNS if write.kind in (START, END) else CHILD_COLUMNS.get(write.table, ())
+        expected_table = INTERCEPTIONS if write.kind in (START, END) else write.table
+        if write.kind not in (START, END, CHILD) or write.table != expected_table or not allowed:
+            raise ValueError(f"unknown row write {write.kind!r} to {write.table!r}")
+        unknown = set(write.row) - set(allowed)
+        if unknown:
+            raise ValueError(f"unknown columns of {write.table}: {', '.join(sorted(unknown))}")
+        return write
+
+    @property
+    def record_type(self) -> str:
+        """The record's name in the logs (``interception_start``, ``token_usage``, ...)."""
+        return {START: "interception_start", END: "interception_end"}.get(self.kind) or RECORD_TYPES[self.table]
+
+    @property
+    def interception_id(self) -> str | None:
+        return self.row.get("id" if self.table == INTERCEPTIONS else "interception_id")
+
+    def weight(self) -> int:
+        """About how many bytes the row holds in memory (to bound what is kept while the store is away)."""
+        return 200 + sum(len(value) for value in self.row.values() if isinstance(value, str))
+
+
+def row_write(kind: str, record: Any, instance_id: str, record_ids: RecordIds) -> RowWrite:
+    """The row a record stores, given its identity now (a child record gets the next of ``record_ids``)."""
+    if kind in (START, END):
+        if not isinstance(record, Interception):
+            raise TypeError(f"expected an Interception, got {type(record).__name__}")
+        return RowWrite(kind, INTERCEPTIONS, _bindable(interception_row(record, instance_id)))
+    table, make_row = CHILD_ROWS[type(record)]
+    return RowWrite(CHILD, table, _bindable({"record_id": record_ids.next(), **make_row(record)}))
+
+
+def write_rows(conn, writes: Iterable[RowWrite]) -> None:
+    """Write row writes in one transaction; all or nothing.
+
+    Statements are grouped and run with one executemany each: the write lock is
+    held only for SQLite's own work. The order across statements does not
+    matter (an end carries its whole interception; a start never overwrites).
     """
-    items = list(items)
+    writes = list(writes)
     # An interception that started and ended within one batch is one insert: its end carries every field.
-    ended = {record.interception_id for kind, record in items if kind == END and isinstance(record, Interception)}
+    ended = {write.interception_id for write in writes if write.kind == END}
     groups: dict[str, list[list]] = {}
-    for kind, record in items:
-        if kind == START and getattr(record, "interception_id", None) in ended:
+    for write in writes:
+        if write.kind == START and write.interception_id in ended:
             continue
-        sql, params = statement(kind, record)
+        sql, params = statement(write)
         groups.setdefault(sql, []).append(params)
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn):
         for sql, rows in groups.items():
             conn.executemany(sql, rows)
+
+
+def statement(write: RowWrite) -> tuple[str, list]:
+    """The SQL and parameters that store one row write."""
+    if write.kind in (START, END):
+        params = [write.row.get(column) for column in INTERCEPTION_COLUMNS]
+        return (_INSERT_START if write.kind == START else _UPSERT_END), params
+    return _insert_child(write.table, tuple(write.row)), list(write.row.values())
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_child(table: str, columns: tuple[str, ...]) -> str:
+    placeholders = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) ON CONFLICT(record_id) DO NOTHING"
+
+
+def end_interrupted(conn, instance_ids: Iterable[str], message: str, include_unattributed: bool = False) -> int:
+    """End the open interceptions of these (gone) gateway processes ``interrupted``; how many were ended.
+
+    Each ends at its last sign of life (its newest record, else its start).
+
+    ``include_unattributed`` also ends those recorded before interceptions
+    named their process (no ``instance_id``): only safe when no other process
+    uses the store.
+    """
+    ids = list(instance_ids)
+    conditions = [f"instance_id IN ({', '.join('?' for _ in ids)})"] if ids else []
+    if include_unattributed:
+        conditions.append("instance_id IS NULL")
+    if not conditions:
+        return 0
+    error = to_json_text({"kind": "interrupted", "message": message, "upstream_status": None})
+    with _transaction(conn):
+        cursor = conn.execute(_END_INTERRUPTED.format(condition=" OR ".join(conditions)), [error, *ids])
+    return cursor.rowcount
+
+
+@contextlib.contextmanager
+def _transaction(conn):
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -57,25 +170,17 @@ def write_batch(db: sqlite_utils.Database, items: Iterable[tuple[str, Any]]) -> 
         raise
 
 
-def statement(kind: str, record: Any) -> tuple[str, list]:
-    """The SQL and parameters that store one record."""
-    if kind in (START, END):
-        if not isinstance(record, Interception):
-            raise TypeError(f"expected an Interception, got {type(record).__name__}")
-        row = interception_row(record)
-        return (_INSERT_START if kind == START else _UPSERT_END), [_bindable(row[c]) for c in INTERCEPTION_COLUMNS]
-    table, make_row = CHILD_ROWS[type(record)]
-    row = make_row(record)
-    columns = ", ".join(row)
-    placeholders = ", ".join("?" for _ in row)
-    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", [_bindable(v) for v in row.values()]
+def as_json_line(write: RowWrite) -> str:
+    """One line of the spool: the row write as JSON (UTF-8 text, no newline inside)."""
+    return json.dumps(write.as_json(), ensure_ascii=False, separators=(",", ":"))
 
 
-def _bindable(value: Any) -> Any:
-    # Text decoded from JSON may hold lone surrogates, which SQLite cannot store as UTF-8.
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "replace").decode("utf-8")
-    return value
+def _bindable(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with text SQLite can store: text decoded from JSON may hold lone surrogates (not UTF-8)."""
+    for column, value in row.items():
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                row[column] = value.encode("utf-8", "replace").decode("utf-8")
+    return row
