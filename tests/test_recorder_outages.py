@@ -20,11 +20,13 @@ from aibridge_plugins.recorder.writer import RecordWriter
 from aibridge_plugins.storage import CHILD, END, START
 
 FAST = dict(retry_interval=0.05, spill_after=0.1, linger=0.005, flush_timeout=2.0)
-ALL_TABLES = {"interceptions", "token_usages", "user_prompts", "tool_usages", "model_thoughts"}
+ALL_TABLES = {"interceptions", "token_usages", "user_prompts", "tool_usages", "model_thoughts", "tool_results"}
+# Records of one whole interception: its start, one record of each child kind, its end.
+PER = 2 + len(child_records(make_interception("count")))
 
 
 def record(writer: RecordWriter, interception_id: str, minute: int = 0, prompt_size: int = 0) -> None:
-    """One whole interception: start, a record of each kind, end (six records); its prompt ``prompt_size`` long."""
+    """One whole interception: start, a record of each kind, end (PER records); its prompt ``prompt_size`` long."""
     interception = make_interception(interception_id, started_at=utc(2025, 3, 1, 12, minute))
     writer.put(START, interception)
     for _, _, child in child_records(interception):
@@ -62,14 +64,14 @@ def test_a_lock_held_by_another_process_keeps_records_in_memory_then_the_spool_a
     caplog.set_level(logging.INFO, logger="aibridge.recorder")
     writer = started()
     record(writer, "before")
-    wait_until(lambda: writer.written == 6, what="the first interception to be written")
+    wait_until(lambda: writer.written == PER, what="the first interception to be written")
     with LockHolder(tmp_path / "aibridge.db") as lock:
         for n in range(20):
             record(writer, f"locked-{n:02d}", minute=n)
-        wait_until(lambda: writer.in_spool == 120, what="every record to reach the spool")
+        wait_until(lambda: writer.in_spool == PER * 20, what="every record to reach the spool")
         assert len(spool_files(tmp_path / "spool")) == 1 and not writer.store_up
         lock.release()
-        wait_until(lambda: writer.written == 6 + 120, what="the backlog to be written")
+        wait_until(lambda: writer.written == PER * 21, what="the backlog to be written")
     wait_until(lambda: not spool_files(tmp_path / "spool"), what="the spool file to be deleted")
     assert count_rows(tmp_path / "aibridge.db") == each(21)
     assert writer.lost == 0 and writer.store_up
@@ -87,7 +89,7 @@ def test_the_outage_is_reported_once_a_minute_not_per_record(tmp_path, started, 
         wait_until(lambda: any("has not taken records for" in r.getMessage() for r in caplog.records),
                    what="the periodic warning")
         lock.release()
-        wait_until(lambda: writer.written == 300, what="the backlog to be written")
+        wait_until(lambda: writer.written == PER * 50, what="the backlog to be written")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) < 50  # about one line per interval, never one per record
     periodic = [line for line in warnings if "has not taken records for" in line]
@@ -102,7 +104,7 @@ def test_records_spooled_at_shutdown_are_written_by_the_next_start_and_a_replay_
             record(first, f"kept-{n}", minute=n)
         first.close()  # the store stays locked beyond the flush timeout: everything goes to the spool
     (spooled,) = spool_files(tmp_path / "spool")
-    assert len(spooled.read_text().splitlines()) == 60 and first.lost == 0
+    assert len(spooled.read_text().splitlines()) == PER * 10 and first.lost == 0
     assert count_rows(tmp_path / "aibridge.db") == each(0)
     copy = shutil.copy(spooled, tmp_path / "copy")
 
@@ -127,7 +129,7 @@ def test_a_spool_file_held_by_a_live_process_is_left_alone(tmp_path, started):
     owner = started()
     with LockHolder(tmp_path / "aibridge.db"):
         record(owner, "owned")
-        wait_until(lambda: owner.in_spool == 6, what="the record to reach the owner's spool")
+        wait_until(lambda: owner.in_spool == PER, what="the record to reach the owner's spool")
         other = started()
         other._look_for_gone()  # noqa: SLF001 - what the writer does every minute
         assert other._backlog.spool.adopted == []  # noqa: SLF001
@@ -136,7 +138,7 @@ def test_a_spool_file_held_by_a_live_process_is_left_alone(tmp_path, started):
 def test_a_database_that_disappears_is_waited_for_not_created_again(tmp_path, started):
     writer = started()
     record(writer, "before")
-    wait_until(lambda: writer.written == 6, what="the first interception")
+    wait_until(lambda: writer.written == PER, what="the first interception")
     database = tmp_path / "aibridge.db"
     aside = tmp_path / "moved-away"
     aside.mkdir()
@@ -144,11 +146,11 @@ def test_a_database_that_disappears_is_waited_for_not_created_again(tmp_path, st
         if (tmp_path / f"aibridge.db{suffix}").exists():
             (tmp_path / f"aibridge.db{suffix}").rename(aside / f"aibridge.db{suffix}")
     record(writer, "while-missing")
-    wait_until(lambda: writer.in_spool == 6, what="the records to reach the spool")
+    wait_until(lambda: writer.in_spool == PER, what="the records to reach the spool")
     assert not database.exists()  # not recreated empty
     for path in aside.iterdir():
         path.rename(tmp_path / path.name)
-    wait_until(lambda: writer.written == 12, what="the records to be written once the database is back")
+    wait_until(lambda: writer.written == PER * 2, what="the records to be written once the database is back")
     assert sorted(row["id"] for row in read_rows(database, "interceptions")) == ["before", "while-missing"]
 
 
@@ -163,10 +165,10 @@ def test_a_full_filesystem_keeps_records_in_the_spool_on_another_one(tmp_path, s
             # Prompts big enough that the database must grow.
             for n in range(40):
                 record(writer, f"full-{n:02d}", minute=n, prompt_size=5_000)
-            wait_until(lambda: writer.in_spool == 240, what="the records to reach the spool")
+            wait_until(lambda: writer.in_spool == PER * 40, what="the records to reach the spool")
             assert not writer.store_up and writer.lost == 0
             fs.free()
-            wait_until(lambda: writer.written == 240, what="the backlog to be written once there is space")
+            wait_until(lambda: writer.written == PER * 40, what="the backlog to be written once there is space")
         finally:
             writer.close()
         assert count_rows(data / "aibridge.db") == each(40)
@@ -207,9 +209,9 @@ def test_records_neither_the_store_nor_the_spool_takes_at_shutdown_are_logged_wh
         for n in range(3):
             record(writer, f"last-{n}", minute=n, prompt_size=10_000)
         writer.close()
-    assert writer.lost == writer.lost_at_shutdown == 18
+    assert writer.lost == writer.lost_at_shutdown == PER * 3
     logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("not recorded: ")]
-    assert len(logged) == 18
+    assert len(logged) == PER * 3
     row = json.loads(logged[0].split(" ", 3)[3])
     assert row["kind"] == "start" and row["row"]["id"] == "last-0"
 
@@ -240,7 +242,7 @@ def test_a_spool_line_that_cannot_be_read_back_is_logged_whole_and_the_others_ar
 def test_a_read_only_database_keeps_records_in_the_spool_until_it_is_writable_again(tmp_path, started):
     writer = started()
     record(writer, "before")
-    wait_until(lambda: writer.written == 6, what="the first interception")
+    wait_until(lambda: writer.written == PER, what="the first interception")
     # The database and its WAL; not the -shm file, which SQLite maps in memory (as on a read-only mount,
     # where it would be opened read-only).
     database_files = [tmp_path / "aibridge.db", tmp_path / "aibridge.db-wal"]
@@ -248,10 +250,10 @@ def test_a_read_only_database_keeps_records_in_the_spool_until_it_is_writable_ag
     try:
         for n in range(5):
             record(writer, f"read-only-{n}", minute=n)
-        wait_until(lambda: writer.in_spool == 30, what="the records to reach the spool")
+        wait_until(lambda: writer.in_spool == PER * 5, what="the records to reach the spool")
         assert not writer.store_up
     finally:
         make_immutable(database_files, False)
-    wait_until(lambda: writer.written == 36, what="the records once the database is writable")
+    wait_until(lambda: writer.written == PER * 6, what="the records once the database is writable")
     assert count_rows(tmp_path / "aibridge.db") == each(6)
     assert writer.lost == 0

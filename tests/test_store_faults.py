@@ -195,8 +195,9 @@ def test_kill_9_leaves_no_interception_open_but_a_live_process_keeps_its_own(
         upstream.queue("anthropic/stream_text", stall_after=2)
         response = server.post(alice, _STREAMED, stream=True)
         assert response.status_code == 200
-        next(response.iter_content(64))  # the stream is open: its interception started
-        streams.append(response)
+        chunks = response.iter_content(64)  # kept: dropping it would close the connection (the client leaving)
+        next(chunks)  # the stream is open: its interception started
+        streams.append((response, chunks))
     wait_until(lambda: len(read_rows(database, "interceptions")) == 2, what="both interceptions to be recorded")
     by_instance = {row["instance_id"]: row for row in read_rows(database, "interceptions")}
     assert len(by_instance) == 2 and all(row["ended_at"] is None for row in by_instance.values())
@@ -211,7 +212,7 @@ def test_kill_9_leaves_no_interception_open_but_a_live_process_keeps_its_own(
     open_rows = [row for row in read_rows(database, "interceptions") if row["ended_at"] is None]
     assert len(open_rows) == 1 and open_rows[0]["id"] != interrupted["id"]  # the live server's stream
 
-    streams[1].close()
+    streams[1][0].close()
     upstream.stop()  # ends the stalled answer
     wait_until(lambda: all(row["ended_at"] for row in read_rows(database, "interceptions")),
                what="the live server's interception to end")
