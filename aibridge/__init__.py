@@ -70,6 +70,12 @@ _LAZY = {
     "migrate": "aibridge.db",
     "config_options": "aibridge.cli",
     "fail": "aibridge.cli",
+    "format_option": "aibridge.output",
+    "Column": "aibridge.output",
+    "Listing": "aibridge.output",
+    "progress_option": "aibridge.progress",
+    "Progress": "aibridge.progress",
+    "parse_time": "aibridge.timebounds",
 }
 
 
@@ -121,6 +127,12 @@ __all__ = [
     # Command-line commands
     "config_options",
     "fail",
+    "format_option",
+    "Column",
+    "Listing",
+    "progress_option",
+    "Progress",
+    "parse_time",
     # Version
     "__version__",
 ]

@@ -8,8 +8,14 @@ PostgreSQL lands here too.
 
 from .database import close_quietly, ensure_tables, is_busy, needs_new_connection, open_for_writing, reading
 from .interception_filter import InterceptionFilter
-from .interceptions import UnknownInterception, child_records, count_interceptions, interceptions_page
-from .purge import BATCH_SIZE, PurgeResult, count_expired, purge
+from .interceptions import (
+    UnknownInterception,
+    child_records,
+    count_interceptions,
+    interceptions_page,
+    is_known_initiator,
+)
+from .purge import BATCH_SIZE, PurgeResult, count_expired, count_expired_interceptions, purge
 from .schema import CHILD_TABLES, INTERCEPTIONS
 from .usage import TOKEN_COLUMNS, USAGE_GROUPS, usage_by_group
 from .writes import CHILD, END, START, write_batch
@@ -24,7 +30,8 @@ __all__ = [
     "START", "END", "CHILD", "write_batch",
     # Reading them back
     "InterceptionFilter", "UnknownInterception", "count_interceptions", "interceptions_page", "child_records",
+    "is_known_initiator",
     "TOKEN_COLUMNS", "USAGE_GROUPS", "usage_by_group",
     # Purging what is past retention
-    "BATCH_SIZE", "PurgeResult", "purge", "count_expired",
+    "BATCH_SIZE", "PurgeResult", "purge", "count_expired", "count_expired_interceptions",
 ]
