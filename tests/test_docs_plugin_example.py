@@ -16,7 +16,7 @@ from pathlib import Path
 
 import anthropic
 import pytest
-from wheelhouse import offline_pip_environ
+from wheelhouse import new_user_token, offline_pip_environ
 
 from aibridge.plugins import make_plugin_manager, plugin_names
 
@@ -75,14 +75,7 @@ def test_the_docs_example_plugin_installs_is_listed_and_its_hook_fires(example_p
     assert sorted(listed) == sorted(documented)
     assert listed["token-log"] == documented["token-log"]
 
-    def aibridge(*args) -> str:
-        done = subprocess.run([installed_venv / "aibridge", *args], env=environ, capture_output=True, text=True,
-                              timeout=60)  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
-
-    aibridge("users", "create", "alice")
-    token = aibridge("tokens", "create", "alice")
+    token = new_user_token(installed_venv, environ, "alice")
     server_environ = {**environ, "CODER_AIBRIDGE_ENABLED": "true", "CODER_AIBRIDGE_ANTHROPIC_KEY": "sk-ant-upstream",
                       "CODER_AIBRIDGE_ANTHROPIC_BASE_URL": upstream.url}  # fmt: skip
     server = spawn([installed_venv / "aibridge", "server", "--http-address", "127.0.0.1:0"], server_environ)

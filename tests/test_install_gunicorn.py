@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import shlex
 import signal
-import subprocess
 
 import anthropic
 from conftest import DEPLOYMENT_DOC
+from wheelhouse import new_user_token
 
 HELLO = [{"role": "user", "content": "Say hello"}]
 
@@ -48,14 +48,7 @@ def test_the_documented_gunicorn_command_serves_from_a_fresh_install(installed_v
                "CODER_AIBRIDGE_ANTHROPIC_BASE_URL": upstream.url}  # fmt: skip
     assert set(exports) >= {"CODER_AIBRIDGE_ENABLED", "CODER_DATA_DIR", "CODER_AIBRIDGE_ANTHROPIC_KEY"}
 
-    def aibridge(*args) -> str:
-        done = subprocess.run([installed_venv / "aibridge", *args], env=environ, capture_output=True, text=True,
-                              timeout=60)  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
-
-    aibridge("users", "create", "alice")
-    token = aibridge("tokens", "create", "alice")
+    token = new_user_token(installed_venv, environ, "alice")
 
     command = replaced(command, "-c", "gunicorn.conf.py", str(tmp_path / "gunicorn.conf.py"))
     command = replaced(replaced(command, "-w", "4", "2"), "-b", "127.0.0.1:3000", "127.0.0.1:0")

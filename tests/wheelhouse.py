@@ -98,6 +98,14 @@ def fresh_venv(directory: Path) -> Path:
     return directory / "bin"
 
 
+def new_user_token(bin_dir: Path, environ: dict[str, str], username: str) -> str:
+    """Create a user with the installed ``aibridge`` command and return a gateway token for them."""
+    for args in (["users", "create", username], ["tokens", "create", username]):
+        done = subprocess.run([bin_dir / "aibridge", *args], env=environ, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def offline_pip_environ(environ: dict[str, str]) -> dict[str, str]:
     """pip without the machine's configuration (no index, no extra links): only what the command line says."""
     return {**environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
