@@ -140,7 +140,7 @@ def test_an_interceptions_table_keeps_each_row_on_one_line(data_dir):
     out = cli("interceptions", "list", "--data-dir", str(data_dir), "--format", "table", "--limit", "2").stdout
     headings, *rows = out.splitlines()
     assert headings.split() == ["STARTED", "USER", "PROVIDER", "MODEL", "CLIENT", "STATUS", "IN", "OUT", "PROMPT", "ID"]
-    assert [row.split()[2:4] for row in rows] == [["alice", "anthropic"], ["alice", "anthropic"]]
+    assert [row.split()[2:5] for row in rows] == [["UTC", "alice", "anthropic"], ["UTC", "alice", "anthropic"]]
     assert rows[0].endswith(" i2") and rows[1].endswith(" i1")
     # i2's prompts ("prompt of i2", then "fix\nthe xxx...") in one cell of 40 characters, cut with "…"
     cell = ("prompt of i2 fix the " + "x" * 60)[:39] + "…"

@@ -25,7 +25,7 @@ def _prompt(interception: dict) -> str:
 
 
 INTERCEPTION_COLUMNS = (
-    Column("STARTED", lambda i: i["started_at"][:19].replace("T", " ")),
+    Column("STARTED", lambda i: i["started_at"][:19].replace("T", " ") + " UTC"),  # stored in UTC
     Column("USER", lambda i: i["initiator"]["username"]),
     Column("PROVIDER", "provider_name"),
     Column("MODEL", "model"),
