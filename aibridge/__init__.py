@@ -72,6 +72,12 @@ _LAZY = {
     "config_options": "aibridge.cli",
     "fail": "aibridge.cli",
     "provider_status": "aibridge.resilience.status",
+    "format_option": "aibridge.output",
+    "Column": "aibridge.output",
+    "Listing": "aibridge.output",
+    "progress_option": "aibridge.progress",
+    "Progress": "aibridge.progress",
+    "parse_time": "aibridge.timebounds",
 }
 
 
@@ -128,6 +134,12 @@ __all__ = [
     # Command-line commands
     "config_options",
     "fail",
+    "format_option",
+    "Column",
+    "Listing",
+    "progress_option",
+    "Progress",
+    "parse_time",
     # Version
     "__version__",
 ]

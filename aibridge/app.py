@@ -11,6 +11,7 @@ from .config import Config
 from .datafiles import warn_about_shared_data_files
 from .gateway import Gateway
 from .plugins import make_plugin_manager, start_plugins
+from .provider_keys import missing_key_warnings
 from .relay import relay_blueprint
 from .status_api import status_blueprint
 
@@ -23,7 +24,7 @@ def create_app(config: Config | None = None, plugin_manager=None) -> Flask:
         from .config.loader import load_config
 
         config = load_config()
-    for warning in config.warnings:  # e.g. a misspelt CODER_AI_GATEWAY_* variable
+    for warning in (*config.warnings, *missing_key_warnings(config)):  # a misspelt variable, a provider without key
         log.warning(warning)
     warn_about_shared_data_files(config.data_dir, config.database_path)
     pm = plugin_manager or make_plugin_manager(config.disable_plugins)

@@ -16,6 +16,7 @@ from .config.durations import parse_duration
 from .config.loader import Setting, load_config, resolve
 from .config.options import OPTIONS, Option, Spelling, option
 from .config.yamlfile import YamlSettings, read_yaml_settings
+from .output import Column, Listing, format_option, when
 from .users import ROLES, UserError, UserStore
 
 COMMON = ("data-dir", "config")  # the options every command that reads the database takes
@@ -123,12 +124,22 @@ def users_create(username, email, role, **flags):
 
 
 @users.command("list")
+@format_option("jsonl: one user per line; csv: one row each.")
 @with_options(COMMON)
-def users_list(**flags):
+def users_list(fmt, **flags):
     """List users."""
-    found = user_store(flags).list_users()
-    rows = [(u.username, u.email or "-", u.role, u.status, when(u.created_at), u.id) for u in found]
-    click.echo(table(("USERNAME", "EMAIL", "ROLE", "STATUS", "CREATED", "ID"), rows))
+    listing = Listing(fmt, USER_COLUMNS)
+    listing.add(user_json(user) for user in user_store(flags).list_users())
+    listing.finish()
+
+
+USER_COLUMNS = (Column("USERNAME", "username"), Column("EMAIL", "email"), Column("ROLE", "role"),
+                Column("STATUS", "status"), Column("CREATED", lambda u: when(u["created_at"])), Column("ID", "id"))
+
+
+def user_json(user) -> dict:
+    return {"id": user.id, "username": user.username, "email": user.email, "role": user.role,
+            "status": user.status, "created_at": user.created_at.isoformat()}
 
 
 @users.command("suspend")
@@ -170,16 +181,26 @@ def tokens_create(username, lifetime, label, **flags):
 
 @tokens.command("list")
 @click.argument("username")
+@format_option("jsonl: one token per line; csv: one row each.")
 @with_options(COMMON)
-def tokens_list(username, **flags):
+def tokens_list(username, fmt, **flags):
     """List a user's tokens (never their secrets)."""
-    found = user_store(flags).list_tokens(username)
-    rows = [
-        (t.id, t.label or "-", t.status(), when(t.created_at), when(t.expires_at, "never"),
-         when(t.last_used_at, "never"))
-        for t in found
-    ]
-    click.echo(table(("ID", "NAME", "STATUS", "CREATED", "EXPIRES", "LAST USED"), rows))
+    listing = Listing(fmt, TOKEN_COLUMNS)
+    listing.add(token_json(token) for token in user_store(flags).list_tokens(username))
+    listing.finish()
+
+
+TOKEN_COLUMNS = (
+    Column("ID", "id"), Column("NAME", "name"), Column("STATUS", "status"),
+    Column("CREATED", lambda t: when(t["created_at"])), Column("EXPIRES", lambda t: when(t["expires_at"]) or "never"),
+    Column("LAST USED", lambda t: when(t["last_used_at"]) or "never"),
+)
+
+
+def token_json(token) -> dict:
+    moments = {name: getattr(token, name) for name in ("created_at", "expires_at", "revoked_at", "last_used_at")}
+    return {"id": token.id, "username": token.username, "name": token.label, "status": token.status(),
+            **{name: moment.isoformat() if moment else None for name, moment in moments.items()}}
 
 
 @tokens.command("revoke")
@@ -192,17 +213,23 @@ def tokens_revoke(token_id, **flags):
 
 
 @click.command("plugins")
+@format_option("jsonl: one plugin per line; csv: one row each.")
 @with_options(["aibridge-disable-plugins", *COMMON])
-def plugins(**flags):
+def plugins(fmt, **flags):
     """List the plugins and the hooks each implements."""
     from .plugins import load_plugins, plugin_names
 
     config = load_config(with_group_flags(flags))
     pm, problems = load_plugins(config.disable_plugins)
-    rows = [(name, ", ".join(hook_names(pm, name))) for name in plugin_names(pm)]
-    rows += [(problem.name, f"(not loaded) {problem.error}") for problem in problems]
-    rows += [(name, "(disabled)") for name in config.disable_plugins]
-    click.echo(table(("PLUGIN", "HOOKS"), rows))
+    listing = Listing(fmt, PLUGIN_COLUMNS, csv_row=lambda p: {**p, "hooks": " ".join(p["hooks"])})
+    listing.add({"name": name, "enabled": True, "hooks": hook_names(pm, name)} for name in plugin_names(pm))
+    listing.add({"name": p.name, "enabled": False, "hooks": [], "problem": f"(not loaded) {p.error}"} for p in problems)
+    listing.add({"name": name, "enabled": False, "hooks": []} for name in config.disable_plugins)
+    listing.finish()
+
+
+PLUGIN_COLUMNS = (Column("PLUGIN", "name"),
+                  Column("HOOKS", lambda p: p["hooks"] if p["enabled"] else p.get("problem", "(disabled)")))
 
 
 @click.command("providers")
@@ -254,18 +281,6 @@ def user_store(flags: Mapping) -> UserStore:
 
     config = load_config(flags)
     return UserStore(open_database(config.database_path))
-
-
-def table(headers: tuple[str, ...], rows: list[tuple]) -> str:
-    """Columns aligned with two spaces between them."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [headers, *rows]]
-    return "\n".join(lines)
-
-
-def when(moment: dt.datetime | None, missing: str = "-") -> str:
-    """A UTC timestamp to the minute."""
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else missing
 
 
 def build_cli(environ: Mapping[str, str] = os.environ, disabled: tuple[str, ...] | None = None) -> click.Group:

@@ -129,3 +129,33 @@ def collector(gateway, upstream):
     gateway.pm.register(plugin, name="test-collector")
     yield plugin
     gateway.pm.unregister(plugin)
+
+
+# A fresh virtualenv with aibridge installed as docs/deployment.md says, from wheels of this
+# environment (no package index): built once per test session, for the install and plugin-doc tests.
+
+DEPLOYMENT_DOC = Path(__file__).resolve().parent.parent / "docs" / "deployment.md"
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory) -> Path:
+    from wheelhouse import build_wheelhouse
+
+    return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
+
+
+@pytest.fixture(scope="session")
+def installed_venv(tmp_path_factory, wheelhouse) -> Path:
+    """The bin directory of a new virtualenv where the deployment guide's ``pip install`` line was run."""
+    from wheelhouse import fresh_venv, offline_pip_environ, source_copy
+
+    match = re.search(r"^pip install '(aibridge\[gunicorn\])'$", DEPLOYMENT_DOC.read_text(), re.M)
+    assert match, "docs/deployment.md no longer says: pip install 'aibridge[gunicorn]'"
+    root = tmp_path_factory.mktemp("install")
+    source = source_copy(root / "source")
+    bin_dir = fresh_venv(root / "venv")
+    requirement = match.group(1).replace("aibridge", str(source), 1)  # the same extras, from this source
+    done = subprocess.run([bin_dir / "pip", "install", "--no-index", "--find-links", wheelhouse, requirement],
+                          env=offline_pip_environ(dict(os.environ)), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return bin_dir

@@ -131,17 +131,24 @@ def test_default_limit_is_100_and_limit_bounds(audit):
     ({"limit": "1001"}, "limit", "must be between 1 and 1000, got 1001"),
     ({"limit": "ten"}, "limit", "'ten' is not a whole number between 1 and 1000"),
     ({"q": "colour:blue"}, "q", "unknown filter 'colour'; known: initiator, provider, model, client, status, "
-                                "started_after, started_before"),
+                                "session, started_after, started_before"),
     ({"q": "alice"}, "q", "'alice' is not a filter: write key:value, keys: initiator, provider, model, client, "
-                          "status, started_after, started_before"),
+                          "status, session, started_after, started_before"),
     ({"q": 'client:"Claude Code'}, "q", "cannot split into filters (No closing quotation); "
                                         "quote values with spaces"),
     ({"q": "model:a model:b"}, "q", "filter 'model' is given twice"),
     ({"q": "model:"}, "q", "model: is empty"),
-    ({"q": "started_after:yesterday"}, "q", "started_after: 'yesterday' is not an RFC 3339 timestamp with a time "
-                                            "zone, e.g. 2025-01-02T15:04:05Z"),
-    ({"q": "started_before:2025-03-01T00:00:00"}, "q", "started_before: '2025-03-01T00:00:00' is not an RFC 3339 "
-                                                       "timestamp with a time zone, e.g. 2025-01-02T15:04:05Z"),
+    ({"q": "started_after:yesterday"}, "q", "started_after: 'yesterday' is not a time: use a duration before now "
+                                            "(7d, 24h, 90m), a UTC day (2026-12-01) or an RFC 3339 time "
+                                            "(2025-01-02T15:04:05Z)"),
+    ({"q": "started_before:2025-03-01T00:00:00"}, "q", "started_before: '2025-03-01T00:00:00' has no time zone: add "
+                                                       "Z for UTC or an offset, e.g. 2025-01-02T15:04:05Z"),
+    ({"q": "started_after:2025-02-30"}, "q", "started_after: '2025-02-30' is not a day of the calendar (use a "
+                                             "duration before now (7d, 24h, 90m), a UTC day (2026-12-01) or an RFC "
+                                             "3339 time (2025-01-02T15:04:05Z))"),
+    ({"q": "status:done"}, "q", "status: unknown status 'done'; known: completed, failed, client_disconnected, "
+                                "interrupted"),
+    ({"q": "initiator:ghost"}, "q", "initiator: no user 'ghost' (by username or id)"),
     ({"q": "started_after:2025-03-02T00:00:00Z started_before:2025-03-01T00:00:00Z"}, "q",
      "started_before: must be later than started_after"),
     ({"after_id": "nope"}, "after_id", "no interception 'nope' matches these filters"),
@@ -256,8 +263,11 @@ def test_cli_csv_without_results_still_has_its_header(audit):
 
 @pytest.mark.parametrize("options, message", [
     (["--limit", "0"], "aibridge: error: --limit: must be between 1 and 1000, got 0"),
-    (["--started-after", "tomorrow"], "aibridge: error: --started-after: 'tomorrow' is not an RFC 3339 timestamp "
-                                      "with a time zone, e.g. 2025-01-02T15:04:05Z"),
+    (["--started-after", "tomorrow"], "aibridge: error: --started-after: 'tomorrow' is not a time: use a duration "
+                                      "before now (7d, 24h, 90m), a UTC day (2026-12-01) or an RFC 3339 time "
+                                      "(2025-01-02T15:04:05Z)"),
+    (["--status", "done"], "aibridge: error: --status: unknown status 'done'; known: completed, failed, "
+                           "client_disconnected, interrupted"),
     (["--initiator", "me"], "aibridge: error: --initiator: 'me' only means something to the API, where you are "
                             "signed in"),
     (["--after-id", "nope"], "aibridge: error: --after-id: no interception 'nope' matches these filters"),

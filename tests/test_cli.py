@@ -1,5 +1,6 @@
 """The ``aibridge`` command line: users, tokens, plugins, and one-line configuration errors."""
 
+import json
 import re
 import subprocess
 import sys
@@ -40,7 +41,7 @@ def test_users_create_and_list(run):
     assert created.exit_code == 0, created.output
     assert created.stdout.startswith("created owner alice (id ")
     assert run("users", "create", "bob").exit_code == 0
-    listed = run("users", "list")
+    listed = run("users", "list", "--format", "table")
     assert listed.exit_code == 0
     lines = listed.stdout.splitlines()
     assert lines[0].split() == ["USERNAME", "EMAIL", "ROLE", "STATUS", "CREATED", "ID"]
@@ -64,7 +65,7 @@ def test_tokens_list_and_revoke(run):
     run("users", "create", "alice")
     token = run("tokens", "create", "alice", "--name", "ci").stdout.strip()
     token_id = token.split("_")[1]
-    listed = run("tokens", "list", "alice")
+    listed = run("tokens", "list", "alice", "--format", "table")
     assert listed.exit_code == 0
     header, row = listed.stdout.splitlines()
     assert header.split() == ["ID", "NAME", "STATUS", "CREATED", "EXPIRES", "LAST", "USED"]
@@ -72,13 +73,15 @@ def test_tokens_list_and_revoke(run):
     assert token not in listed.stdout and token.split("_", 2)[2] not in listed.stdout
     revoked = run("tokens", "revoke", token_id)
     assert revoked.exit_code == 0 and revoked.stdout == f"revoked token {token_id} of alice\n"
-    assert run("tokens", "list", "alice").stdout.splitlines()[1].split()[2] == "revoked"
+    assert [t["status"] for t in json.loads(run("tokens", "list", "alice").stdout)] == ["revoked"]
 
 
 def test_lifetime_zero_never_expires(run):
     run("users", "create", "alice")
     assert run("tokens", "create", "alice", "--lifetime", "0").exit_code == 0
-    assert run("tokens", "list", "alice").stdout.splitlines()[1].split()[-2:] == ["never", "never"]
+    assert run("tokens", "list", "alice", "--format", "table").stdout.splitlines()[1].split()[-2:] == ["never", "never"]
+    [listed] = json.loads(run("tokens", "list", "alice").stdout)
+    assert (listed["expires_at"], listed["last_used_at"]) == (None, None)
 
 
 def test_suspend_and_activate(run):
@@ -138,7 +141,7 @@ def test_server_help_lists_every_option(run):
 
 
 def test_plugins_lists_nothing_disabled(run):
-    result = run("plugins", env={"CODER_AIBRIDGE_DISABLE_PLUGINS": "recorder"})
+    result = run("plugins", "--format", "table", env={"CODER_AIBRIDGE_DISABLE_PLUGINS": "recorder"})
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0].split() == ["PLUGIN", "HOOKS"]
     assert re.search(r"^recorder\s+\(disabled\)$", result.stdout, re.M)
@@ -171,11 +174,11 @@ def hello_plugin(tmp_path, monkeypatch):
 
 def test_plugins_add_commands_and_are_listed(run, hello_plugin):
     assert run("hello", with_data_dir=False).stdout == "hello from a plugin\n"
-    listed = run("plugins")
+    listed = run("plugins", "--format", "table")
     assert re.search(r"^hello\s+aibridge_commands$", listed.stdout, re.M)
     disabled = run("hello", with_data_dir=False, env={"CODER_AIBRIDGE_DISABLE_PLUGINS": "hello"})
     assert disabled.exit_code == 2 and "No such command 'hello'" in disabled.stderr
-    assert re.search(r"^hello\s+\(disabled\)$", run("plugins", env={"CODER_AIBRIDGE_DISABLE_PLUGINS": "hello"}).stdout, re.M)
+    assert re.search(r"^hello\s+\(disabled\)$", run("plugins", "--format", "table", env={"CODER_AIBRIDGE_DISABLE_PLUGINS": "hello"}).stdout, re.M)
 
 
 def test_console_script_reports_configuration_errors_in_one_line(aibridge_script, process_environ):

@@ -35,7 +35,7 @@ def test_serves_healthz_and_stops_on_sigterm(aibridge_script, spawn, server_envi
     assert f"data: {data_dir}  (database {data_dir / 'aibridge.db'})" in server.stderr
     assert f"{aibridge_script} users create admin --role owner --data-dir {data_dir}" in server.stderr
     assert f"{aibridge_script} tokens create admin --data-dir {data_dir}" in server.stderr
-    assert "providers: openai, anthropic" in server.stderr
+    assert "providers: (none ready)" in server.stderr  # no keys, BYOK off: see test_provider_keys.py
     assert '"GET /healthz HTTP/1.1" 200' in server.stderr  # the access log goes through the log setup
 
 

@@ -113,9 +113,10 @@ def test_a_member_sees_only_their_own(usage):
 @pytest.mark.parametrize("params, field, detail", [
     ({"group_by": "week"}, "group_by", "'week' is not one of user, model, provider, client, day"),
     ({"started_after": "last monday"}, "started_after",
-     "'last monday' is not an RFC 3339 timestamp with a time zone, e.g. 2025-01-02T15:04:05Z"),
-    ({"started_before": "2025-03-01"}, "started_before",
-     "'2025-03-01' is not an RFC 3339 timestamp with a time zone, e.g. 2025-01-02T15:04:05Z"),
+     "'last monday' is not a time: use a duration before now (7d, 24h, 90m), a UTC day (2026-12-01) or an RFC 3339 "
+     "time (2025-01-02T15:04:05Z)"),
+    ({"started_before": "2025-03-01T00:00"}, "started_before",
+     "'2025-03-01T00:00' has no time zone: add Z for UTC or an offset, e.g. 2025-01-02T15:04:05Z"),
     ({"started_after": "2025-03-02T00:00:00Z", "started_before": "2025-03-02T00:00:00Z"}, "started_before",
      "must be later than started_after"),
 ])
@@ -155,5 +156,5 @@ def test_cli_csv_and_jsonl(usage):
 def test_cli_bad_time_is_one_line_and_status_2(usage):
     result = cli("usage", "--data-dir", str(usage.data_dir), "--started-before", "soon")
     assert result.exit_code == 2
-    assert result.output == ("aibridge: error: --started-before: 'soon' is not an RFC 3339 timestamp with a time "
-                             "zone, e.g. 2025-01-02T15:04:05Z\n")
+    assert result.output == ("aibridge: error: --started-before: 'soon' is not a time: use a duration before now "
+                             "(7d, 24h, 90m), a UTC day (2026-12-01) or an RFC 3339 time (2025-01-02T15:04:05Z)\n")

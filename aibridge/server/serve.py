@@ -28,6 +28,7 @@ from ..config.values import split_address
 from .connections import ConnectionTracker, EdgeLimits, raise_open_file_limit, refuse_at_capacity
 from .handler import GatewayHandler
 from ..logs import ACCESS_LOGGER
+from ..provider_keys import ready, without_key
 from .reload import reload_configuration
 
 log = logging.getLogger("aibridge.server")
@@ -146,12 +147,14 @@ def startup_banner(config: Config, sockaddr) -> str:
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     program = _program_name()
     data_dir = shlex.quote(str(config.data_dir))
-    names = ", ".join(p.name for p in config.providers) or "(none)"
+    names = ", ".join(p.name for p in ready(config)) or "(none ready)"
     lines = [
         f"aibridge listening on {url}",
         f"  providers: {names}  (clients use {url}/api/v2/ai-gateway/<name>/; /api/v2/aibridge/<name>/ works too)",
-        f"  data: {config.data_dir}  (database {config.database_path})",
     ]
+    if without_key(config):
+        lines.append(f"  not ready (no key, BYOK off; see the warnings): {', '.join(p.name for p in without_key(config))}")
+    lines.append(f"  data: {config.data_dir}  (database {config.database_path})")
     if not config.enabled:
         lines.append("  note: AI Gateway is not enabled; set CODER_AI_GATEWAY_ENABLED=true or --ai-gateway-enabled")
     owner = _first_owner(config)

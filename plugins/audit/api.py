@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, request
 import aibridge
 
 from ..storage import reading
-from .filters import TIME_KEYS, BadParameter, build_filter, parse_limit, parse_q
+from .filters import TIME_KEYS, BadParameter, UnknownInitiator, build_filter, parse_limit, parse_q
 from .interceptions import list_interceptions
 from .usage import parse_group_by, usage_summary
 
@@ -30,6 +30,8 @@ def interceptions():
         limit = parse_limit(request.args.get("limit"))
         with reading(database_path.get()) as conn:
             answer = list_interceptions(conn, where, limit, request.args.get("after_id") or None)
+    except UnknownInitiator as error:  # the filter came inside q: report q, and say which filter
+        return _bad_request(BadParameter("q", str(error)))
     except BadParameter as error:
         return _bad_request(error)
     return jsonify(answer)

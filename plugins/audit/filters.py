@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shlex
 
-from ..storage import InterceptionFilter
+import aibridge
 
-FILTER_KEYS = ("initiator", "provider", "model", "client", "status", "started_after", "started_before")
+from ..storage import InterceptionFilter, is_known_initiator
+
+# key -> the InterceptionFilter field it sets
+FILTER_FIELDS = {"initiator": "initiator", "provider": "provider", "model": "model", "client": "client",
+                 "status": "status", "session": "client_session_id", "started_after": "started_after",
+                 "started_before": "started_before"}  # fmt: skip
+FILTER_KEYS = tuple(FILTER_FIELDS)
 TIME_KEYS = ("started_after", "started_before")
+STATUSES = ("completed", "failed", "client_disconnected", "interrupted")
 ME = "me"
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
-RFC3339_EXAMPLE = "2025-01-02T15:04:05Z"
 
 
 class BadParameter(ValueError):
@@ -23,6 +28,10 @@ class BadParameter(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class UnknownInitiator(BadParameter):
+    """``initiator`` names nobody: no such user, and nobody of that name or id was ever recorded."""
 
 
 def parse_q(q: str) -> dict[str, str]:
@@ -60,12 +69,20 @@ def build_filter(values: dict[str, str | None], actor_id: str | None = None,
             if actor_id is None:
                 raise BadParameter(key, "'me' only means something to the API, where you are signed in")
             fields[key] = actor_id
+        elif key == "status" and value not in STATUSES:
+            raise BadParameter(key, f"unknown status {value!r}; known: {', '.join(STATUSES)}")
         else:
-            fields[key] = value
+            fields[FILTER_FIELDS[key]] = value
     result = InterceptionFilter(**fields, visible_to=None if sees_everyone else actor_id)
     if result.started_after and result.started_before and result.started_after >= result.started_before:
         raise BadParameter("started_before", "must be later than started_after")
     return result
+
+
+def check_initiator(conn, where: InterceptionFilter) -> None:
+    """An initiator that names nobody is an error, not an empty answer (a misspelt name would look like no use)."""
+    if where.initiator is not None and not is_known_initiator(conn, where.initiator):
+        raise UnknownInitiator("initiator", f"no user {where.initiator!r} (by username or id)")
 
 
 def parse_limit(value: str | int | None) -> int:
@@ -81,12 +98,8 @@ def parse_limit(value: str | int | None) -> int:
     return limit
 
 
-def _parse_time(key: str, value: str) -> dt.datetime:
-    """An RFC 3339 time with a time zone; BadParameter says what is expected."""
+def _parse_time(key: str, value: str):
     try:
-        parsed = dt.datetime.fromisoformat(value.strip().upper())
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise BadParameter(key, f"{value!r} is not an RFC 3339 timestamp with a time zone, e.g. {RFC3339_EXAMPLE}")
-    return parsed
+        return aibridge.parse_time(value)
+    except ValueError as error:
+        raise BadParameter(key, str(error)) from None

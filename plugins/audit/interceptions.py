@@ -12,12 +12,13 @@ from ..storage import (
     count_interceptions,
     interceptions_page,
 )
-from .filters import BadParameter
+from .filters import BadParameter, check_initiator
 
 
 def list_interceptions(conn, where: InterceptionFilter, limit: int,
                        after_id: str | None = None) -> dict[str, Any]:
     """``{"count": matching interceptions, "results": one page}``; the page starts after ``after_id``."""
+    check_initiator(conn, where)
     count = count_interceptions(conn, where)
     try:
         rows = interceptions_page(conn, where, limit, after_id)

@@ -1,12 +1,10 @@
-"""How the audit commands print: JSON (as the API answers), JSON lines, or CSV."""
+"""What the audit commands print: table columns, and the flat CSV rows of interceptions and usage groups."""
 
 from __future__ import annotations
 
-import csv
-import json
-from typing import IO, Any, Iterable
+from typing import Any
 
-FORMATS = ("json", "jsonl", "csv")
+from aibridge import Column
 
 INTERCEPTION_CSV_COLUMNS = (
     "id", "initiator_id", "initiator_username", "provider", "provider_name", "model", "client",
@@ -18,6 +16,28 @@ INTERCEPTION_CSV_COLUMNS = (
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens")
 
 
+def _tokens(interception: dict, field: str) -> int:
+    return sum(usage[field] or 0 for usage in interception["token_usages"])
+
+
+def _prompt(interception: dict) -> str:
+    return "\n".join(prompt["prompt"] or "" for prompt in interception["user_prompts"])
+
+
+INTERCEPTION_COLUMNS = (
+    Column("STARTED", lambda i: i["started_at"][:19].replace("T", " ") + " UTC"),  # stored in UTC
+    Column("USER", lambda i: i["initiator"]["username"]),
+    Column("PROVIDER", "provider_name"),
+    Column("MODEL", "model"),
+    Column("CLIENT", "client", max_width=24),
+    Column("STATUS", "status"),
+    Column("IN", lambda i: _tokens(i, "input_tokens")),
+    Column("OUT", lambda i: _tokens(i, "output_tokens")),
+    Column("PROMPT", _prompt, max_width=40),
+    Column("ID", "id"),
+)
+
+
 def interception_csv_row(interception: dict[str, Any]) -> dict[str, Any]:
     """One CSV row per interception: its fields, token sums, the prompt and the tools it called."""
     row = {name: interception.get(name) for name in INTERCEPTION_CSV_COLUMNS}
@@ -27,12 +47,36 @@ def interception_csv_row(interception: dict[str, Any]) -> dict[str, Any]:
     row["error_kind"], row["upstream_status"], row["error_message"] = (
         error.get("kind"), error.get("upstream_status"), error.get("message"))
     for field in TOKEN_FIELDS:
-        row[field] = sum(usage[field] or 0 for usage in interception["token_usages"])
-    row["prompt"] = "\n".join(prompt["prompt"] or "" for prompt in interception["user_prompts"])
+        row[field] = _tokens(interception, field)
+    row["prompt"] = _prompt(interception)
     row["tools"] = " ".join(tool["tool"] for tool in interception["tool_usages"])
     row["model_thoughts"] = len(interception["model_thoughts"])
-    row["metadata"] = json.dumps(interception["metadata"], sort_keys=True)
     return row
+
+
+# The columns that name a usage group, per --group-by; a totals row names itself in the first one.
+_GROUP_COLUMNS = {
+    "user": (Column("USER", lambda g: g["initiator"]["username"]),),
+    "model": (Column("MODEL", "model"),),
+    "provider": (Column("PROVIDER", "provider"), Column("NAME", "provider_name")),
+    "client": (Column("CLIENT", "client"),),
+    "day": (Column("DAY", "day"),),
+}
+_SUM_COLUMNS = (
+    Column("INTERCEPTIONS", "interceptions"), Column("INPUT", "input_tokens"), Column("OUTPUT", "output_tokens"),
+    Column("CACHE READ", "cache_read_input_tokens"), Column("CACHE WRITE", "cache_write_input_tokens"),
+)
+
+
+def usage_columns(group_by: str) -> tuple[Column, ...]:
+    first, *rest = _GROUP_COLUMNS[group_by]
+    named_total = Column(first.heading, lambda g: "total" if g.get("total") else first.cell(g))
+    return (named_total, *rest, *_SUM_COLUMNS)
+
+
+def usage_total_row(totals: dict[str, int]) -> dict[str, Any]:
+    """The table's last row: the totals, under the group column."""
+    return {"total": True, **totals}
 
 
 def usage_csv_row(entry: dict[str, Any]) -> dict[str, Any]:
@@ -42,42 +86,3 @@ def usage_csv_row(entry: dict[str, Any]) -> dict[str, Any]:
     if initiator is not None:
         row = {"initiator_id": initiator["id"], "initiator_username": initiator["username"], **row}
     return row
-
-
-class Printer:
-    """Writes results to ``out`` in one format; JSON needs the whole answer, the others stream."""
-
-    def __init__(self, out: IO[str], fmt: str, csv_columns: Iterable[str] | None = None, to_csv_row=None):
-        self.out = out
-        self.fmt = fmt
-        self.csv_columns = list(csv_columns) if csv_columns else None
-        self.to_csv_row = to_csv_row
-        self._csv = None
-
-    def answer(self, answer: dict[str, Any]) -> None:
-        """Print a whole answer ({..., "results": [...]})."""
-        if self.fmt == "json":
-            json.dump(answer, self.out, indent=2, ensure_ascii=False)
-            self.out.write("\n")
-        else:
-            self.results(answer["results"])
-
-    def results(self, results: list[dict[str, Any]]) -> None:
-        """Print some results (JSON lines or CSV rows)."""
-        for result in results:
-            if self.fmt == "jsonl":
-                self.out.write(json.dumps(result, ensure_ascii=False) + "\n")
-            else:
-                self._csv_writer(result).writerow(self.to_csv_row(result))
-
-    def finish(self) -> None:
-        """A CSV export with known columns gets its header even when there were no results."""
-        if self.fmt == "csv" and self._csv is None and self.csv_columns:
-            self._csv_writer({})
-
-    def _csv_writer(self, first: dict[str, Any]):
-        if self._csv is None:
-            columns = self.csv_columns or list(self.to_csv_row(first))
-            self._csv = csv.DictWriter(self.out, fieldnames=columns, lineterminator="\n")
-            self._csv.writeheader()
-        return self._csv

@@ -6,7 +6,7 @@ import click
 
 import aibridge
 
-from ..storage import count_expired, open_for_writing, purge
+from ..storage import count_expired, count_expired_interceptions, open_for_writing, purge
 from .job import cutoff_for, utcnow
 
 
@@ -17,8 +17,9 @@ def retention_group():
 
 @retention_group.command("purge")
 @click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+@aibridge.progress_option()
 @aibridge.config_options("aibridge-retention", "data-dir", "config")
-def purge_command(dry_run, **flags):
+def purge_command(dry_run, progress, **flags):
     """Delete interceptions that ended before now minus the retention period, with their records."""
     config = aibridge.load_config(flags)
     if not config.retention:
@@ -33,6 +34,9 @@ def purge_command(dry_run, **flags):
         if dry_run:
             click.echo(f"would remove {count_expired(db.conn, cutoff).describe()}")
         else:
-            click.echo(f"removed {purge(db.conn, cutoff).describe()}")
+            total = count_expired_interceptions(db.conn, cutoff)
+            with aibridge.Progress("purging", total=total, unit="interceptions", show=progress) as shown:
+                result = purge(db.conn, cutoff, removed=shown.advance)
+            click.echo(f"removed {result.describe()}")
     finally:
         db.close()

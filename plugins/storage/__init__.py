@@ -9,8 +9,14 @@ PostgreSQL lands here too.
 from .database import RecordStore, StoreMissing, ensure_tables, is_refused, open_for_writing, reading
 from .instances import GoneInstance, Instance, gone_instances, lock_if_free, others_alive
 from .interception_filter import InterceptionFilter
-from .interceptions import UnknownInterception, child_records, count_interceptions, interceptions_page
-from .purge import BATCH_SIZE, PurgeResult, count_expired, purge
+from .interceptions import (
+    UnknownInterception,
+    child_records,
+    count_interceptions,
+    interceptions_page,
+    is_known_initiator,
+)
+from .purge import BATCH_SIZE, PurgeResult, count_expired, count_expired_interceptions, purge
 from .schema import CHILD_TABLES, INTERCEPTIONS
 from .usage import TOKEN_COLUMNS, USAGE_GROUPS, usage_by_group
 from .rows import RecordIds
@@ -28,7 +34,8 @@ __all__ = [
     "Instance", "GoneInstance", "gone_instances", "others_alive", "lock_if_free",
     # Reading them back
     "InterceptionFilter", "UnknownInterception", "count_interceptions", "interceptions_page", "child_records",
+    "is_known_initiator",
     "TOKEN_COLUMNS", "USAGE_GROUPS", "usage_by_group",
     # Purging what is past retention
-    "BATCH_SIZE", "PurgeResult", "purge", "count_expired",
+    "BATCH_SIZE", "PurgeResult", "purge", "count_expired", "count_expired_interceptions",
 ]

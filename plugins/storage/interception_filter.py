@@ -17,6 +17,7 @@ class InterceptionFilter:
     model: str | None = None
     client: str | None = None
     status: str | None = None  # completed, failed, client_disconnected, interrupted
+    client_session_id: str | None = None  # the client's session (Claude Code, Codex, ...)
     started_after: dt.datetime | None = None  # inclusive
     started_before: dt.datetime | None = None  # exclusive
     visible_to: str | None = None
@@ -33,7 +34,7 @@ class InterceptionFilter:
         if self.provider is not None:
             conditions.append(f"({alias}.provider = :provider OR {alias}.provider_name = :provider)")
             params["provider"] = self.provider
-        for name in ("model", "client", "status"):
+        for name in ("model", "client", "status", "client_session_id"):
             if getattr(self, name) is not None:
                 conditions.append(f"{alias}.{name} = :{name}")
                 params[name] = getattr(self, name)

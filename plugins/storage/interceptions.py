@@ -25,6 +25,18 @@ def count_interceptions(conn: sqlite3.Connection, where: InterceptionFilter) -> 
     return conn.execute(f"SELECT count(*) AS n FROM interceptions i WHERE {condition}", params).fetchone()["n"]
 
 
+def is_known_initiator(conn: sqlite3.Connection, name_or_id: str) -> bool:
+    """A user of the gateway has this username or id, or an interception was recorded under it.
+
+    The second covers people an authentication plugin lets in without a user row.
+    """
+    for sql in ("SELECT 1 FROM users WHERE id = :who OR username = :who LIMIT 1",
+                "SELECT 1 FROM interceptions WHERE initiator_id = :who OR initiator_username = :who LIMIT 1"):
+        if conn.execute(sql, {"who": name_or_id}).fetchone() is not None:
+            return True
+    return False
+
+
 def interceptions_page(conn: sqlite3.Connection, where: InterceptionFilter, limit: int,
                        after_id: str | None = None) -> list[dict[str, Any]]:
     """Up to ``limit`` matching interceptions, newest first, after the one with id ``after_id`` if given."""

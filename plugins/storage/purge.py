@@ -37,10 +37,12 @@ class PurgeResult:
 
 
 def purge(conn: sqlite3.Connection, cutoff: dt.datetime, batch_size: int = BATCH_SIZE,
-          keep_going: Callable[[], bool] = lambda: True) -> PurgeResult:
+          keep_going: Callable[[], bool] = lambda: True,
+          removed: Callable[[int], None] = lambda interceptions: None) -> PurgeResult:
     """Delete expired interceptions and their records, one transaction per ``batch_size`` interceptions.
 
     ``keep_going`` is asked between batches; returning False stops early (on shutdown).
+    ``removed`` is told how many interceptions each batch removed (for progress).
     """
     result = PurgeResult(cutoff)
     params = {"cutoff": to_db(cutoff), "limit": batch_size}
@@ -61,6 +63,7 @@ def purge(conn: sqlite3.Connection, cutoff: dt.datetime, batch_size: int = BATCH
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        removed(len(ids))
         if len(ids) < batch_size or not keep_going():
             return result
 
@@ -70,8 +73,14 @@ def count_expired(conn: sqlite3.Connection, cutoff: dt.datetime) -> PurgeResult:
     result = PurgeResult(cutoff)
     params = {"cutoff": to_db(cutoff)}
     expired_ids = f"SELECT id FROM {INTERCEPTIONS} WHERE {_EXPIRED}"
-    result.rows[INTERCEPTIONS] = conn.execute(f"SELECT count(*) FROM ({expired_ids})", params).fetchone()[0]
+    result.rows[INTERCEPTIONS] = count_expired_interceptions(conn, cutoff)
     for table in CHILD_TABLES:
         sql = f"SELECT count(*) FROM {table} WHERE interception_id IN ({expired_ids})"
         result.rows[table] = conn.execute(sql, params).fetchone()[0]
     return result
+
+
+def count_expired_interceptions(conn: sqlite3.Connection, cutoff: dt.datetime) -> int:
+    """How many interceptions :func:`purge` would remove (not counting their records)."""
+    sql = f"SELECT count(*) FROM {INTERCEPTIONS} WHERE {_EXPIRED}"
+    return conn.execute(sql, {"cutoff": to_db(cutoff)}).fetchone()[0]
