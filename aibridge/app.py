@@ -24,7 +24,7 @@ def create_app(config: Config | None = None, plugin_manager=None) -> Flask:
         from .config.loader import load_config
 
         config = load_config()
-    for warning in (*config.warnings, *missing_key_warnings(config)):  # a misspelt variable, a provider without key
+    for warning in config.warnings:  # e.g. a misspelt CODER_AI_GATEWAY_* variable
         log.warning(warning)
     warn_about_shared_data_files(config.data_dir, config.database_path)
     pm = plugin_manager or make_plugin_manager(config.disable_plugins)
@@ -43,6 +43,8 @@ def create_app(config: Config | None = None, plugin_manager=None) -> Flask:
     app.register_blueprint(relay_blueprint)
     app.register_blueprint(status_blueprint)
     start_plugins(pm, app, config)
+    for warning in missing_key_warnings(config):  # once it is sure to serve: a refusal to start stays one line
+        log.warning(warning)
     return app
 
 

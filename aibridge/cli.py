@@ -237,15 +237,15 @@ PLUGIN_COLUMNS = (Column("PLUGIN", "name"),
               help="The running gateway [env CODER_URL; default: from --http-address].")
 @click.option("--token", envvar="CODER_SESSION_TOKEN", default=None, metavar="TOKEN",
               help="An owner's gateway token [env CODER_SESSION_TOKEN].")
-@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer instead of a table.")
+@format_option("json: the API's providers; jsonl: one instance per line; csv: one row each.")
 @with_options(["http-address", *COMMON])
-def providers(url, token, as_json, **flags):
+def providers(url, token, fmt, **flags):
     """Show each provider instance: its keys (masked) and their state, circuit breakers, fallback.
 
     Asks the running gateway; when none answers, shows the configuration (states unknown).
     """
     from .resilience.status import configured_status
-    from .status_cli import Refused, ServerUnreachable, fetch_status, local_url, render
+    from .status_cli import COLUMNS, Refused, ServerUnreachable, fetch_status, local_url
 
     config = load_config(flags)
     url = url or local_url(config.http_address)
@@ -257,7 +257,10 @@ def providers(url, token, as_json, **flags):
         click.echo(f"aibridge: no gateway answers at {url} ({error}): showing the configuration, "
                    "without the states of keys and circuit breakers", err=True)
         answer = {"providers": [status.as_dict() for status in configured_status(config)]}
-    click.echo(json.dumps(answer, indent=2) if as_json else render(answer["providers"]))
+    listing = Listing(fmt, COLUMNS, csv_row=lambda p: {key: json.dumps(value) if isinstance(value, (list, dict)) else value
+                                                       for key, value in p.items()})
+    listing.add(answer["providers"])
+    listing.finish()
 
 
 def with_group_flags(flags: Mapping) -> dict:

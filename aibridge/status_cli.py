@@ -1,4 +1,4 @@
-"""``aibridge providers``: the provider status of a running gateway as a table.
+"""``aibridge providers``: the provider status of a running gateway, one row per instance.
 
 The states (keys cooling down or refused, breakers open) live in the server
 process, so the command asks its API (``GET /api/v2/aibridge/providers``)
@@ -13,6 +13,7 @@ import math
 import urllib.error
 import urllib.request
 
+from .output import Column
 from .resilience.status import UNKNOWN
 
 TIMEOUT = 10.0
@@ -51,16 +52,15 @@ def fetch_status(url: str, token: str | None) -> dict:
         raise ServerUnreachable(str(getattr(error, "reason", error))) from None
 
 
-def render(providers: list[dict]) -> str:
-    """One aligned row per instance."""
-    from .cli import table
-
-    rows = [
-        (p["name"], p["type"] + (" (bedrock)" if p["bedrock"] else ""), p["upstream"] or "-", _keys(p["keys"]),
-         _breakers(p), p["fallback"] or "-", _model_map(p["model_map"]))
-        for p in providers
-    ]
-    return table(("NAME", "TYPE", "UPSTREAM", "KEYS", "CIRCUIT BREAKERS", "FALLBACK", "MODEL MAP"), rows)
+COLUMNS = (
+    Column("NAME", "name"),
+    Column("TYPE", lambda p: p["type"] + (" (bedrock)" if p["bedrock"] else "")),
+    Column("UPSTREAM", "upstream"),
+    Column("KEYS", lambda p: _keys(p["keys"])),
+    Column("CIRCUIT BREAKERS", lambda p: _breakers(p)),
+    Column("FALLBACK", "fallback"),
+    Column("MODEL MAP", lambda p: _model_map(p["model_map"])),
+)
 
 
 def _keys(keys: list[dict]) -> str:

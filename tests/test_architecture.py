@@ -71,3 +71,19 @@ def test_nothing_outside_upstream_names_the_transports_exceptions():
             continue
         source = path.read_text(encoding="utf-8")
         assert "urllib3" not in source and "socket.timeout" not in source, path
+
+
+def test_every_package_is_listed_in_setup_cfg():
+    """A package missing from setup.cfg works in an editable install and breaks every real one."""
+    listed = set()
+    lines = (Path(PACKAGE.parent / "setup.cfg").read_text(encoding="utf-8")).splitlines()
+    start = lines.index("packages =") + 1
+    for line in lines[start:]:
+        if not line.startswith("    "):
+            break
+        listed.add(line.strip())
+    found = set()
+    for root, prefix in ((PACKAGE, "aibridge"), (PACKAGE.parent / "plugins", "aibridge_plugins")):
+        for init in root.rglob("__init__.py"):
+            found.add(".".join([prefix, *init.parent.relative_to(root).parts]))
+    assert found - listed == set()

@@ -58,7 +58,7 @@ def test_other_commands_work_with_a_warning(environ):
         done = run(environ, *args)
         assert done.returncode == 0, done.stderr
         assert done.stderr == WARNING
-    assert re.search(r"^broken +\(not loaded\) cannot be imported: ModuleNotFoundError", run(environ, "plugins").stdout,
+    assert re.search(r"^broken +\(not loaded\) cannot be imported: ModuleNotFoundError", run(environ, "plugins", "--format", "table").stdout,
                      re.M)
 
 

@@ -67,7 +67,7 @@ def test_an_argument_the_hook_does_not_give_stops_the_start(site):
 def test_the_command_line_warns_about_a_misspelled_hook_and_lists_the_plugin_as_not_loaded(site, capsys):
     install(site, "cli_typo", MISSPELLED)
     with pytest.raises(SystemExit) as exit:
-        main(["plugins"])
+        main(["plugins", "--format", "table"])
     assert exit.value.code == 0
     out, err = capsys.readouterr()
     assert err.count("\n") == 1 and err.startswith("aibridge: warning: plugin 'cli_typo' implements on_token_usages")

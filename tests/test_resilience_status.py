@@ -74,7 +74,7 @@ def run_cli(*args, env=None):
 
 def test_the_command_prints_a_running_servers_status_as_a_table(gw, upstream, tmp_path):
     cool_the_first_key(gw, upstream)
-    result = run_cli("providers", "--data-dir", str(tmp_path), env={"CODER_URL": gw.gateway.url,
+    result = run_cli("providers", "--format", "table", "--data-dir", str(tmp_path), env={"CODER_URL": gw.gateway.url,
                                                                     "CODER_SESSION_TOKEN": gw.token})
     assert result.exit_code == 0, result.output
     header, first, backup = result.stdout.splitlines()
@@ -85,8 +85,8 @@ def test_the_command_prints_a_running_servers_status_as_a_table(gw, upstream, tm
     assert backup.index("backup") == 0 and backup.rstrip().endswith("claude-sonnet-4-6=claude-sonnet-4-6-backup")
     assert header.index("KEYS") == first.index(mask(K1))  # aligned columns
 
-    as_json = run_cli("providers", "--json", "--url", gw.gateway.url, "--token", gw.token, "--data-dir", str(tmp_path))
-    assert json.loads(as_json.stdout) == status(gw, gw.token).json()
+    as_json = run_cli("providers", "--format", "json", "--url", gw.gateway.url, "--token", gw.token, "--data-dir", str(tmp_path))
+    assert json.loads(as_json.stdout) == status(gw, gw.token).json()["providers"]
 
 
 def test_the_command_needs_an_owners_token(gw, tmp_path):
@@ -101,7 +101,7 @@ def test_without_a_server_the_command_shows_the_configuration(clean_environ, tmp
                "CODER_AIBRIDGE_PROVIDER_0_FALLBACK": "azure", "CODER_AIBRIDGE_PROVIDER_1_TYPE": "openai",
                "CODER_AIBRIDGE_PROVIDER_1_NAME": "azure", "CODER_AIBRIDGE_CIRCUIT_BREAKER_ENABLED": "true",
                "CODER_HTTP_ADDRESS": f"127.0.0.1:{free_port()}"}
-    result = run_cli("providers", "--data-dir", str(tmp_path), env=environ)
+    result = run_cli("providers", "--format", "table", "--data-dir", str(tmp_path), env=environ)
     assert result.exit_code == 0, result.output
     assert result.stderr.startswith("aibridge: no gateway answers at http://127.0.0.1:")
     assert "showing the configuration, without the states of keys and circuit breakers" in result.stderr
