@@ -32,12 +32,15 @@ def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool) ->
     try:
         api = api_class(raw)
         api.check_supported()
+        api.model = provider.model_for(api.model)  # the recorded model is the one that answers
+        # Parts of the body are decoded only now (apis/request_body.py): they may still be refused.
+        interception = _interception(provider, api, actor)
+        prompt, tool_results = api.prompt(), api.tool_results()
     except BadRequest as exc:
         return error_response(shape, exc.status, str(exc))
 
-    api.model = provider.model_for(api.model)  # the recorded model is the one that answers
-    record = InterceptionLog(gateway.pm, _interception(provider, api, actor))
-    record.start(api.prompt(), api.tool_results())
+    record = InterceptionLog(gateway.pm, interception)
+    record.start(prompt, tool_results)
     try:
         return _send_and_relay(gateway, provider, path, api, actor, byok, record)
     except Exception:

@@ -18,6 +18,7 @@ _ASK_FOR_USAGE = b'"stream_options":{"include_usage":true},'
 class ChatCompletions(Api):
     name = "chat_completions"
     tool_loop = ChatLoop
+    fields = (*Api.fields, "stream_options", "n")
 
     def __init__(self, raw: bytes):
         super().__init__(raw)
@@ -38,7 +39,7 @@ class ChatCompletions(Api):
             inserted = _insert_first_member(self.raw, _ASK_FOR_USAGE)
             if inserted is not None:
                 return inserted
-        body = dict(self.body)
+        body = dict(self.body.whole())
         options = body.get("stream_options")
         body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
