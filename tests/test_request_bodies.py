@@ -44,6 +44,14 @@ def records_of(collector) -> dict:
     }
 
 
+def post_openai(gateway, token, collector, path: str, body: bytes) -> None:
+    """POST ``body`` to an OpenAI route and wait until its interception ended (the upstream has an answer queued)."""
+    response = requests.post(gateway.bridge_url("openai") + path, data=body,
+                             headers={"Authorization": f"Bearer {token}", "content-type": "application/json"}, timeout=10)
+    assert response.status_code == 200, response.text
+    collector.wait_for_ends()
+
+
 def assert_refused(response, message: str, upstream, collector) -> None:
     assert response.status_code == 400, response.text
     error = response.json()
@@ -188,10 +196,7 @@ def test_huge_integers_go_upstream_as_sent(gateway, token, upstream, collector):
 def test_responses_input_of_any_shape(gateway, token, upstream, collector, input_value, prompt):
     body = json.dumps({"model": GPT, "input": input_value}).encode()
     upstream.queue("openai/responses_blocking_text")
-    response = requests.post(gateway.bridge_url("openai") + "/v1/responses", data=body,
-                             headers={"Authorization": f"Bearer {token}", "content-type": "application/json"}, timeout=10)
-    assert response.status_code == 200, response.text
-    collector.wait_for_ends()
+    post_openai(gateway, token, collector, "/v1/responses", body)
     assert upstream.requests[0].body == body
     assert records_of(collector)["prompts"] == ([prompt] if prompt else [])
 
@@ -200,10 +205,7 @@ def test_responses_input_of_any_shape(gateway, token, upstream, collector, input
 def test_chat_messages_that_are_not_a_list_go_upstream_without_a_prompt(gateway, token, upstream, collector, messages):
     body = json.dumps({"model": GPT, "messages": messages}).encode()
     upstream.queue("openai/chat_blocking_text")
-    response = requests.post(gateway.bridge_url("openai") + "/v1/chat/completions", data=body,
-                             headers={"Authorization": f"Bearer {token}", "content-type": "application/json"}, timeout=10)
-    assert response.status_code == 200, response.text
-    collector.wait_for_ends()
+    post_openai(gateway, token, collector, "/v1/chat/completions", body)
     assert upstream.requests[0].body == body
     assert records_of(collector)["prompts"] == []
 
@@ -221,11 +223,7 @@ def test_chat_tool_results_after_the_last_assistant_turn(gateway, token, upstrea
         {"role": "system", "content": "Answer in one line."},
     ]
     upstream.queue("openai/chat_blocking_text")
-    body = json.dumps({"model": GPT, "messages": messages}).encode()
-    response = requests.post(gateway.bridge_url("openai") + "/v1/chat/completions", data=body,
-                             headers={"Authorization": f"Bearer {token}", "content-type": "application/json"}, timeout=10)
-    assert response.status_code == 200, response.text
-    collector.wait_for_ends()
+    post_openai(gateway, token, collector, "/v1/chat/completions", json.dumps({"model": GPT, "messages": messages}).encode())
     assert records_of(collector)["results"] == [("call_1", False, "18 C"), ("call_2", False, "21 C")]
     assert records_of(collector)["prompts"] == []
 
