@@ -248,3 +248,15 @@ def test_a_chunked_body_is_read_whole_and_forwarded_as_sent(gateway, token, upst
     collector.wait_for_ends()
     assert upstream.requests[0].body == body
     assert records_of(collector)["prompts"] == ["Now read a.py ✓"]
+
+
+def test_a_body_the_gateway_must_rewrite_is_read_whole_so_invalid_utf8_anywhere_is_refused(gateway, token, upstream, collector):
+    # A Chat stream whose client set stream_options without include_usage is re-serialised with it.
+    messages = [{"role": "user", "content": "first XX"}, {"role": "assistant", "content": "ok"}, {"role": "user", "content": "Say hello."}]
+    body = json.dumps({"model": GPT, "stream": True, "stream_options": {"include_obfuscation": False}, "messages": messages}).encode()
+    response = requests.post(gateway.bridge_url("openai") + "/v1/chat/completions", data=body.replace(b"XX", b"\xc3\x28"),
+                             headers={"Authorization": f"Bearer {token}", "content-type": "application/json"}, timeout=10)
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["error"]["message"]
+    assert upstream.requests == []
+    assert collector.records == []

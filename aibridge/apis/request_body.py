@@ -55,7 +55,7 @@ class RequestBody:
 
     ``fields`` are the members read as values; ``conversation`` is the member
     holding the turns (``messages`` or ``input``), whose list comes back as
-    :class:`Entries`. Asking for a member that is neither is a mistake in the
+    :class:`Entries` (or a plain list, when the standard module read the body). Asking for a member that is neither is a mistake in the
     caller (KeyError): it was skipped, not read.
     """
 
@@ -75,7 +75,7 @@ class RequestBody:
             self._whole = _standard_object(raw)
 
     def get(self, name: str, default=None):
-        """The member's value (a list of turns as Entries), or ``default`` when the body has none.
+        """The member's value, or ``default`` when the body has none.
 
         Raises BadRequest when the value is not valid JSON after all (invalid UTF-8).
         """
@@ -97,8 +97,7 @@ class RequestBody:
 
     def _decoded(self, name: str):
         if self._read is None:  # decoded whole by the standard module
-            value = self._whole.get(name, _ABSENT)
-            return Entries.of(value) if name == self._conversation and isinstance(value, list) else value
+            return self._whole.get(name, _ABSENT)
         value = getattr(self._read, name)
         if name == self._conversation:
             return Entries(value) if isinstance(value, list) else value
@@ -106,26 +105,17 @@ class RequestBody:
 
 
 class Entries(Sequence):
-    """The entries of ``messages`` / ``input``, each decoded on its first use (iterate ``reversed`` from the end)."""
+    """The entries of ``messages`` / ``input``, each decoded on its first use (``reversed`` reads from the end)."""
 
     def __init__(self, raw_entries: list):
         self._entries = raw_entries
         self._decoded: dict[int, Any] = {}
 
-    @classmethod
-    def of(cls, values: list) -> "Entries":
-        """Entries already decoded (the standard module's list)."""
-        entries = cls(values)
-        entries._decoded = dict(enumerate(values))
-        return entries
-
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        index = range(len(self._entries))[index]  # negative indices, IndexError
+    def __getitem__(self, index: int):
+        index = range(len(self._entries))[index]  # negative indices count from the end; IndexError past it
         if index not in self._decoded:
             self._decoded[index] = decode_value(self._entries[index])
         return self._decoded[index]
