@@ -41,6 +41,8 @@ class BadRequest(Exception):
 _CONVERSATION = Union[list[msgspec.Raw], str, dict[str, Any], int, float, bool, None]
 _ABSENT = msgspec.UNSET
 _EMPTY = msgspec.Raw()  # the default of a raw field: the member is not in the body
+# What the fast decoder raises for a body it refuses (msgspec 0.18 raises UnicodeDecodeError for bad UTF-8).
+_REFUSED = (msgspec.MsgspecError, ValueError)
 
 
 @functools.cache
@@ -69,7 +71,7 @@ class RequestBody:
             self._read = _decoder(fields, conversation).decode(raw)
         except RecursionError:
             raise BadRequest("request body is nested too deeply") from None
-        except msgspec.MsgspecError:
+        except _REFUSED:
             # Not strict JSON, or not the shapes above: the standard module decides, as it always did.
             self._read = None
             self._whole = _standard_object(raw)
@@ -127,7 +129,7 @@ def decode_value(raw) -> Any:
         return msgspec.json.decode(raw)
     except RecursionError:
         raise BadRequest("request body is nested too deeply") from None
-    except msgspec.MsgspecError:
+    except _REFUSED:
         return _standard(bytes(raw))
 
 
