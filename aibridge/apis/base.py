@@ -8,26 +8,18 @@ client gets from several rounds).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..records import Tool, ToolResult
+from .request_body import BadRequest, RequestBody
 from .tool_results import ReturnedResult
 
 if TYPE_CHECKING:  # the relay hands events in; the APIs never import it
     from ..relay.sse import Event
 
 log = logging.getLogger("aibridge.relay")
-
-
-class BadRequest(Exception):
-    """The client's request cannot be sent upstream; ``status`` and message go back in the API's shape."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 class StreamObserver:
@@ -64,27 +56,28 @@ class Api:
     name = ""
     error_shape = "openai"
     tool_loop: type["ToolLoop"] | None = None  # how the API takes part in the injected-tool loop
+    # The top-level members of a request body this API reads (the rest is skipped, see
+    # request_body.py): metadata holds Claude Code's session id, tools the client's own.
+    fields: tuple[str, ...] = ("model", "stream", "metadata", "tools")
+    conversation = "messages"  # the member holding the turns, read from the end
 
     def __init__(self, raw: bytes):
         self.raw = raw
-        try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            raise BadRequest(f"request body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise BadRequest("request body must be a JSON object")
-        model = body.get("model")
+        self.body = RequestBody(raw, self.fields, self.conversation)
+        model = self.body.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequest("model: field required")
-        self.body = body
         self.model = model
-        self.streaming = body.get("stream") is True
+        self.streaming = self.body.get("stream") is True
 
     def check_supported(self) -> None:
         """Raise BadRequest for requests the gateway cannot serve (e.g. 501 for an unsupported mode)."""
 
     def prompt(self) -> str | None:
-        """What the person typed in the request's last turn, per the recording rules (apis/prompts.py)."""
+        """What the person typed in the request's last turn, per the recording rules (apis/prompts.py).
+
+        Raises BadRequest when that turn is not valid JSON after all (invalid UTF-8), as tool_results does.
+        """
         return None
 
     def tool_results(self) -> list[ReturnedResult]:
@@ -139,7 +132,7 @@ class ToolLoop:
         return True
 
     @staticmethod
-    def client_tool_names(body: dict) -> set[str]:
+    def client_tool_names(body: RequestBody) -> set[str]:
         """Names of the client's own tools (``tools[].name``, as Messages and Responses put them)."""
         tools = body.get("tools")
         if not isinstance(tools, list):

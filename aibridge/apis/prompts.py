@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from .request_body import Entries
+
 # Roles of entries the client sends after the user's turn, which are not the person's.
 PASSED_OVER_ROLES = ("system", "developer")
 
@@ -47,7 +49,7 @@ def typed_text(text: str) -> str | None:
 
 def last_turn(entries) -> dict | None:
     """The last entry of ``messages`` / ``input`` that is not a system or developer entry."""
-    if not isinstance(entries, list):
+    if not isinstance(entries, (list, Entries)):
         return None
     for entry in reversed(entries):
         if not isinstance(entry, dict):

@@ -15,6 +15,7 @@ import json
 from typing import NamedTuple
 
 from .prompts import PASSED_OVER_ROLES
+from .request_body import Entries
 
 # A result's content is recorded up to this many bytes of UTF-8, then cut (and the cut marked).
 MAX_CONTENT_BYTES = 32 * 1024
@@ -91,7 +92,7 @@ def cut(text: str, limit: int = MAX_CONTENT_BYTES) -> str:
 
 def _trailing(entries):
     """The entries of a list from the last one back (nothing when it is not a list of objects)."""
-    if not isinstance(entries, list):
+    if not isinstance(entries, (list, Entries)):
         return
     for entry in reversed(entries):
         if not isinstance(entry, dict):

@@ -32,18 +32,23 @@ def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool) ->
     try:
         api = api_class(raw)
         api.check_supported()
+        requested_model = api.model
+        api.model = provider.model_for(api.model)  # the recorded model is the one that answers
+        # Parts of the body are decoded only now (apis/request_body.py): they may still be refused.
+        client = detect_client(request.headers)
+        client_session = session_id(client, request.headers, api.body)
+        prompt, tool_results = api.prompt(), api.tool_results()
     except BadRequest as exc:
         return error_response(shape, exc.status, str(exc))
 
-    requested_model = api.model
-    api.model = provider.model_for(api.model)  # the recorded model is the one that answers
     refusal, release = gateway.limits.admit(gateway.clock.monotonic())
     # Every round (the tool loop's too) is sent through it: retries, key failover, breakers, fallback.
     send = UpstreamAttempts(gateway, provider, _outgoing(gateway, path, api, requested_model, actor, byok),
                             byok, _client_key(request.headers) if byok else "")
-    record = InterceptionLog(gateway.pm, _interception(provider, api, actor, send), gateway.redact, on_end=release)
+    interception = _interception(provider, api, actor, send, client, client_session)
+    record = InterceptionLog(gateway.pm, interception, gateway.redact, on_end=release)
     send.record = record
-    record.start(api.prompt(), api.tool_results())
+    record.start(prompt, tool_results)
     if refusal is not None:
         return refusal_answer(shape, refusal, record)
     record.client_watch = watch_client(request.environ)
@@ -85,8 +90,8 @@ def _outgoing(gateway, path: str, api: Api, requested_model: str, actor, byok: b
     )
 
 
-def _interception(provider, api: Api, actor, send: UpstreamAttempts) -> Interception:
-    client = detect_client(request.headers)
+def _interception(provider, api: Api, actor, send: UpstreamAttempts, client: str,
+                  client_session: str | None) -> Interception:
     return Interception(
         interception_id=new_interception_id(),
         initiator_id=actor.id,
@@ -95,7 +100,7 @@ def _interception(provider, api: Api, actor, send: UpstreamAttempts) -> Intercep
         provider_name=provider.name,
         model=api.model,
         client=client,
-        client_session_id=session_id(client, request.headers, api.body),
+        client_session_id=client_session,
         user_agent=request.headers.get("User-Agent", ""),
         started_at=utcnow(),
         api=api.name,

@@ -38,14 +38,16 @@ def injected_tools(pm, api, interception) -> list[Tool]:
     loop = api.tool_loop
     if loop is None or not pm.hook.aibridge_tools.get_hookimpls() or not loop.wants_tools(api):
         return []
+    # A failing tool plugin costs its tools, never the request.
+    contributed = [tool for tools in collect(pm, "aibridge_tools", interception=interception) for tool in tools if isinstance(tool, Tool)]
+    if not contributed:
+        return []  # the client's tools (often tens of KiB) are decoded only when there is something to add
     taken = loop.client_tool_names(api.body)  # a client tool keeps its name
     tools: list[Tool] = []
-    # A failing tool plugin costs its tools, never the request.
-    for contributed in collect(pm, "aibridge_tools", interception=interception):
-        for tool in contributed:
-            if isinstance(tool, Tool) and tool.name not in taken:
-                taken.add(tool.name)
-                tools.append(tool)
+    for tool in contributed:
+        if tool.name not in taken:
+            taken.add(tool.name)
+            tools.append(tool)
     return sorted(tools, key=lambda tool: tool.name)
 
 

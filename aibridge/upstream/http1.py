@@ -25,6 +25,8 @@ _real_poll = get_original("select", "poll")
 _NO_BODY_STATUSES = frozenset({204, 304})
 _MAX_LINE = 65536
 _MAX_HEADERS = 200
+# A body up to this size is joined to the head (one write); a larger one is sent from its own buffer.
+_JOINED_BODY = 16384
 
 
 class BrokenBody(OSError):
@@ -245,12 +247,12 @@ class Client:
         port = parts.port or (443 if scheme == "https" else 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         pool = self._pool(scheme, host, port)
-        message = _head(method, target, parts.netloc, headers, body) + (body or b"")
+        head = _head(method, target, parts.netloc, headers, body)
         while True:
             conn, reused = pool.get(connect_timeout)
             try:
                 conn.sock.settimeout(read_timeout)
-                _write_request(conn.sock, message)
+                _write_request(conn.sock, head, body or b"")
                 return Response(pool, conn, method)
             except NothingSent:
                 conn.close()
@@ -283,15 +285,22 @@ class Client:
         return pool
 
 
-def _write_request(sock, message: bytes) -> None:
-    """Send the whole request; NothingSent when its first write fails (no byte reached the kernel)."""
-    view = memoryview(message)
+def _write_request(sock, head: bytes, body: bytes) -> None:
+    """Send the whole request; NothingSent when its first write fails (no byte reached the kernel).
+
+    A small body goes in one write with the head; a large one is sent from its
+    own buffer after the head rather than copied behind it.
+    """
+    first = head + body if len(body) <= _JOINED_BODY else head
+    view = memoryview(first)
     try:
         sent = sock.send(view)
     except OSError as exc:
         raise NothingSent(exc) from exc
     if sent < len(view):
         sock.sendall(view[sent:])
+    if first is head and body:
+        sock.sendall(body)
 
 
 def _head(method: str, target: str, netloc: str, headers: dict[str, str], body: bytes | None) -> bytes:

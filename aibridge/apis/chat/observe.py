@@ -19,12 +19,15 @@ _ASK_FOR_USAGE = b'"stream_options":{"include_usage":true},'
 class ChatCompletions(Api):
     name = "chat_completions"
     tool_loop = ChatLoop
+    fields = (*Api.fields, "stream_options", "n")
 
     def __init__(self, raw: bytes):
         super().__init__(raw)
         options = self.body.get("stream_options")
         # Streams carry usage only on request; the gateway always needs it.
         self.client_wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        # Worked out now: a body that must be decoded whole and cannot be is refused before the start.
+        self._upstream_body = raw if not self.streaming or self.client_wants_usage else self._asking_for_usage()
 
     def prompt(self) -> str | None:
         return messages_prompt(self.body.get("messages"))
@@ -33,13 +36,15 @@ class ChatCompletions(Api):
         return chat_tool_results(self.body.get("messages"))
 
     def upstream_body(self) -> bytes:
-        if not self.streaming or self.client_wants_usage:
-            return self.raw
+        return self._upstream_body
+
+    def _asking_for_usage(self) -> bytes:
+        """The body with ``stream_options.include_usage`` set: inserted into the bytes when it can be."""
         if "stream_options" not in self.body:
             inserted = _insert_first_member(self.raw, _ASK_FOR_USAGE)
             if inserted is not None:
                 return inserted
-        body = dict(self.body)
+        body = dict(self.body.whole())
         options = body.get("stream_options")
         body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -160,4 +165,4 @@ def _insert_first_member(raw: bytes, member: bytes) -> bytes | None:
     start = len(raw) - len(raw.lstrip())
     if raw[start:start + 1] != b"{":
         return None  # e.g. a byte-order mark or another encoding: re-serialise instead
-    return raw[:start + 1] + member + raw[start + 1:]
+    return b"".join((raw[:start + 1], member, memoryview(raw)[start + 1:]))  # one copy of a large body

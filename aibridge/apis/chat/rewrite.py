@@ -19,7 +19,7 @@ class ChatLoop(ToolLoop):
         return n is None or n == 1
 
     @staticmethod
-    def client_tool_names(body: dict) -> set[str]:
+    def client_tool_names(body) -> set[str]:
         tools = body.get("tools") if isinstance(body.get("tools"), list) else []
         names = set()
         for tool in tools:

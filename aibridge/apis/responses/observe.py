@@ -29,6 +29,8 @@ _ID_EVENTS = {b"response.created", b"response.in_progress"}
 class Responses(Api):
     name = "responses"
     tool_loop = ResponsesLoop
+    fields = (*Api.fields, "background", "store")
+    conversation = "input"
 
     def __init__(self, raw: bytes):
         super().__init__(raw)
