@@ -68,7 +68,10 @@ def hooks():
 _LAZY = {
     "load_config": "aibridge.config.loader",
     "open_database": "aibridge.db",
+    "read_database": "aibridge.db",
     "migrate": "aibridge.db",
+    "Migrations": "aibridge.db",
+    "Database": "aibridge.db",
     "config_options": "aibridge.cli",
     "fail": "aibridge.cli",
     "provider_status": "aibridge.resilience.status",
@@ -119,8 +122,11 @@ __all__ = [
     "ConfigError",
     "MCPServerConfig",
     "load_config",
-    # Plugin tables in the gateway's database
+    # The gateway's database (SQLite or PostgreSQL) and plugin tables in it
+    "Database",
     "open_database",
+    "read_database",
+    "Migrations",
     "migrate",
     # Real OS threads under gevent
     "start_thread",

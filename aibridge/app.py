@@ -35,6 +35,11 @@ def create_app(config: Config | None = None, plugin_manager=None) -> Flask:
     def healthz():
         return jsonify(status="ok")
 
+    @app.get("/readyz")
+    def readyz():
+        answer = app.extensions["aibridge"].readiness(app)
+        return jsonify(answer), 200 if answer["status"] == "ready" else 503
+
     @app.errorhandler(AuthError)
     def auth_error(error: AuthError):
         """Routes plugins add (``aibridge.authenticate``) answer 429 and 503 this way, in the coder API's shape."""

@@ -58,12 +58,12 @@ class AuthUnavailable(AuthError):
 class TokenStoreAuth:
     """The last word on authentication: tokens issued by ``aibridge tokens create``, checked from a cache."""
 
-    def __init__(self, database_path):
+    def __init__(self, database):
         from .db import open_database
         from .token_cache import TokenCache
 
-        open_database(database_path).conn.close()  # creates and migrates the schema
-        self.cache = TokenCache(database_path)
+        open_database(database).close()  # creates and migrates the schema
+        self.cache = TokenCache(database)
         self.cache.start()
 
     @hookimpl(trylast=True)

@@ -19,7 +19,7 @@ from .config.yamlfile import YamlSettings, read_yaml_settings
 from .output import Column, Listing, format_option, when
 from .users import ROLES, UserError, UserStore
 
-COMMON = ("data-dir", "config")  # the options every command that reads the database takes
+COMMON = ("data-dir", "postgres-url", "config")  # the options every command that reads the database takes
 
 
 class AibridgeGroup(click.Group):
@@ -76,7 +76,7 @@ def with_options(names):
 
 
 def config_options(*names: str):
-    """Decorate a plugin's command with the gateway's own options of these names (default: data-dir, config).
+    """Decorate a plugin's command with the gateway's own options of these names (default: data-dir, postgres-url, config).
 
     The flags, environment variables and help are those of every aibridge
     command; the command passes what it received to :func:`load_config`.
@@ -283,7 +283,7 @@ def user_store(flags: Mapping) -> UserStore:
     from .db import open_database
 
     config = load_config(flags)
-    return UserStore(open_database(config.database_path))
+    return UserStore(open_database(config.database))
 
 
 def build_cli(environ: Mapping[str, str] = os.environ, disabled: tuple[str, ...] | None = None) -> click.Group:

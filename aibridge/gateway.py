@@ -37,7 +37,7 @@ class Gateway:
         self.providers = self._build_providers(config)
         self.token_store = None
         if not pm.is_blocked("token-store"):
-            self.token_store = TokenStoreAuth(config.database_path)
+            self.token_store = TokenStoreAuth(config.database)
             pm.register(self.token_store, name="token-store")
         self.auth_limit = FailedAuthLimit(config.auth_failure_limit)
         self._shut_down = False
@@ -89,6 +89,17 @@ class Gateway:
         from_plugins = collect(self.pm, "aibridge_measurements", app=app)
         return self.auth_limit.measurements() + [item for answer in from_plugins for item in answer]
 
+    def readiness(self, app) -> dict:
+        """What /readyz answers: the store, whether tokens can be checked, and each plugin's part (memory only)."""
+        checks = [item for item in collect(self.pm, "aibridge_readiness", app=app) if isinstance(item, dict)]
+        if self.token_store is not None:
+            failing = self.token_store.cache.failing
+            checks.insert(0, {"name": "token-store", "ready": not failing, "store": "down" if failing else "up"})
+        ready = not self._shut_down and all(check.get("ready") for check in checks)
+        return {"status": "ready" if ready else "not ready",
+                "store": "postgresql" if self.config.postgres_url else "sqlite",
+                "checks": {check.pop("name", "unnamed"): check for check in checks}}
+
     def notify(self, hook_name: str, **kwargs) -> None:
         notify(self.pm, hook_name, **kwargs)
 
@@ -98,3 +109,7 @@ class Gateway:
         self._shut_down = True
         notify(self.pm, "aibridge_shutdown", app=app)  # one plugin failing must not keep the recorder from flushing
         self.upstream.close()
+        if self.config.postgres_url:
+            from .db.postgres import close_pools
+
+            close_pools()

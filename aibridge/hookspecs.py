@@ -85,6 +85,16 @@ def aibridge_measurements(app):
 
 
 @hookspec
+def aibridge_readiness(app):
+    """Return a dict with ``name`` and ``ready`` (bool) and details for /readyz, from memory only; or None."""
+
+
+@hookspec
+def aibridge_migrations():
+    """Return a list of aibridge.Migrations: the sets of this plugin's tables, for ``aibridge db`` commands."""
+
+
+@hookspec
 def aibridge_tools(interception):
     """Return a list of Tool to inject into this interception's upstream request."""
 

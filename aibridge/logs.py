@@ -97,7 +97,11 @@ def config_secrets(config: Config) -> list[str]:
         if provider.bedrock:
             found += provider.bedrock.access_keys + provider.bedrock.access_key_secrets
     found += [server.token for server in config.mcp_servers if server.token]
-    return found
+    if config.postgres_url:
+        from urllib.parse import urlsplit
+
+        found += [config.postgres_url, urlsplit(config.postgres_url).password or ""]
+    return [secret for secret in found if secret]
 
 
 def _open(destination: str, setting: Option) -> logging.Handler:

@@ -41,7 +41,24 @@ def _original(module: str, name: str):
 
 def start_thread(function, *args) -> None:
     """Run ``function(*args)`` on a new operating-system thread."""
-    _original("_thread", "start_new_thread")(function, args)
+    _original("_thread", "start_new_thread")(_marked, (function, args))
+
+
+_started_threads: set[int] = set()  # OS threads started here (their idents): no gevent hub runs on them
+
+
+def _marked(function, args) -> None:
+    ident = thread_ident()
+    _started_threads.add(ident)
+    try:
+        function(*args)
+    finally:
+        _started_threads.discard(ident)
+
+
+def on_started_thread() -> bool:
+    """Whether the caller runs on an OS thread of :func:`start_thread` (where blocking in C stalls no greenlet)."""
+    return thread_ident() in _started_threads
 
 
 def new_queue():

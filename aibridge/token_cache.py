@@ -23,6 +23,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from .db import Database, is_postgres
 from .threads import QueueEmpty, ThreadSafeLogger, new_lock, new_queue, start_thread, wait_for_release, wait_until
 from .tokens import (
     MALFORMED,
@@ -63,9 +64,10 @@ class _Lookup:
 class TokenCache:
     """Checks gateway tokens against rows kept in memory and refreshed by an OS thread."""
 
-    def __init__(self, database_path: Path | str, refresh_interval: float = REFRESH_INTERVAL,
+    def __init__(self, database: Path | str, refresh_interval: float = REFRESH_INTERVAL,
                  lookup_timeout: float = LOOKUP_TIMEOUT):
-        self.database_path = Path(database_path)
+        """``database``: the SQLite file, or a PostgreSQL URL."""
+        self.database = database if is_postgres(database) else Path(database)
         self.refresh_interval = refresh_interval
         self.lookup_timeout = lookup_timeout
         self._rows: dict[str, TokenRow] = {}  # written by the thread, read by requests
@@ -74,8 +76,9 @@ class TokenCache:
         self._lookups: dict[str, _Lookup] = {}
         self._queue = new_queue()
         self._done = new_lock()
-        self._conn: sqlite3.Connection | None = None
-        self._identity: tuple[int, int] | None = None  # the database file the connection has open
+        self._db: Database | None = None
+        self._identity: tuple[int, int] | None = None  # the SQLite file the connection has open
+        self.failing = False  # the last read or write failed (the store is away, for /readyz)
         self._log: ThreadSafeLogger | None = None
         self._running = False
         self._last_warning = 0.0
@@ -154,8 +157,8 @@ class TokenCache:
             self._log.error("token cache thread stopped: %s", error, exc_info=error)
         finally:
             self._write_uses()
-            if self._conn is not None:
-                self._conn.close()
+            if self._db is not None:
+                self._db.close()
             self._done.release()
 
     def _read(self, lookups: list[_Lookup]) -> None:
@@ -163,7 +166,7 @@ class TokenCache:
         waiting = [lookup for lookup in lookups if lookup.deadline > time.monotonic()]
         try:
             rows = read_token_rows(self._connection(), [lookup.token_id for lookup in waiting]) if waiting else {}
-        except sqlite3.Error as error:
+        except Database.errors() as error:
             self._failed("cannot read tokens", error)
             for lookup in lookups:
                 lookup.failed = True
@@ -183,12 +186,16 @@ class TokenCache:
                 self._used.pop(token_id, None)
                 self._rows.pop(token_id, None)
         cached = list(self._rows)
-        if cached:
-            try:
+        try:
+            if cached:
                 fresh = read_token_rows(self._connection(), cached)
-            except sqlite3.Error as error:
-                self._failed("cannot read tokens again (checks use what was last read)", error)
-                return
+            elif is_postgres(self.database):
+                self._connection().value("SELECT 1")  # whether the store answers, for /readyz
+        except Database.errors() as error:
+            self._failed("cannot read tokens again (checks use what was last read)", error)
+            return
+        self.failing = False
+        if cached:
             for token_id in cached:
                 if token_id in fresh:
                     self._rows[token_id] = fresh[token_id]
@@ -202,29 +209,37 @@ class TokenCache:
             return
         try:
             write_last_uses(self._connection(), uses)
-        except sqlite3.Error as error:
+        except Database.errors() as error:
             for token_id, moment in uses.items():
                 self._uses.setdefault(token_id, moment)  # next time
             self._failed("cannot record when tokens were last used", error)
 
-    def _connection(self) -> sqlite3.Connection:
-        """The thread's connection, opened again when the file at the path is another one (a restored backup)."""
-        identity = _identity(self.database_path)
-        if self._conn is not None and identity != self._identity:
-            self._conn.close()
-            self._conn = None
-        if self._conn is None:
-            uri = self.database_path.absolute().as_uri() + "?mode=rw"
-            self._conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
-                                         timeout=BUSY_TIMEOUT_MS / 1000)
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            self._identity = identity
-        return self._conn
+    def _connection(self) -> Database:
+        """The thread's connection; on SQLite opened again when the file at the path is another one (a restored
+        backup)."""
+        if is_postgres(self.database):
+            if self._db is None:
+                from .db.postgres import connect_postgres
 
-    def _failed(self, what: str, error: sqlite3.Error) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+                self._db = Database(connect_postgres(self.database), "postgresql", self.database)
+            return self._db
+        identity = _identity(self.database)
+        if self._db is not None and identity != self._identity:
+            self._db.close()
+            self._db = None
+        if self._db is None:
+            uri = self.database.absolute().as_uri() + "?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
+                                   timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db, self._identity = Database(conn, "sqlite", self.database), identity
+        return self._db
+
+    def _failed(self, what: str, error: Exception) -> None:
+        self.failing = True
+        if self._db is not None:
+            self._db.close()
+            self._db = None
         if time.monotonic() - self._last_warning >= WARN_INTERVAL:
             self._last_warning = time.monotonic()
             self._log.warning("token store: %s: %s", what, error)

@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-import sqlite3
 from dataclasses import dataclass
 
 from .records import Actor
@@ -33,8 +32,8 @@ SUSPENDED = "suspended user"
 UNAVAILABLE = "token store unavailable"  # not refused: it could not be checked (the client gets 503)
 
 _ROWS_SQL = (
-    "SELECT t.id, t.hashed_secret, t.expires_at, t.revoked_at, t.last_used_at, "
-    "u.id, u.username, u.role, u.email, u.status "
+    "SELECT t.id AS token_id, t.hashed_secret, t.expires_at, t.revoked_at, t.last_used_at, "
+    "u.id AS user_id, u.username, u.role, u.email, u.status "
     "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id IN ({marks})"
 )
 
@@ -102,29 +101,24 @@ def needs_last_use(row: TokenRow, now: dt.datetime) -> bool:
     return row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
 
 
-def read_token_rows(conn: sqlite3.Connection, token_ids: list[str]) -> dict[str, TokenRow]:
-    """The rows of these tokens that exist, by id."""
+def read_token_rows(db, token_ids: list[str]) -> dict[str, TokenRow]:
+    """The rows of these tokens that exist, by id (``db``: an aibridge Database)."""
     found = {}
     for start in range(0, len(token_ids), 500):
         chunk = token_ids[start:start + 500]
-        for values in conn.execute(_ROWS_SQL.format(marks=", ".join("?" for _ in chunk)), chunk):
-            row = TokenRow(values[0], values[1], parse_time(values[2]), parse_time(values[3]),
-                           parse_time(values[4]), *values[5:])
+        for values in db.query(_ROWS_SQL.format(marks=", ".join("?" for _ in chunk)), chunk):
+            row = TokenRow(values["token_id"], values["hashed_secret"], parse_time(values["expires_at"]),
+                           parse_time(values["revoked_at"]), parse_time(values["last_used_at"]), values["user_id"],
+                           values["username"], values["role"], values["email"], values["status"])
             found[row.token_id] = row
     return found
 
 
-def write_last_uses(conn: sqlite3.Connection, uses: dict[str, dt.datetime]) -> None:
+def write_last_uses(db, uses: dict[str, dt.datetime]) -> None:
     """Record when tokens were last used, in one transaction."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.executemany("UPDATE api_tokens SET last_used_at = ? WHERE id = ?",
-                         [(iso(moment), token_id) for token_id, moment in uses.items()])
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    with db.transaction():
+        db.executemany("UPDATE api_tokens SET last_used_at = ? WHERE id = ?",
+                       [(iso(moment), token_id) for token_id, moment in uses.items()])
 
 
 def now() -> dt.datetime:

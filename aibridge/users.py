@@ -10,13 +10,11 @@ import datetime as dt
 import logging
 import re
 import secrets
-import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass
 
-import sqlite_utils
-
+from .db import Database
 from .records import Actor
 from .tokens import (
     MALFORMED,
@@ -75,11 +73,14 @@ class TokenInfo:
 
 
 class UserStore:
-    """Users and tokens in the database opened by :func:`aibridge.db.open_database`."""
+    """Users and tokens in the database opened by :func:`aibridge.db.open_database` (SQLite or PostgreSQL)."""
 
-    def __init__(self, db: sqlite_utils.Database):
+    def __init__(self, db: Database):
         self.db = db
         self._lock = threading.Lock()  # one connection may be shared by threads
+
+    def close(self) -> None:
+        self.db.close()
 
     def create_user(self, username: str, email: str = "", role: str = "member") -> User:
         """Add a user; usernames are lower-case letters, digits, ``-`` and ``_``."""
@@ -89,22 +90,26 @@ class UserStore:
             raise UserError(f"invalid role {role!r}: use owner or member")
         user = User(str(uuid.uuid4()), username, email, role, "active", _now())
         try:
-            with self._lock:
-                self.db["users"].insert({**user.__dict__, "created_at": _iso(user.created_at)})
-        except sqlite3.IntegrityError:
-            raise UserError(f"user {username!r} already exists") from None
+            with self._lock, self.db.transaction():
+                self.db.execute("INSERT INTO users (id, username, email, role, status, created_at) "
+                                "VALUES (?, ?, ?, ?, ?, ?)",
+                                [user.id, username, email, role, user.status, _iso(user.created_at)])
+        except Database.errors() as error:
+            if Database.refuses(error):
+                raise UserError(f"user {username!r} already exists") from None
+            raise
         return user
 
     def list_users(self) -> list[User]:
         """Every user, by username."""
         with self._lock:
-            rows = list(self.db["users"].rows_where(order_by="username"))
+            rows = self.db.query("SELECT * FROM users ORDER BY username")
         return [_user(row) for row in rows]
 
     def get_user(self, username: str) -> User:
         """The user called ``username``; UserError when there is none."""
         with self._lock:
-            rows = list(self.db["users"].rows_where("username = ?", [username]))
+            rows = self.db.query("SELECT * FROM users WHERE username = ?", [username])
         if not rows:
             raise UserError(f"unknown user {username!r}")
         return _user(rows[0])
@@ -119,8 +124,8 @@ class UserStore:
 
     def _set_status(self, username: str, status: str) -> User:
         user = self.get_user(username)
-        with self._lock:
-            self.db["users"].update(user.id, {"status": status})
+        with self._lock, self.db.transaction():
+            self.db.execute("UPDATE users SET status = ? WHERE id = ?", [status, user.id])
         return self.get_user(username)
 
     def create_token(self, username: str, lifetime: dt.timedelta | None = None, label: str = "") -> tuple[str, str]:
@@ -132,45 +137,36 @@ class UserStore:
             raise UserError("the token lifetime must be longer than 0")
         token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         now = _now()
-        row = {
-            "id": token_id,
-            "user_id": user.id,
-            "label": label,
-            "hashed_secret": hash_secret(secret),
-            "created_at": _iso(now),
-            "expires_at": _iso(now + lifetime) if lifetime else None,
-            "revoked_at": None,
-            "last_used_at": None,
-        }
-        with self._lock:
-            self.db["api_tokens"].insert(row)
+        with self._lock, self.db.transaction():
+            self.db.execute(
+                "INSERT INTO api_tokens (id, user_id, label, hashed_secret, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [token_id, user.id, label, hash_secret(secret), _iso(now), _iso(now + lifetime) if lifetime else None],
+            )
         return token_id, f"{TOKEN_PREFIX}_{token_id}_{secret}"
 
     def list_tokens(self, username: str) -> list[TokenInfo]:
         """The user's tokens, newest first (without secrets)."""
         user = self.get_user(username)
+        created_order = "seq" if self.db.is_postgres else "rowid"  # tokens made within one second
         with self._lock:
-            newest_first = "created_at desc, rowid desc"
-            rows = list(self.db["api_tokens"].rows_where("user_id = ?", [user.id], order_by=newest_first))
+            rows = self.db.query(f"SELECT * FROM api_tokens WHERE user_id = ? "
+                                 f"ORDER BY created_at DESC, {created_order} DESC", [user.id])
         return [_token_info(row, user.username) for row in rows]
 
     def revoke_token(self, token_id: str) -> TokenInfo:
         """Revoke a token by id (revoking twice keeps the first time)."""
         if self._token(token_id) is None:
             raise UserError(f"unknown token {token_id!r}")
-        with self._lock:
-            self.db.execute(
-                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [_iso(_now()), token_id]
-            )
+        with self._lock, self.db.transaction():
+            self.db.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                            [_iso(_now()), token_id])
         return self._token(token_id)
 
     def _token(self, token_id: str) -> TokenInfo | None:
         with self._lock:
-            rows = list(
-                self.db.query(
-                    "SELECT t.*, u.username FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?",
-                    [token_id],
-                )
+            rows = self.db.query(
+                "SELECT t.*, u.username FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?", [token_id]
             )
         return _token_info(rows[0], rows[0]["username"]) if rows else None
 
@@ -185,14 +181,14 @@ class UserStore:
             return TokenCheck(None, MALFORMED)
         token_id, secret = parsed
         with self._lock:
-            row = read_token_rows(self.db.conn, [token_id]).get(token_id)
+            row = read_token_rows(self.db, [token_id]).get(token_id)
         moment = _now()
         check = check_token(token_id, secret, row, moment)
         if check.actor is not None and needs_last_use(row, moment):
             try:
                 with self._lock:
-                    write_last_uses(self.db.conn, {token_id: moment})
-            except sqlite3.OperationalError as error:  # a busy database is no reason to refuse the token
+                    write_last_uses(self.db, {token_id: moment})
+            except Database.errors() as error:  # a busy database is no reason to refuse the token
                 log.warning("could not record the last use of token %s: %s", token_id, error)
         return check
 

@@ -159,3 +159,47 @@ def installed_venv(tmp_path_factory, wheelhouse) -> Path:
                           env=offline_pip_environ(dict(os.environ)), capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     return bin_dir
+
+
+# PostgreSQL: the machine's server on 127.0.0.1:5432 (trust authentication, user postgres, database test).
+# Each test or module that asks gets a database of its own, dropped afterwards. Without a server the tests
+# that need one are skipped with one line saying why; under CI (CI=true) they fail instead.
+
+from postgres_support import POSTGRES_ADMIN_URL, PostgresServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = PostgresServer(POSTGRES_ADMIN_URL)
+    problem = server.problem()
+    if problem:
+        message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({problem})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}: CI needs it (.ci/run starts the machine's server)", pytrace=False)
+        pytest.skip(message)
+    return server
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The URL of a new, empty PostgreSQL database for this test."""
+    with postgres_server.database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_server):
+    """The URL of a new, empty PostgreSQL database for this test module."""
+    with postgres_server.database() as url:
+        yield url
+
+
+STORES = ("sqlite", "postgres")
+
+
+@pytest.fixture(params=STORES)
+def store(request, tmp_path):
+    """Where a test's gateway keeps its data, once for each store: config overrides for ``Config`` (or {})."""
+    if request.param == "sqlite":
+        return {}
+    return {"postgres_url": request.getfixturevalue("postgres_url")}

@@ -1,4 +1,5 @@
-"""The SQLite recorder: every record stored, nothing lost on shutdown, under load, or across processes."""
+"""The recorder, on SQLite and on PostgreSQL: every record stored, nothing lost on shutdown, under load, or across
+processes."""
 
 from __future__ import annotations
 
@@ -25,16 +26,35 @@ from test_recorder_support import (
 )
 
 from aibridge import threads
+from aibridge.db import read_database
 from aibridge.records import PromptUsage, TokenUsage, ToolUsage
 from aibridge_plugins.storage import CHILD, END, START
 from aibridge_plugins.recorder.writer import RecordWriter
 
 
 @pytest.fixture
-def recording(tmp_path):
-    app = RecordingApp(tmp_path)
+def recording(tmp_path, store):
+    app = RecordingApp(tmp_path, **store)
     yield app
     app.close()
+
+
+def refuse_rows(database, table: str, interception_id: str | None = None) -> None:
+    """Make the database refuse new rows of ``table`` (those of one interception, if given), as a constraint would."""
+    if isinstance(database, str):
+        import psycopg
+
+        condition = f"NEW.interception_id = '{interception_id}'" if interception_id else "true"
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute(f"CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF {condition} THEN "
+                         "RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$")
+            conn.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse()")
+        return
+    condition = f"WHEN NEW.interception_id = '{interception_id}' " if interception_id else ""
+    conn = sqlite3.connect(str(database))
+    conn.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON {table} {condition}BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    conn.commit()
+    conn.close()
 
 
 def test_every_field_of_every_record_is_stored(recording):
@@ -42,7 +62,7 @@ def test_every_field_of_every_record_is_stored(recording):
                                      credential_kind="centralized", credential_hint="sk-a...ey-1")
     recording.record(interception)
     recording.close()
-    db = recording.database_path
+    db = recording.database
 
     (row,) = read_rows(db, "interceptions")
     assert row == {
@@ -89,19 +109,23 @@ def test_injected_tool_with_an_error_keeps_its_server_and_error(recording):
                      injected=True, invocation_error="server unreachable")
     recording.notify("on_tool_usage", interception=interception, tool=tool)
     recording.close()
-    (row,) = read_rows(recording.database_path, "tool_usages")
+    (row,) = read_rows(recording.database, "tool_usages")
     assert (row["server_url"], row["injected"], row["invocation_error"]) == (
         "http://127.0.0.1:9/mcp", 1, "server unreachable")
 
 
-def test_schema_comes_from_the_recorder_migrations_with_indexes_and_wal(recording):
+RECORDER_MIGRATIONS = ["m001_create_tables", "m002_audit_indexes", "m003_interception_error", "m004_tool_results",
+                       "m005_interception_credentials", "m006_record_identity"]
+
+
+def test_schema_comes_from_the_recorder_migrations_with_indexes_and_wal(tmp_path):
+    recording = RecordingApp(tmp_path)
     recording.close()
-    conn = sqlite3.connect(str(recording.database_path))
+    conn = sqlite3.connect(str(recording.database))
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = [row[0] for row in conn.execute(
         "SELECT name FROM _sqlite_migrations WHERE migration_set = 'aibridge-recorder' ORDER BY id")]
-    assert applied == ["m001_create_tables", "m002_audit_indexes", "m003_interception_error", "m004_tool_results",
-                       "m005_interception_credentials", "m006_record_identity"]
+    assert applied == RECORDER_MIGRATIONS
     indexes = {row[0]: row[1] for row in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type='index'")}
     assert indexes["idx_interceptions_initiator_started_at"] == "interceptions"
     assert indexes["idx_interceptions_started_at"] == "interceptions"
@@ -116,14 +140,32 @@ def test_schema_comes_from_the_recorder_migrations_with_indexes_and_wal(recordin
     assert "idx_interceptions_initiator_started_at" in plan and "TEMP B-TREE" not in plan
 
 
-def test_a_second_app_on_the_same_database_keeps_the_rows(tmp_path):
-    first = RecordingApp(tmp_path)
+def test_on_postgres_the_same_migrations_make_the_same_tables_and_indexes(postgres_url, tmp_path):
+    RecordingApp(tmp_path / "pg", postgres_url=postgres_url).close()
+    RecordingApp(tmp_path / "sqlite").close()
+    with read_database(tmp_path / "sqlite" / "aibridge.db") as db:
+        sqlite_columns = {table: set(db.columns(table)) for table in TABLES}
+    with read_database(postgres_url) as db:
+        applied = [row["name"] for row in db.query(
+            "SELECT name FROM _aibridge_migrations WHERE migration_set = 'aibridge-recorder' ORDER BY id")]
+        indexes = {row["indexname"]: (row["tablename"], row["indexdef"]) for row in db.query(
+            "SELECT indexname, tablename, indexdef FROM pg_indexes WHERE schemaname = 'public'")}
+        assert {table: set(db.columns(table)) for table in TABLES} == sqlite_columns
+    assert applied == RECORDER_MIGRATIONS
+    assert indexes["idx_interceptions_initiator_started_at"][0] == "interceptions"
+    for child in TABLES[1:]:
+        assert indexes[f"idx_{child}_interception_id"][0] == child
+        assert indexes[f"idx_{child}_record_id"][1].startswith("CREATE UNIQUE INDEX")
+
+
+def test_a_second_app_on_the_same_database_keeps_the_rows(tmp_path, store):
+    first = RecordingApp(tmp_path, **store)
     first.record(make_interception("int-a"))
     first.close()
-    second = RecordingApp(tmp_path)
+    second = RecordingApp(tmp_path, **store)
     second.record(make_interception("int-b"))
     second.close()
-    assert [row["id"] for row in read_rows(tmp_path / "aibridge.db", "interceptions")] == ["int-a", "int-b"]
+    assert [row["id"] for row in read_rows(second.database, "interceptions")] == ["int-a", "int-b"]
 
 
 def test_what_the_end_learnt_replaces_the_start_values(recording):
@@ -131,13 +173,13 @@ def test_what_the_end_learnt_replaces_the_start_values(recording):
     start = make_interception("int-moved", credential_kind="centralized", credential_hint="sk-a...0001")
     recording.notify("on_interception_start", interception=start)
     deadline = time.monotonic() + 10
-    while not read_rows(recording.database_path, "interceptions") and time.monotonic() < deadline:
+    while not read_rows(recording.database, "interceptions") and time.monotonic() < deadline:
         time.sleep(0.01)
     moved = dataclasses.replace(start, provider_name="anthropic-bedrock", model="us.anthropic.claude-sonnet-4-5",
                                 credential_hint="AKIA...MPLE", metadata={"attempts": 3, "fallback_from": "anthropic"})
     recording.notify("on_interception_end", interception=ended(moved, status="completed"))
     recording.close()
-    (row,) = read_rows(recording.database_path, "interceptions")
+    (row,) = read_rows(recording.database, "interceptions")
     assert (row["provider_name"], row["model"], row["credential_kind"], row["credential_hint"], row["status"]) == (
         "anthropic-bedrock", "us.anthropic.claude-sonnet-4-5", "centralized", "AKIA...MPLE", "completed")
     assert json.loads(row["metadata"]) == {"attempts": 3, "fallback_from": "anthropic"}
@@ -148,9 +190,9 @@ def test_an_end_without_its_start_and_children_without_an_interception_are_kept(
     recording.notify("on_interception_end", interception=ended(orphan, status="failed"))
     recording.notify("on_token_usage", interception=orphan, usage=TokenUsage("int-missing", "msg_1", 1, 2))
     recording.close()
-    (row,) = read_rows(recording.database_path, "interceptions")
+    (row,) = read_rows(recording.database, "interceptions")
     assert (row["id"], row["status"], row["model"]) == ("int-orphan", "failed", "claude-sonnet-4-6")
-    assert read_rows(recording.database_path, "token_usages")[0]["interception_id"] == "int-missing"
+    assert read_rows(recording.database, "token_usages")[0]["interception_id"] == "int-missing"
 
 
 def test_text_json_cannot_encode_as_utf8_is_stored_replaced(recording):
@@ -159,11 +201,12 @@ def test_text_json_cannot_encode_as_utf8_is_stored_replaced(recording):
     recording.notify("on_prompt_usage", interception=interception,
                      prompt=PromptUsage("int-surrogate", "msg_1", "half an emoji: \ud83d"))
     recording.close()
-    assert read_rows(recording.database_path, "user_prompts")[0]["prompt"] == "half an emoji: ?"
+    assert read_rows(recording.database, "user_prompts")[0]["prompt"] == "half an emoji: ?"
 
 
-def test_hooks_return_while_the_database_is_locked_and_shutdown_writes_the_full_queue(recording):
-    locker = sqlite3.connect(str(recording.database_path), isolation_level=None)
+def test_hooks_return_while_the_database_is_locked_and_shutdown_writes_the_full_queue(tmp_path):
+    recording = RecordingApp(tmp_path)
+    locker = sqlite3.connect(str(recording.database), isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")
     for n in range(500):
         recording.record(make_interception(f"int-{n:04d}", started_at=utc(2025, 3, 1, 12, n // 60, n % 60)))
@@ -172,7 +215,7 @@ def test_hooks_return_while_the_database_is_locked_and_shutdown_writes_the_full_
     locker.execute("ROLLBACK")
     locker.close()
     recording.close()
-    assert count_rows(recording.database_path) == {
+    assert count_rows(recording.database) == {
         "interceptions": 500, "token_usages": 500, "user_prompts": 500, "tool_usages": 500, "model_thoughts": 500,
         "tool_results": 500}
     assert recording.writer.written == recording.sent and recording.writer.lost == 0
@@ -181,7 +224,7 @@ def test_hooks_return_while_the_database_is_locked_and_shutdown_writes_the_full_
 def test_records_are_written_while_the_app_runs(recording):
     recording.record(make_interception("int-live"))
     recording.wait_written()
-    assert count_rows(recording.database_path)["interceptions"] == 1
+    assert count_rows(recording.database)["interceptions"] == 1
 
 
 def test_the_writer_runs_on_its_own_os_thread(recording):
@@ -190,12 +233,11 @@ def test_the_writer_runs_on_its_own_os_thread(recording):
     assert recording.writer.thread_ident not in (None, threads.thread_ident())
 
 
-def test_a_record_the_database_refuses_is_logged_whole_and_the_others_are_written(tmp_path, caplog):
-    writer = RecordWriter(tmp_path / "aibridge.db")
+def test_a_record_the_database_refuses_is_logged_whole_and_the_others_are_written(tmp_path, store, caplog):
+    database = store.get("postgres_url") or tmp_path / "aibridge.db"
+    writer = RecordWriter(database, data_dir=tmp_path)
     writer.start()
-    conn = sqlite3.connect(str(tmp_path / "aibridge.db"))
-    conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON tool_usages BEGIN SELECT RAISE(ABORT, 'refused'); END")
-    conn.commit()
+    refuse_rows(database, "tool_usages")
     interception = make_interception("int-refused")
     caplog.set_level(logging.WARNING, logger="aibridge.recorder")
     writer.put(START, interception)
@@ -205,14 +247,14 @@ def test_a_record_the_database_refuses_is_logged_whole_and_the_others_are_writte
     writer.close()
 
     assert (writer.written, writer.lost) == (6, 1)
-    counts = count_rows(tmp_path / "aibridge.db")
+    counts = count_rows(database)
     assert counts == {"interceptions": 1, "token_usages": 1, "user_prompts": 1, "tool_usages": 0, "model_thoughts": 1,
                       "tool_results": 1}
     # Refused is not an outage: no retries, no spool, one line with the whole record.
     (lost,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
     message = lost.getMessage()
     assert lost.levelno == logging.ERROR
-    assert "could not record tool_usage, the database refuses it (refused)" in message
+    assert "could not record tool_usage, the database refuses it (refused" in message
     record = json.loads(message[message.index("{"):])
     assert record["interception_id"] == "int-refused" and record["tool_call_id"] == "toolu_1"
     assert record["input"] == '{"city": "Paris"}'
@@ -238,13 +280,12 @@ GEVENT_SCRIPT = textwrap.dedent(
     from test_recorder_support import RecordingApp, make_interception, utc
     from aibridge import threads
 
+    from test_recorder import refuse_rows
+
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     data_dir = pathlib.Path(sys.argv[1])
-    recording = RecordingApp(data_dir)
-    conn = sqlite3.connect(str(recording.database_path))
-    conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON model_thoughts "
-                 "WHEN NEW.interception_id = 'g-0-0' BEGIN SELECT RAISE(ABORT, 'refused'); END")
-    conn.commit()
+    recording = RecordingApp(data_dir, **({"postgres_url": sys.argv[3]} if len(sys.argv) > 3 else {}))
+    refuse_rows(recording.database, "model_thoughts", "g-0-0")
     def client(n):
         for i in range(20):
             recording.record(make_interception(f"g-{n}-{i}", started_at=utc(2025, 3, 1, 12, n, i)))
@@ -261,11 +302,11 @@ GEVENT_SCRIPT = textwrap.dedent(
 )
 
 
-def test_under_gevent_monkey_patching_the_writer_is_a_real_thread_and_nothing_is_lost(tmp_path):
+def test_under_gevent_monkey_patching_the_writer_is_a_real_thread_and_nothing_is_lost(tmp_path, store):
     script = tmp_path / "gevent_recording.py"
     script.write_text(GEVENT_SCRIPT)
     tests_dir = str(Path(__file__).parent)
-    done = subprocess.run([sys.executable, str(script), str(tmp_path), tests_dir],
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), tests_dir, *store.values()],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -273,7 +314,7 @@ def test_under_gevent_monkey_patching_the_writer_is_a_real_thread_and_nothing_is
     assert result["sent"] == 500 * 7 and result["written"] == result["sent"] - 1 and result["lost"] == 1
     # The writer thread's error went through the hub to the log handlers.
     assert "could not record model_thought" in done.stderr and "g-0-0" in done.stderr
-    counts = count_rows(tmp_path / "aibridge.db")
+    counts = count_rows(store.get("postgres_url") or tmp_path / "aibridge.db")
     assert counts == {"interceptions": 500, "token_usages": 500, "user_prompts": 500, "tool_usages": 500,
                       "model_thoughts": 499, "tool_results": 500}
 
@@ -291,7 +332,7 @@ PROCESS_SCRIPT = textwrap.dedent(
     data_dir, prefix, go = pathlib.Path(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
     while not go.exists():  # start together, so both migrate and write at the same time
         time.sleep(0.001)
-    recording = RecordingApp(data_dir)
+    recording = RecordingApp(data_dir, **({"postgres_url": sys.argv[6]} if len(sys.argv) > 6 else {}))
     for i in range(1000):
         recording.record(make_interception(f"{prefix}-{i}", started_at=utc(2025, 3, 1, 12, i // 60, i % 60)))
     recording.close()
@@ -300,13 +341,14 @@ PROCESS_SCRIPT = textwrap.dedent(
 )
 
 
-def test_two_processes_writing_one_database_lose_no_row(tmp_path):
+def test_two_processes_writing_one_database_lose_no_row(tmp_path, store):
     script = tmp_path / "process_recording.py"
     script.write_text(PROCESS_SCRIPT)
     go = tmp_path / "go"
     tests_dir = str(Path(__file__).parent)
     processes = [
-        subprocess.Popen([sys.executable, str(script), str(tmp_path), prefix, str(go), mode, tests_dir],
+        subprocess.Popen([sys.executable, str(script), str(tmp_path), prefix, str(go), mode, tests_dir,
+                          *store.values()],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for prefix, mode in (("a", "plain"), ("b", "gevent"))
     ]
@@ -315,8 +357,9 @@ def test_two_processes_writing_one_database_lose_no_row(tmp_path):
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
         assert out.split() == ["7000", "0"]
-    assert count_rows(tmp_path / "aibridge.db") == {
+    database = store.get("postgres_url") or tmp_path / "aibridge.db"
+    assert count_rows(database) == {
         "interceptions": 2000, "token_usages": 2000, "user_prompts": 2000, "tool_usages": 2000,
         "model_thoughts": 2000, "tool_results": 2000}
-    ids = {row["id"] for row in read_rows(tmp_path / "aibridge.db", "interceptions")}
+    ids = {row["id"] for row in read_rows(database, "interceptions")}
     assert ids == {f"{p}-{i}" for p in "ab" for i in range(1000)}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from werkzeug.serving import make_server
 
 from aibridge.app import create_app, shutdown_app
 from aibridge.config import Config
-from aibridge.db import open_database
+from aibridge.db import open_database, read_database
 from aibridge.records import Interception, ModelThought, PromptUsage, TokenUsage, ToolCallResult, ToolUsage
 from aibridge.users import UserStore
 
@@ -96,6 +95,11 @@ class RecordingApp:
         return self.config.database_path
 
     @property
+    def database(self) -> Path | str:
+        """Where the records are: the SQLite file, or the PostgreSQL URL."""
+        return self.config.database
+
+    @property
     def writer(self):
         return self.app.extensions["aibridge.recorder"]
 
@@ -128,28 +132,27 @@ class RecordingApp:
             shutdown_app(self.app)
 
 
-def user_with_token(database_path: Path, username: str, role: str = "member") -> tuple[str, str]:
+def user_with_token(database: Path | str, username: str, role: str = "member") -> tuple[str, str]:
     """Create a user and a token; returns (user id, token)."""
-    store = UserStore(open_database(database_path))
-    user = store.create_user(username, role=role)
-    return user.id, store.create_token(username)[1]
-
-
-def read_rows(database_path: Path, table: str, order_by: str = "rowid") -> list[dict]:
-    conn = sqlite3.connect(str(database_path))
-    conn.row_factory = sqlite3.Row
+    store = UserStore(open_database(database))
     try:
-        return [dict(row) for row in conn.execute(f"SELECT * FROM {table} ORDER BY {order_by}")]
+        user = store.create_user(username, role=role)
+        return user.id, store.create_token(username)[1]
     finally:
-        conn.close()
+        store.close()
 
 
-def count_rows(database_path: Path) -> dict[str, int]:
-    conn = sqlite3.connect(str(database_path))
-    try:
-        return {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES}
-    finally:
-        conn.close()
+def read_rows(database: Path | str, table: str, order_by: str = "rowid") -> list[dict]:
+    """Every row of a table (SQLite file or PostgreSQL URL), in the order added unless ``order_by`` says."""
+    if order_by == "rowid" and isinstance(database, str):  # PostgreSQL has no rowid: its ids go up as rows are added
+        order_by = "started_at, id" if table == "interceptions" else "id"
+    with read_database(database) as db:
+        return db.query(f"SELECT * FROM {table} ORDER BY {order_by}")
+
+
+def count_rows(database: Path | str) -> dict[str, int]:
+    with read_database(database) as db:
+        return {table: db.value(f"SELECT count(*) AS n FROM {table}") for table in TABLES}
 
 
 # (id, username, provider, provider_name, model, client, started_at, tokens)
@@ -168,13 +171,13 @@ NEWEST_FIRST = ["t2", "t1", "b2", "a3", "b1", "a2", "a1"]
 class Audit:
     """A served gateway holding INTERCEPTIONS, and a token for an owner and two members."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, **config):
         self.data_dir = data_dir
-        self.recording = RecordingApp(data_dir)
+        self.recording = RecordingApp(data_dir, **config)
         self.url = self.recording.serve_http()
         self.users, self.tokens = {}, {}
         for username, role in (("olivia", "owner"), ("alice", "member"), ("bob", "member")):
-            self.users[username], self.tokens[username] = user_with_token(self.recording.database_path, username, role)
+            self.users[username], self.tokens[username] = user_with_token(self.recording.database, username, role)
         for iid, username, provider, name, model, client, started, tokens in INTERCEPTIONS:
             interception = make_interception(iid, initiator_id=self.users[username], username=username,
                                              provider=provider, provider_name=name, model=model, client=client,

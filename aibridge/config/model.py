@@ -82,13 +82,21 @@ class Config:
     recorder_memory: int = 32 * 1024 * 1024  # bytes of records in memory before the spool takes them
     recorder_overflow: str = "refuse"  # refuse | relay
     auth_failure_limit: int = 20  # failed authentications per client address per minute; 0: no limit
+    postgres_url: str = field(default="", repr=False)  # "": SQLite in the data directory; may hold a password
+    postgres_instance_timeout: float = 30.0  # seconds without a heartbeat before an instance is taken for gone
     config_path: str = ""
     extra: dict = field(default_factory=dict)  # options plugins read by name
     warnings: tuple[str, ...] = ()  # found while loading; logged when the app starts
 
     @property
     def database_path(self) -> Path:
+        """The SQLite database in the data directory (used unless ``postgres_url`` is set)."""
         return Path(self.data_dir) / "aibridge.db"
+
+    @property
+    def database(self) -> str | Path:
+        """Where users, tokens and records live: the PostgreSQL URL when set, else the SQLite file."""
+        return self.postgres_url or self.database_path
 
     @property
     def spool_path(self) -> Path:

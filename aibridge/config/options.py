@@ -141,6 +141,7 @@ GENERAL = "AI Gateway"
 RESILIENCE = "Upstream resilience"
 LEGACY = "Legacy providers"
 SERVER = "Server"
+DATABASE = "Database"
 LOGGING = "Logging"
 METRICS = "Metrics"
 
@@ -248,6 +249,14 @@ OPTIONS: tuple[Option, ...] = (
            "Most client connections held open; past it a new connection replaces the one that "
            "waited longest for a request, or gets 503 when all are busy. 0: half of what the "
            "open-file limit leaves after 64 reserved descriptors.", "int", SERVER, default_doc="0 (automatic)"),
+    Option("postgres-url", "postgres_url", values.parse_postgres_url, "",
+           "PostgreSQL database for users, tokens and records (`postgres://user:password@host:5432/db`), "
+           "shared by every gateway instance that names it; unset, they live in SQLite in the data directory.",
+           "url", DATABASE, secret=True, env_override="CODER_PG_CONNECTION_URL",
+           default_doc="(none: SQLite in the data directory)"),
+    Option("postgres-instance-timeout", "postgres_instance_timeout", _positive_seconds, "30s",
+           "With PostgreSQL: an instance whose heartbeat (written every sixth of this) is older than this is "
+           "taken for gone; a live one then ends its open interceptions `interrupted`.", "duration", DATABASE),
     Option("config", "config_path", values.parse_str, "",
            "YAML file with more settings (lower precedence than flags and environment).",
            "path", SERVER, env_override="CODER_CONFIG_PATH", in_yaml=False, default_doc="(none)"),
@@ -268,7 +277,7 @@ BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 BY_FLAG: dict[str, tuple[Option, Spelling]] = {
     spelling.flag.lstrip("-"): (opt, spelling) for opt in OPTIONS for spelling in opt.spellings
 }
-GROUPS: tuple[str, ...] = (GENERAL, RESILIENCE, LEGACY, SERVER, LOGGING, METRICS)
+GROUPS: tuple[str, ...] = (GENERAL, RESILIENCE, LEGACY, SERVER, DATABASE, LOGGING, METRICS)
 
 # The YAML keys of the gateway's group that are lists of indexed entries rather than options,
 # and the kind of their indexed variables (CODER_AI_GATEWAY_PROVIDER_<N>_*).

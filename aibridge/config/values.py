@@ -105,6 +105,14 @@ def parse_url(value: Any) -> str:
     return text.rstrip("/")
 
 
+def parse_postgres_url(value: Any) -> str:
+    """A ``postgres://`` or ``postgresql://`` URL, or empty (SQLite); the message never quotes it (a password)."""
+    text = parse_str(value)
+    if text and (urlsplit(text).scheme not in ("postgres", "postgresql") or not urlsplit(text).netloc):
+        raise ValueError("expected a postgres:// or postgresql:// URL")
+    return text
+
+
 def parse_duration_seconds(value: Any) -> float:
     """A duration (see :mod:`.durations`) in seconds."""
     return parse_duration(value).total_seconds()

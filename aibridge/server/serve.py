@@ -25,6 +25,7 @@ from gevent.pywsgi import WSGIServer
 from ..config import Config, ConfigError
 from ..config.options import option
 from ..config.values import split_address
+from ..db import display_target
 from .connections import ConnectionTracker, EdgeLimits, raise_open_file_limit, refuse_at_capacity
 from .handler import GatewayHandler
 from ..logs import ACCESS_LOGGER
@@ -154,7 +155,7 @@ def startup_banner(config: Config, sockaddr) -> str:
     ]
     if without_key(config):
         lines.append(f"  not ready (no key, BYOK off; see the warnings): {', '.join(p.name for p in without_key(config))}")
-    lines.append(f"  data: {config.data_dir}  (database {config.database_path})")
+    lines.append(f"  data: {config.data_dir}  (database {display_target(config.database)})")
     if not config.enabled:
         lines.append("  note: AI Gateway is not enabled; set CODER_AI_GATEWAY_ENABLED=true or --ai-gateway-enabled")
     owner = _first_owner(config)
@@ -179,7 +180,7 @@ def _first_owner(config: Config) -> str | None:
     from ..db import open_database
     from ..users import UserStore
 
-    db = open_database(config.database_path)
+    db = open_database(config.database)
     try:
         owners = [u.username for u in UserStore(db).list_users() if u.role == "owner"]
     finally:

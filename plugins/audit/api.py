@@ -14,7 +14,7 @@ from .filters import TIME_KEYS, BadParameter, UnknownInitiator, build_filter, pa
 from .interceptions import list_interceptions
 from .usage import parse_group_by, usage_summary
 
-database_path = aibridge.PluginState("aibridge.audit")  # set at startup: where the records are
+database = aibridge.PluginState("aibridge.audit")  # set at startup: where the records are (a path or a URL)
 
 blueprint = Blueprint("aibridge_audit", __name__)
 
@@ -28,8 +28,8 @@ def interceptions():
     try:
         where = _filter_from_q(actor)
         limit = parse_limit(request.args.get("limit"))
-        with reading(database_path.get()) as conn:
-            answer = list_interceptions(conn, where, limit, request.args.get("after_id") or None)
+        with reading(database.get()) as db:
+            answer = list_interceptions(db, where, limit, request.args.get("after_id") or None)
     except UnknownInitiator as error:  # the filter came inside q: report q, and say which filter
         return _bad_request(BadParameter("q", str(error)))
     except BadParameter as error:
@@ -47,8 +47,8 @@ def usage():
         group_by = parse_group_by(request.args.get("group_by"))
         values = {key: request.args.get(key) for key in TIME_KEYS}
         where = build_filter(values, actor.id, actor.is_owner)
-        with reading(database_path.get()) as conn:
-            answer = usage_summary(conn, where, group_by)
+        with reading(database.get()) as db:
+            answer = usage_summary(db, where, group_by)
     except BadParameter as error:
         return _bad_request(error)
     return jsonify(answer)

@@ -11,7 +11,7 @@ import click
 
 import aibridge
 
-from ..storage import count_interceptions, ensure_tables, reading
+from ..storage import count_interceptions, ensure_tables, is_postgres, reading
 from .filters import MAX_LIMIT, STATUSES, BadParameter, UnknownInitiator, build_filter, parse_limit
 from .interceptions import list_interceptions
 from .output import (
@@ -55,11 +55,11 @@ def list_command(initiator, provider, model, client, status, session, started_af
     where, limit = _checked(lambda: (build_filter(values), parse_limit(limit)))
     listing = aibridge.Listing(fmt, INTERCEPTION_COLUMNS, csv_row=interception_csv_row,
                                csv_columns=INTERCEPTION_CSV_COLUMNS)
-    with _reader(flags) as conn:
+    with _reader(flags) as db:
         if every_page:
-            count = _every_page(conn, where, after_id, listing, progress)
+            count = _every_page(db, where, after_id, listing, progress)
         else:
-            page = _checked(lambda: list_interceptions(conn, where, limit, after_id))
+            page = _checked(lambda: list_interceptions(db, where, limit, after_id))
             listing.add(page["results"])
             count = page["count"]
     listing.finish({"count": count})
@@ -78,34 +78,34 @@ def usage_command(group_by, started_after, started_before, fmt, progress, **flag
     values = dict(started_after=started_after, started_before=started_before)
     where = _checked(lambda: build_filter(values))
     listing = aibridge.Listing(fmt, usage_columns(group_by), csv_row=usage_csv_row)
-    with _reader(flags) as conn:
+    with _reader(flags) as db:
         # One query does the work: the line says how much it is summing while it runs.
-        with aibridge.Progress(f"summing usage of {count_interceptions(conn, where)} interceptions", show=progress):
-            answer = usage_summary(conn, where, group_by)
+        with aibridge.Progress(f"summing usage of {count_interceptions(db, where)} interceptions", show=progress):
+            answer = usage_summary(db, where, group_by)
     listing.add(answer["results"])
     listing.finish({"group_by": group_by, "totals": answer["totals"]}, footer=usage_total_row(answer["totals"]))
 
 
-def _every_page(conn, where, after_id, listing, show_progress) -> int:
+def _every_page(db, where, after_id, listing, show_progress) -> int:
     """Follow the cursor to the last page, adding each page as it arrives; returns the count of matches."""
-    first = _checked(lambda: list_interceptions(conn, where, MAX_LIMIT, after_id))
+    first = _checked(lambda: list_interceptions(db, where, MAX_LIMIT, after_id))
     page = first["results"]
     with aibridge.Progress("reading", total=first["count"], unit="interceptions", show=show_progress) as progress:
         while page:
             listing.add(page)
             progress.advance(len(page))
-            page = list_interceptions(conn, where, MAX_LIMIT, page[-1]["id"])["results"]
+            page = list_interceptions(db, where, MAX_LIMIT, page[-1]["id"])["results"]
     return first["count"]
 
 
 @contextlib.contextmanager
 def _reader(flags):
     config = aibridge.load_config(flags)
-    if not config.database_path.exists():
+    if not is_postgres(config.database) and not config.database_path.exists():
         aibridge.fail(f"no database at {config.database_path}: nothing has been recorded there (check --data-dir)")
-    ensure_tables(config.database_path)  # a database the recorder never wrote to has no tables yet
-    with reading(config.database_path) as conn:
-        yield conn
+    ensure_tables(config.database)  # a database the recorder never wrote to has no tables yet
+    with reading(config.database) as db:
+        yield db
 
 
 def _checked(compute):

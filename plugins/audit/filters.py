@@ -79,9 +79,9 @@ def build_filter(values: dict[str, str | None], actor_id: str | None = None,
     return result
 
 
-def check_initiator(conn, where: InterceptionFilter) -> None:
+def check_initiator(db, where: InterceptionFilter) -> None:
     """An initiator that names nobody is an error, not an empty answer (a misspelt name would look like no use)."""
-    if where.initiator is not None and not is_known_initiator(conn, where.initiator):
+    if where.initiator is not None and not is_known_initiator(db, where.initiator):
         raise UnknownInitiator("initiator", f"no user {where.initiator!r} (by username or id)")
 
 

@@ -15,16 +15,16 @@ from ..storage import (
 from .filters import BadParameter, check_initiator
 
 
-def list_interceptions(conn, where: InterceptionFilter, limit: int,
+def list_interceptions(db, where: InterceptionFilter, limit: int,
                        after_id: str | None = None) -> dict[str, Any]:
     """``{"count": matching interceptions, "results": one page}``; the page starts after ``after_id``."""
-    check_initiator(conn, where)
-    count = count_interceptions(conn, where)
+    check_initiator(db, where)
+    count = count_interceptions(db, where)
     try:
-        rows = interceptions_page(conn, where, limit, after_id)
+        rows = interceptions_page(db, where, limit, after_id)
     except UnknownInterception:
         raise BadParameter("after_id", f"no interception {after_id!r} matches these filters") from None
-    children = child_records(conn, [row["id"] for row in rows])
+    children = child_records(db, [row["id"] for row in rows])
     return {"count": count, "results": [interception_json(row, children) for row in rows]}
 
 

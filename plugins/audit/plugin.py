@@ -5,7 +5,7 @@ from __future__ import annotations
 from aibridge import hookimpl
 
 from ..storage import ensure_tables
-from .api import blueprint, database_path
+from .api import blueprint, database
 
 
 @hookimpl
@@ -16,8 +16,8 @@ def aibridge_routes(app, config):
 @hookimpl
 def aibridge_startup(app, config):
     # The tables exist even when the recorder plugin is disabled, so the API answers with no rows.
-    ensure_tables(config.database_path)
-    database_path.set(app, config.database_path)
+    ensure_tables(config.database)
+    database.set(app, config.database)
 
 
 @hookimpl

@@ -19,9 +19,9 @@ def parse_group_by(value: str | None) -> str:
     return value
 
 
-def usage_summary(conn, where: InterceptionFilter, group_by: str) -> dict[str, Any]:
+def usage_summary(db, where: InterceptionFilter, group_by: str) -> dict[str, Any]:
     """``{"group_by", "totals", "results": [one entry per group]}`` for the matching interceptions."""
-    results = [_group_json(group_by, row) for row in usage_by_group(conn, where, group_by)]
+    results = [_group_json(group_by, row) for row in usage_by_group(db, where, group_by)]
     totals = {name: sum(entry[name] for entry in results) for name in ("interceptions", *TOKEN_COLUMNS)}
     return {"group_by": group_by, "totals": totals, "results": results}
 

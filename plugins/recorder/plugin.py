@@ -5,6 +5,7 @@ from __future__ import annotations
 from aibridge import Measurement, PluginState, Refusal, hookimpl
 
 from ..storage import CHILD, END, START
+from ..storage.schema import migrations
 from .writer import RecordWriter
 
 writer = PluginState("aibridge.recorder")
@@ -14,8 +15,9 @@ RETRY_AFTER_SECONDS = 10
 
 @hookimpl
 def aibridge_startup(app, config):
-    started = RecordWriter(config.database_path, config.spool_path, overflow=config.recorder_overflow,
-                           memory_limit=config.recorder_memory, flush_timeout=config.shutdown_grace)
+    started = RecordWriter(config.database, config.spool_path, data_dir=config.data_dir,
+                           overflow=config.recorder_overflow, memory_limit=config.recorder_memory,
+                           flush_timeout=config.shutdown_grace, instance_timeout=config.postgres_instance_timeout)
     started.start()
     writer.set(app, started)
 
@@ -56,6 +58,21 @@ def aibridge_measurements(app):
         Measurement("recorder_refused_interceptions_total", running.refused_interceptions, "Intercepted requests answered "
                     "503 because nothing could keep their records.", kind="counter"),
     ]
+
+
+@hookimpl
+def aibridge_readiness(app):
+    running = writer.get(app)
+    if running is None:
+        return None
+    return {"name": "recorder", "ready": running.store_up and not running.refusing,
+            "store": "up" if running.store_up else "down",
+            "backlog": {"memory": running.in_memory, "spool": running.in_spool}}
+
+
+@hookimpl
+def aibridge_migrations():
+    return [migrations]
 
 
 @hookimpl

@@ -16,14 +16,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import aibridge
 
-from ..storage import Instance, RecordIds, RecordStore, ensure_tables, gone_instances, others_alive, row_write
-from .backlog import Backlog
+from ..storage import (
+    Instance,
+    InstanceAbout,
+    RecordIds,
+    RecordStore,
+    ensure_tables,
+    gone_instances,
+    is_refused,
+    others_alive,
+    row_write,
+)
+from .backlog import INTERRUPTED_MESSAGE, Backlog
 from .reports import OutageReport
 from .spool import Spool
 from .writing import StoreUnavailable, StoreWriter, describe_error
@@ -39,6 +51,8 @@ SPILL_AFTER = 2.0  # seconds of outage before what waits in memory goes to the s
 MEMORY_LIMIT = 32 * 1024 * 1024  # bytes of row text kept in memory before the spool takes them
 CATCH_UP_CHUNKS = 20  # transactions of backlog between two looks at the queue
 LOOK_FOR_GONE_INTERVAL = 60.0  # seconds between two looks for processes that are gone
+INSTANCE_TIMEOUT = 30.0  # PostgreSQL: seconds without a heartbeat before an instance is taken for gone
+HEARTBEATS_PER_TIMEOUT = 6
 OVERFLOWS = ("refuse", "relay")
 
 _STOP = object()
@@ -47,14 +61,16 @@ _STOP = object()
 class RecordWriter:
     """Queue of records and the one OS thread that writes them, keeps them through outages, and flushes them."""
 
-    def __init__(self, database_path: Path | str, spool_dir: Path | str | None = None, *,
+    def __init__(self, database: Path | str, spool_dir: Path | str | None = None, *, data_dir: Path | str | None = None,
                  overflow: str = "refuse", flush_timeout: float = 30.0, memory_limit: int = MEMORY_LIMIT,
                  max_batch: int = MAX_BATCH, linger: float = LINGER_SECONDS, retry_interval: float = RETRY_INTERVAL,
-                 spill_after: float = SPILL_AFTER, warn_interval: float | None = None):
+                 spill_after: float = SPILL_AFTER, warn_interval: float | None = None,
+                 instance_timeout: float = INSTANCE_TIMEOUT):
+        """``database``: the SQLite file (its directory is the data directory unless given) or a PostgreSQL URL."""
         if overflow not in OVERFLOWS:
             raise ValueError(f"overflow must be one of {', '.join(OVERFLOWS)}")
-        self.database_path = Path(database_path)
-        self.data_dir = self.database_path.parent
+        self.database = database if aibridge.Database.is_postgres_url(database) else Path(database)
+        self.data_dir = Path(data_dir) if data_dir is not None else Path(database).parent
         self.spool_dir = Path(spool_dir) if spool_dir else self.data_dir / "spool"
         self.overflow = overflow
         self.flush_timeout = flush_timeout
@@ -62,6 +78,7 @@ class RecordWriter:
         self.linger = linger
         self.retry_interval = retry_interval
         self.spill_after = spill_after
+        self.instance_timeout = instance_timeout
         self.instance = Instance(self.data_dir)
         self._record_ids = RecordIds(self.instance.id)
         self.thread_ident: int | None = None
@@ -84,6 +101,9 @@ class RecordWriter:
         self._next_spill = 0.0
         self._next_look = 0.0
         self._ended_own = False  # at shutdown, every record is in the store and nothing of ours is open
+        self._next_beat = float("inf")  # PostgreSQL: when to write our heartbeat next
+        self._beating_since: float | None = None  # since when our heartbeats reach the store without a gap
+        self._about: InstanceAbout | None = None
         self._log = None
         self._writer: StoreWriter | None = None
         self._backlog: Backlog | None = None
@@ -93,7 +113,7 @@ class RecordWriter:
 
     def start(self) -> None:
         """Create or migrate the tables and claim this process's instance now (errors surface at startup)."""
-        ensure_tables(self.database_path)
+        ensure_tables(self.database)
         self._log = aibridge.ThreadSafeLogger(log)
         spool = Spool(self.spool_dir, self.instance.id, self._log)
         try:
@@ -101,8 +121,17 @@ class RecordWriter:
         except OSError as error:
             raise aibridge.ConfigError(f"--aibridge-spool-dir / CODER_AIBRIDGE_SPOOL_DIR: cannot create "
                                        f"{self.spool_dir}: {error.strerror or error}") from None
-        self.instance.claim(dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-        self._writer = StoreWriter(RecordStore(self.database_path), self._log)
+        started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        store = RecordStore(self.database)
+        if store.is_postgres:
+            # Registered before it serves: its interceptions are never without a heartbeat row.
+            self._about = InstanceAbout(self.instance.id, socket.gethostname(), os.getpid(), started_at)
+            store.beat(self._about)
+            self._next_beat = time.monotonic() + self.instance_timeout / HEARTBEATS_PER_TIMEOUT
+            self._beating_since = time.monotonic()
+        else:
+            self.instance.claim(started_at)
+        self._writer = StoreWriter(store, self._log)
         self._backlog = Backlog(spool, self._memory_limit, self.max_batch)
         self._report = OutageReport(self._log, self.spool_dir, self.overflow,
                                     *(() if self._warn_interval is None else (self._warn_interval,)))
@@ -149,6 +178,10 @@ class RecordWriter:
     @property
     def store_up(self) -> bool:
         return self._report is None or self._report.store_up
+
+    @property
+    def is_postgres(self) -> bool:
+        return isinstance(self.database, str)
 
     # On the writer thread
 
@@ -206,7 +239,7 @@ class RecordWriter:
         """How long the thread may wait for records before it has something else to do."""
         now = time.monotonic()
         if self._backlog.empty:
-            return max(0.0, self._next_look - now)
+            return max(0.0, min(self._next_look, self._next_beat) - now)
         due = self._next_try
         if self._backlog.memory and self._next_spill:
             due = min(due, self._next_spill)
@@ -245,6 +278,37 @@ class RecordWriter:
         self._report.tick(now, self.in_memory, self.in_spool, self.dropped)
         if now >= self._next_look and self._backlog.empty:
             self._look_for_gone()
+        if now >= self._next_beat:
+            self._keep_alive(now)
+
+    def _keep_alive(self, now: float) -> None:
+        """PostgreSQL: write our heartbeat; end the open interceptions of instances whose heartbeats stopped.
+
+        Only once our own heartbeats have reached the store for a whole timeout
+        without a gap: after an outage every instance's heartbeat is old, and
+        none of them is gone for that.
+        """
+        self._next_beat = now + self.instance_timeout / HEARTBEATS_PER_TIMEOUT
+        store = self._writer.store
+        try:
+            store.beat(self._about)
+            if self._beating_since is None:
+                self._beating_since = now
+            taken = None
+            if now - self._beating_since >= self.instance_timeout:
+                taken = store.take_over_gone(self.instance.id, self.instance_timeout, INTERRUPTED_MESSAGE)
+        except Exception as error:
+            if is_refused(error):
+                raise
+            self._beating_since = None
+            self._store_failed(StoreUnavailable(error, []))
+            return
+        if taken is not None and taken.instances:
+            self._log.info("recorder: %d gateway instances sharing this database sent no heartbeat for %ds: ended "
+                           "their %d open interceptions \"interrupted\"", len(taken.instances),
+                           self.instance_timeout, taken.interceptions)
+        if self._backlog.empty:
+            self._report.store_back(0, now)
 
     def _catch_up(self, budget: int) -> None:
         waiting = len(self._backlog.memory) + self._backlog.spool.pending
@@ -292,10 +356,12 @@ class RecordWriter:
         self._next_look = time.monotonic() + LOOK_FOR_GONE_INTERVAL
         backlog = self._backlog
         try:
-            if at_start:
-                backlog.end_unattributed = not others_alive(self.data_dir, self.instance.id)
-            held = {instance.id for instance in backlog.gone}
-            found = gone_instances(self.data_dir, self.instance.id, held)
+            found = []
+            if not self.is_postgres:  # on PostgreSQL, heartbeats say which instances are gone (_keep_alive)
+                if at_start:
+                    backlog.end_unattributed = not others_alive(self.data_dir, self.instance.id)
+                held = {instance.id for instance in backlog.gone}
+                found = gone_instances(self.data_dir, self.instance.id, held)
             records = backlog.spool.adopt_orphans()
         except OSError as error:
             self._log.warning("recorder: cannot look for the records of gateway processes that are gone: %s", error)
@@ -323,9 +389,13 @@ class RecordWriter:
                 # Nothing of ours is in flight any more: an interception still open was cut without an end.
                 self._writer.end_interrupted([self.instance.id], "the gateway stopped before this interception "
                                              "ended", include_unattributed=False)
+                if self.is_postgres:
+                    self._writer.store.leave(self.instance.id)  # nothing of ours is left for others to end
                 self._ended_own = True
             except StoreUnavailable:
                 pass
+            except Exception as error:  # leaving is a courtesy: the row would time out anyway
+                self._log.warning("recorder: could not remove this instance's heartbeat: %s", error)
 
     def _save_what_is_left(self) -> None:
         """Spool every record still in memory or queued; log whole what even the spool cannot take."""
@@ -365,7 +435,8 @@ class RecordWriter:
         if left:
             self._log.warning("recorder: %d records are kept in the spool %s; the next start writes them",
                               self.in_spool, self.spool_dir)
-        self.instance.release(remove=not left and self._ended_own)
+        if not self.is_postgres:
+            self.instance.release(remove=not left and self._ended_own)
         self._writer.store.close()
 
 

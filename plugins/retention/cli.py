@@ -6,7 +6,7 @@ import click
 
 import aibridge
 
-from ..storage import count_expired, count_expired_interceptions, open_for_writing, purge
+from ..storage import count_expired, count_expired_interceptions, is_postgres, open_for_writing, purge
 from .job import cutoff_for, utcnow
 
 
@@ -18,25 +18,25 @@ def retention_group():
 @retention_group.command("purge")
 @click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
 @aibridge.progress_option()
-@aibridge.config_options("aibridge-retention", "data-dir", "config")
+@aibridge.config_options("aibridge-retention", "data-dir", "postgres-url", "config")
 def purge_command(dry_run, progress, **flags):
     """Delete interceptions that ended before now minus the retention period, with their records."""
     config = aibridge.load_config(flags)
     if not config.retention:
         click.echo("retention is 0: recorded interceptions are kept forever, nothing to purge")
         return
-    if not config.database_path.exists():
+    if not is_postgres(config.database) and not config.database_path.exists():
         click.echo(f"no database at {config.database_path}: nothing to purge")
         return
-    db = open_for_writing(config.database_path)
+    db = open_for_writing(config.database)
     try:
         cutoff = cutoff_for(utcnow(), config.retention)
         if dry_run:
-            click.echo(f"would remove {count_expired(db.conn, cutoff).describe()}")
+            click.echo(f"would remove {count_expired(db, cutoff).describe()}")
         else:
-            total = count_expired_interceptions(db.conn, cutoff)
+            total = count_expired_interceptions(db, cutoff)
             with aibridge.Progress("purging", total=total, unit="interceptions", show=progress) as shown:
-                result = purge(db.conn, cutoff, removed=shown.advance)
+                result = purge(db, cutoff, removed=shown.advance)
             click.echo(f"removed {result.describe()}")
     finally:
         db.close()

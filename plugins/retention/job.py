@@ -30,12 +30,12 @@ def cutoff_for(now: dt.datetime, retention: dt.timedelta) -> dt.datetime:
 class RetentionJob:
     """Purge records older than ``retention`` now and every ``interval`` seconds until stopped."""
 
-    def __init__(self, database_path: Path | str, retention: dt.timedelta,
+    def __init__(self, database: Path | str, retention: dt.timedelta,
                  clock: Callable[[], dt.datetime] = utcnow, interval: float = INTERVAL_SECONDS,
                  batch_size: int = BATCH_SIZE):
         if retention <= dt.timedelta(0):
             raise ValueError("a retention of 0 keeps records forever: there is nothing to purge")
-        self.database_path = Path(database_path)
+        self.database = database  # a SQLite path or a PostgreSQL URL
         self.retention = retention
         self.clock = clock
         self.interval = interval
@@ -51,9 +51,9 @@ class RetentionJob:
 
     def run_once(self) -> PurgeResult:
         """Purge what is past retention at ``clock()``, and log what was removed."""
-        db = open_for_writing(self.database_path)
+        db = open_for_writing(self.database)
         try:
-            result = purge(db.conn, cutoff_for(self.clock(), self.retention), self.batch_size,
+            result = purge(db, cutoff_for(self.clock(), self.retention), self.batch_size,
                            keep_going=lambda: not self._stop_requested)
         finally:
             db.close()

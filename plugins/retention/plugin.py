@@ -18,7 +18,7 @@ def aibridge_startup(app, config):
     if not config.retention:
         log.info("retention is 0: recorded interceptions are kept forever")
         return
-    job = RetentionJob(config.database_path, config.retention)
+    job = RetentionJob(config.database, config.retention)
     job.start()
     purge_job.set(app, job)
 

@@ -2,11 +2,13 @@
 
 Every SQL statement about records lives in this package, behind the small
 functions below; the plugins import only these names. SQLite in the data
-directory today (the gateway's own database, see ``aibridge.open_database``);
-PostgreSQL lands here too.
+directory, or PostgreSQL (``--postgres-url``), through ``aibridge.Database``:
+the same SQL on both.
 """
 
-from .database import RecordStore, StoreMissing, ensure_tables, is_refused, open_for_writing, reading
+from .database import RecordStore, StoreMissing, ensure_tables, is_postgres, is_refused, open_for_writing, reading
+from .heartbeats import About as InstanceAbout
+from .heartbeats import TakeOver, live_instances
 from .instances import GoneInstance, Instance, gone_instances, lock_if_free, others_alive
 from .interception_filter import InterceptionFilter
 from .interceptions import (
@@ -24,7 +26,7 @@ from .writes import CHILD, END, START, RowWrite, as_json_line, row_write, write_
 
 __all__ = [
     # Connections
-    "open_for_writing", "ensure_tables", "reading",
+    "open_for_writing", "ensure_tables", "reading", "is_postgres",
     # Tables
     "INTERCEPTIONS", "CHILD_TABLES",
     # Writing records: rows with their identity, written again harmlessly
@@ -32,6 +34,7 @@ __all__ = [
     "RecordStore", "StoreMissing", "is_refused",
     # Gateway processes using the store, and those that are gone
     "Instance", "GoneInstance", "gone_instances", "others_alive", "lock_if_free",
+    "InstanceAbout", "TakeOver", "live_instances",
     # Reading them back
     "InterceptionFilter", "UnknownInterception", "count_interceptions", "interceptions_page", "child_records",
     "is_known_initiator",

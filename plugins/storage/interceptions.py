@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from .interception_filter import InterceptionFilter
@@ -20,32 +19,32 @@ class UnknownInterception(LookupError):
     """No interception with this id matches the filter (so it cannot be a page's cursor)."""
 
 
-def count_interceptions(conn: sqlite3.Connection, where: InterceptionFilter) -> int:
+def count_interceptions(db, where: InterceptionFilter) -> int:
     condition, params = where.where("i")
-    return conn.execute(f"SELECT count(*) AS n FROM interceptions i WHERE {condition}", params).fetchone()["n"]
+    return db.execute(f"SELECT count(*) AS n FROM interceptions i WHERE {condition}", params).fetchone()["n"]
 
 
-def is_known_initiator(conn: sqlite3.Connection, name_or_id: str) -> bool:
+def is_known_initiator(db, name_or_id: str) -> bool:
     """A user of the gateway has this username or id, or an interception was recorded under it.
 
     The second covers people an authentication plugin lets in without a user row.
     """
     for sql in ("SELECT 1 FROM users WHERE id = :who OR username = :who LIMIT 1",
                 "SELECT 1 FROM interceptions WHERE initiator_id = :who OR initiator_username = :who LIMIT 1"):
-        if conn.execute(sql, {"who": name_or_id}).fetchone() is not None:
+        if db.execute(sql, {"who": name_or_id}).fetchone() is not None:
             return True
     return False
 
 
-def interceptions_page(conn: sqlite3.Connection, where: InterceptionFilter, limit: int,
+def interceptions_page(db, where: InterceptionFilter, limit: int,
                        after_id: str | None = None) -> list[dict[str, Any]]:
     """Up to ``limit`` matching interceptions, newest first, after the one with id ``after_id`` if given."""
     condition, params = where.where("i")
     page_condition, page_params = condition, {**params, "limit": limit}
     if after_id:
         page_condition += " AND " + _AFTER_CURSOR
-        page_params.update(_cursor(conn, condition, params, after_id))
-    rows = conn.execute(
+        page_params.update(_cursor(db, condition, params, after_id))
+    rows = db.execute(
         f"SELECT i.* FROM interceptions i WHERE {page_condition} "
         "ORDER BY i.started_at DESC, i.id DESC LIMIT :limit",
         page_params,
@@ -53,7 +52,7 @@ def interceptions_page(conn: sqlite3.Connection, where: InterceptionFilter, limi
     return [_decoded(row) for row in rows]
 
 
-def child_records(conn: sqlite3.Connection, ids: list[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def child_records(db, ids: list[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Every child record of these interceptions, oldest first: {table: {interception_id: [rows]}}."""
     found: dict[str, dict[str, list]] = {table: {} for table in CHILD_TABLES}
     if not ids:
@@ -61,15 +60,15 @@ def child_records(conn: sqlite3.Connection, ids: list[str]) -> dict[str, dict[st
     marks = ", ".join("?" for _ in ids)
     for table in CHILD_TABLES:
         sql = f"SELECT * FROM {table} WHERE interception_id IN ({marks}) ORDER BY created_at, id"
-        for row in conn.execute(sql, ids):
+        for row in db.execute(sql, ids):
             row.pop("record_id", None)  # the record's identity for writing it again harmlessly, not part of it
             found[table].setdefault(row["interception_id"], []).append(_decoded(row))
     return found
 
 
-def _cursor(conn: sqlite3.Connection, condition: str, params: dict, after_id: str) -> dict:
+def _cursor(db, condition: str, params: dict, after_id: str) -> dict:
     """Where the page after ``after_id`` starts; the cursor must be one the filter lets through."""
-    cursor = conn.execute(
+    cursor = db.execute(
         f"SELECT i.started_at, i.id FROM interceptions i WHERE i.id = :after_id AND {condition}",
         {**params, "after_id": after_id},
     ).fetchone()

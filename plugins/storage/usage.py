@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from .interception_filter import InterceptionFilter
@@ -23,12 +22,12 @@ _GROUPS = {
 USAGE_GROUPS = tuple(_GROUPS)
 
 
-def usage_by_group(conn: sqlite3.Connection, where: InterceptionFilter, group_by: str) -> list[dict[str, Any]]:
+def usage_by_group(db, where: InterceptionFilter, group_by: str) -> list[dict[str, Any]]:
     """One row per group of the matching interceptions: its columns, ``interceptions`` and the token sums."""
     select, group, order = _GROUPS[group_by]
     condition, params = where.where("i")
     sums = ", ".join(f"coalesce(sum(t.{column}), 0) AS {column}" for column in TOKEN_COLUMNS)
-    return conn.execute(
+    return db.execute(
         f"SELECT {', '.join(select)}, count(DISTINCT i.id) AS interceptions, {sums} "
         "FROM interceptions i LEFT JOIN token_usages t ON t.interception_id = i.id "
         f"WHERE {condition} GROUP BY {', '.join(group)} ORDER BY {order}",

@@ -42,11 +42,10 @@ _UPSERT_END = (
     "credential_kind = excluded.credential_kind, credential_hint = excluded.credential_hint"
 )
 # An interrupted interception ended at its last sign of life: its start, or its newest record.
-_LAST_SIGN_OF_LIFE = "max(started_at, {})".format(", ".join(
-    f"coalesce((SELECT max(created_at) FROM {child} c WHERE c.interception_id = interceptions.id), '')"
-    for child in CHILD_TABLES))
+_LAST_RECORDS = [f"coalesce((SELECT max(created_at) FROM {child} c WHERE c.interception_id = interceptions.id), '')"
+                 for child in CHILD_TABLES]
 _END_INTERRUPTED = (
-    f"UPDATE interceptions SET ended_at = {_LAST_SIGN_OF_LIFE}, status = 'interrupted', error = ? "
+    "UPDATE interceptions SET ended_at = {last_sign_of_life}, status = 'interrupted', error = ? "
     "WHERE ended_at IS NULL AND ({condition})"
 )
 
@@ -101,7 +100,7 @@ def row_write(kind: str, record: Any, instance_id: str, record_ids: RecordIds) -
     return RowWrite(CHILD, table, _bindable({"record_id": record_ids.next(), **make_row(record)}))
 
 
-def write_rows(conn, writes: Iterable[RowWrite]) -> None:
+def write_rows(db, writes: Iterable[RowWrite]) -> None:
     """Write row writes in one transaction; all or nothing.
 
     Statements are grouped and run with one executemany each: the write lock is
@@ -116,10 +115,10 @@ def write_rows(conn, writes: Iterable[RowWrite]) -> None:
         if write.kind == START and write.interception_id in ended:
             continue
         sql, params = statement(write)
-        groups.setdefault(sql, []).append(params)
-    with _transaction(conn):
+        groups.setdefault(sql, []).append(_without_nul(params) if db.is_postgres else params)
+    with db.transaction():
         for sql, rows in groups.items():
-            conn.executemany(sql, rows)
+            db.executemany(sql, rows)
 
 
 def statement(write: RowWrite) -> tuple[str, list]:
@@ -136,14 +135,15 @@ def _insert_child(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) ON CONFLICT(record_id) DO NOTHING"
 
 
-def end_interrupted(conn, instance_ids: Iterable[str], message: str, include_unattributed: bool = False) -> int:
+def end_interrupted(db, instance_ids: Iterable[str], message: str, include_unattributed: bool = False,
+                    transaction: bool = True) -> int:
     """End the open interceptions of these (gone) gateway processes ``interrupted``; how many were ended.
 
     Each ends at its last sign of life (its newest record, else its start).
 
     ``include_unattributed`` also ends those recorded before interceptions
     named their process (no ``instance_id``): only safe when no other process
-    uses the store.
+    uses the store. ``transaction=False``: the caller's transaction is open.
     """
     ids = list(instance_ids)
     conditions = [f"instance_id IN ({', '.join('?' for _ in ids)})"] if ids else []
@@ -152,27 +152,21 @@ def end_interrupted(conn, instance_ids: Iterable[str], message: str, include_una
     if not conditions:
         return 0
     error = to_json_text({"kind": "interrupted", "message": message, "upstream_status": None})
-    with _transaction(conn):
-        cursor = conn.execute(_END_INTERRUPTED.format(condition=" OR ".join(conditions)), [error, *ids])
-    return cursor.rowcount
-
-
-@contextlib.contextmanager
-def _transaction(conn):
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    sql = _END_INTERRUPTED.format(last_sign_of_life=db.greatest("started_at", *_LAST_RECORDS),
+                                  condition=" OR ".join(conditions))
+    with db.transaction() if transaction else contextlib.nullcontext():
+        return db.execute(sql, [error, *ids]).rowcount
 
 
 def as_json_line(write: RowWrite) -> str:
     """One line of the spool: the row write as JSON (UTF-8 text, no newline inside)."""
     return json.dumps(write.as_json(), ensure_ascii=False, separators=(",", ":"))
+
+
+def _without_nul(params: list) -> list:
+    """PostgreSQL's text cannot hold NUL (SQLite's can): each becomes U+FFFD, as undecodable text does."""
+    return [value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+            for value in params]
 
 
 def _bindable(row: dict[str, Any]) -> dict[str, Any]:
