@@ -12,14 +12,16 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner
+from conftest import STORES
 from test_recorder_support import NEWEST_FIRST, Audit, RecordingApp, make_interception, user_with_token, utc
 
 from aibridge.cli import build_cli
 from aibridge.config import ProviderConfig
 
-@pytest.fixture(scope="module")
-def audit(tmp_path_factory):
-    served = Audit(tmp_path_factory.mktemp("audit"))
+@pytest.fixture(scope="module", params=STORES)
+def audit(request, tmp_path_factory):
+    store = {"postgres_url": request.getfixturevalue("module_postgres_url")} if request.param == "postgres" else {}
+    served = Audit(tmp_path_factory.mktemp("audit"), **store)
     yield served
     served.recording.close()
 
@@ -181,7 +183,7 @@ def test_the_audit_route_wins_over_a_provider_of_the_same_name(tmp_path):
     recording = RecordingApp(tmp_path, providers=(provider,))
     url = recording.serve_http()
     try:
-        _, token = user_with_token(recording.database_path, "olivia", "owner")
+        _, token = user_with_token(recording.database, "olivia", "owner")
         response = requests.get(url + "/api/v2/aibridge/interceptions",
                                 headers={"Authorization": f"Bearer {token}"}, timeout=10)
         assert response.status_code == 200 and response.json() == {"count": 0, "results": []}
@@ -198,7 +200,7 @@ def cli(*args, env=None):
 
 
 def test_cli_prints_what_the_api_answers_to_an_owner(audit):
-    result = cli("interceptions", "list", "--data-dir", str(audit.data_dir))
+    result = cli("interceptions", "list", *audit.where)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == audit.list()
 
@@ -211,25 +213,25 @@ def test_cli_prints_what_the_api_answers_to_an_owner(audit):
      "started_after:2025-03-02T12:00:00Z started_before:2025-03-05T00:00:00Z"),
 ])
 def test_cli_filters_match_the_api(audit, options, q):
-    result = cli("interceptions", "list", "--data-dir", str(audit.data_dir), *options)
+    result = cli("interceptions", "list", *audit.where, *options)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == audit.list(q=q)
 
 
 def test_cli_pages(audit):
-    first = json.loads(cli("interceptions", "list", "--data-dir", str(audit.data_dir), "--limit", "3").stdout)
+    first = json.loads(cli("interceptions", "list", *audit.where, "--limit", "3").stdout)
     assert [r["id"] for r in first["results"]] == NEWEST_FIRST[:3]
-    rest = cli("interceptions", "list", "--data-dir", str(audit.data_dir), "--after-id", NEWEST_FIRST[2])
+    rest = cli("interceptions", "list", *audit.where, "--after-id", NEWEST_FIRST[2])
     assert [r["id"] for r in json.loads(rest.stdout)["results"]] == NEWEST_FIRST[3:]
 
 
 def test_cli_jsonl_export_has_one_interception_per_line(audit):
-    result = cli("interceptions", "list", "--data-dir", str(audit.data_dir), "--format", "jsonl")
+    result = cli("interceptions", "list", *audit.where, "--format", "jsonl")
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert lines == audit.list()["results"]
 
 
-def test_cli_all_follows_every_page(audit, tmp_path):
+def test_cli_all_follows_every_page(tmp_path):
     recording = RecordingApp(tmp_path)
     for n in range(1203):
         recording.record(make_interception(f"bulk-{n:04d}", started_at=utc(2025, 1, 1, n // 60 // 60,
@@ -244,7 +246,7 @@ def test_cli_all_follows_every_page(audit, tmp_path):
 
 
 def test_cli_csv_export(audit):
-    result = cli("interceptions", "list", "--data-dir", str(audit.data_dir), "--format", "csv", "--initiator", "alice")
+    result = cli("interceptions", "list", *audit.where, "--format", "csv", "--initiator", "alice")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [row["id"] for row in rows] == ["a3", "a2", "a1"]
     a3 = rows[0]
@@ -257,7 +259,7 @@ def test_cli_csv_export(audit):
 
 
 def test_cli_csv_without_results_still_has_its_header(audit):
-    result = cli("interceptions", "list", "--data-dir", str(audit.data_dir), "--format", "csv", "--model", "none")
+    result = cli("interceptions", "list", *audit.where, "--format", "csv", "--model", "none")
     assert result.stdout.startswith("id,initiator_id,initiator_username,provider,") and result.stdout.count("\n") == 1
 
 
@@ -273,7 +275,7 @@ def test_cli_csv_without_results_still_has_its_header(audit):
     (["--after-id", "nope"], "aibridge: error: --after-id: no interception 'nope' matches these filters"),
 ])
 def test_cli_bad_options_are_one_line_and_status_2(audit, options, message):
-    result = cli("interceptions", "list", "--data-dir", str(audit.data_dir), *options)
+    result = cli("interceptions", "list", *audit.where, *options)
     assert result.exit_code == 2
     assert result.output == message + "\n"
 
@@ -286,7 +288,7 @@ def test_cli_without_a_database_says_where_it_looked(tmp_path):
 
 
 def test_the_installed_command_reads_the_environment(audit):
-    env = {"CODER_DATA_DIR": str(audit.data_dir), "PATH": "/usr/bin:/bin"}
+    env = {**audit.environ, "PATH": "/usr/bin:/bin"}
     done = subprocess.run([str(Path(sys.executable).parent / "aibridge"), "interceptions", "list", "--limit", "2"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr

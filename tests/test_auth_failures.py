@@ -29,7 +29,8 @@ def test_each_401_is_logged_with_why_and_the_token_id_never_the_secret(spawn, pr
     store.revoke_token(token_id(tokens["rob"]))
     store.suspend_user("sam")
     past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat()
-    open_database(database)["api_tokens"].update(token_id(tokens["eve"]), {"expires_at": past})
+    with open_database(database) as db, db.transaction():
+        db.execute("UPDATE api_tokens SET expires_at = ? WHERE id = ?", [past, token_id(tokens["eve"])])
     wrong_secret = tokens["alice"][:-43] + SECRET
     unknown = f"aib_0123456789abcdef_{SECRET}"
     pasted_key = "sk-ant-api03-a-provider-key-pasted-by-mistake"

@@ -174,6 +174,11 @@ class Audit:
     def __init__(self, data_dir: Path, **config):
         self.data_dir = data_dir
         self.recording = RecordingApp(data_dir, **config)
+        # The CLI's options for the same data: the data directory, and the PostgreSQL database when there is one.
+        postgres = ["--postgres-url", config["postgres_url"]] if config.get("postgres_url") else []
+        self.where = ["--data-dir", str(data_dir), *postgres]
+        self.environ = {"CODER_DATA_DIR": str(data_dir),
+                        **({"CODER_PG_CONNECTION_URL": config["postgres_url"]} if postgres else {})}
         self.url = self.recording.serve_http()
         self.users, self.tokens = {}, {}
         for username, role in (("olivia", "owner"), ("alice", "member"), ("bob", "member")):

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-from test_recorder_support import RecordingApp, ended, make_interception, read_rows, utc, wait_until
+from test_recorder_support import TABLES, RecordingApp, ended, make_interception, read_rows, utc, wait_until
 
 from aibridge.cli import build_cli
 from aibridge_plugins.retention.job import RetentionJob
@@ -31,9 +31,11 @@ class FakeClock:
         self.now += delta
 
 
-def seed(data_dir, ended_days_ago: dict[str, float | None], started_days_ago: float = 0):
-    """Record interceptions ending that many days before NOW (None: never ended), each with four children."""
-    recording = RecordingApp(data_dir)
+def seed(data_dir, ended_days_ago: dict[str, float | None], started_days_ago: float = 0, store=None):
+    """Record interceptions ending that many days before NOW (None: never ended), each with four children.
+
+    Returns the database (SQLite file, or the PostgreSQL URL of ``store``)."""
+    recording = RecordingApp(data_dir, **(store or {}))
     for interception_id, days in ended_days_ago.items():
         if days is None:
             interception = make_interception(interception_id, started_at=NOW - dt.timedelta(days=started_days_ago))
@@ -42,26 +44,21 @@ def seed(data_dir, ended_days_ago: dict[str, float | None], started_days_ago: fl
             interception = make_interception(interception_id, started_at=NOW - dt.timedelta(days=days, seconds=3))
             recording.record(interception)
     recording.close()
-    return data_dir / "aibridge.db"
+    return recording.database
 
 
-def ids(database_path) -> list[str]:
-    return sorted(row["id"] for row in read_rows(database_path, "interceptions"))
+def ids(database) -> list[str]:
+    return sorted(row["id"] for row in read_rows(database, "interceptions"))
 
 
-def children_of(database_path) -> set[str]:
-    conn = sqlite3.connect(str(database_path))
-    try:
-        return {row[0] for table in ("token_usages", "user_prompts", "tool_usages", "model_thoughts", "tool_results")
-                for row in conn.execute(f"SELECT interception_id FROM {table}")}
-    finally:
-        conn.close()
+def children_of(database) -> set[str]:
+    return {row["interception_id"] for table in TABLES[1:] for row in read_rows(database, table)}
 
 
-def test_purge_removes_old_interceptions_with_their_records_and_keeps_new_ones(tmp_path):
-    db = seed(tmp_path, {"old": 45, "just-expired": 30.01, "recent": 29.9, "new": 1})
-    conn = open_for_writing(db).conn
-    result = purge(conn, NOW - RETENTION)
+def test_purge_removes_old_interceptions_with_their_records_and_keeps_new_ones(tmp_path, store):
+    db = seed(tmp_path, {"old": 45, "just-expired": 30.01, "recent": 29.9, "new": 1}, store=store)
+    with open_for_writing(db) as connection:
+        result = purge(connection, NOW - RETENTION)
     assert ids(db) == ["new", "recent"]
     assert children_of(db) == {"new", "recent"}
     assert result.rows == {"interceptions": 2, "token_usages": 2, "user_prompts": 2, "tool_usages": 2,
@@ -69,34 +66,54 @@ def test_purge_removes_old_interceptions_with_their_records_and_keeps_new_ones(t
     assert result.total == 12
 
 
-def test_an_interception_that_never_ended_expires_by_its_start(tmp_path):
-    db = seed(tmp_path / "a", {"crashed-long-ago": None}, started_days_ago=40)
-    seed(tmp_path / "a", {"still-running": None}, started_days_ago=0)
-    purge(open_for_writing(db).conn, NOW - RETENTION)
+def test_an_interception_that_never_ended_expires_by_its_start(tmp_path, store):
+    db = seed(tmp_path / "a", {"crashed-long-ago": None}, started_days_ago=40, store=store)
+    seed(tmp_path / "a", {"still-running": None}, started_days_ago=0, store=store)
+    with open_for_writing(db) as connection:
+        purge(connection, NOW - RETENTION)
     assert ids(db) == ["still-running"]
 
 
-def test_purge_works_in_batches_until_nothing_is_left(tmp_path):
-    db = seed(tmp_path, {f"old-{n}": 40 + n for n in range(7)} | {"new": 2})
-    transactions = []
-    conn = open_for_writing(db).conn
-    conn.set_trace_callback(lambda sql: transactions.append(sql) if sql.startswith("BEGIN") else None)
-    result = purge(conn, NOW - RETENTION, batch_size=3)
+def test_purge_works_in_batches_until_nothing_is_left(tmp_path, store):
+    db = seed(tmp_path, {f"old-{n}": 40 + n for n in range(7)} | {"new": 2}, store=store)
+    batches = []
+    with open_for_writing(db) as connection:
+        result = purge(connection, NOW - RETENTION, batch_size=3,
+                       removed=lambda interceptions: batches.append((interceptions, sorted(ids(db)))))
     assert result.interceptions == 7 and result.total == 42
-    assert len(transactions) == 3  # 3 + 3 + 1
+    # Each batch is committed before the next (another connection sees it): 3 + 3 + 1.
+    assert [(removed, len(left)) for removed, left in batches] == [(3, 5), (3, 2), (1, 1)]
     assert ids(db) == ["new"]
 
 
-def test_dry_run_counts_without_removing(tmp_path):
-    db = seed(tmp_path, {"old": 45, "new": 1})
-    result = count_expired(open_for_writing(db).conn, NOW - RETENTION)
+def test_on_postgres_one_instance_purges_at_a_time(tmp_path, postgres_url):
+    import psycopg
+
+    from aibridge.db.database import lock_key
+    from aibridge_plugins.storage.purge import PURGE_LOCK
+
+    db = seed(tmp_path, {"old": 45}, store={"postgres_url": postgres_url})
+    with psycopg.connect(postgres_url, autocommit=True) as other_instance:
+        other_instance.execute("SELECT pg_advisory_lock(%s)", [lock_key(PURGE_LOCK)])
+        with open_for_writing(db) as connection:
+            skipped = purge(connection, NOW - RETENTION)
+        assert skipped.skipped and skipped.total == 0 and ids(db) == ["old"]
+        assert skipped.describe() == "nothing: another gateway instance is purging the same database"
+    with open_for_writing(db) as connection:
+        assert purge(connection, NOW - RETENTION).interceptions == 1
+
+
+def test_dry_run_counts_without_removing(tmp_path, store):
+    db = seed(tmp_path, {"old": 45, "new": 1}, store=store)
+    with open_for_writing(db) as connection:
+        result = count_expired(connection, NOW - RETENTION)
     assert result.rows == {"interceptions": 1, "token_usages": 1, "user_prompts": 1, "tool_usages": 1,
                            "model_thoughts": 1, "tool_results": 1}
     assert ids(db) == ["new", "old"]
 
 
-def test_the_job_purges_at_start_and_again_as_time_passes(tmp_path, caplog):
-    db = seed(tmp_path, {"old": 45, "middle": 20, "new": 1})
+def test_the_job_purges_at_start_and_again_as_time_passes(tmp_path, store, caplog):
+    db = seed(tmp_path, {"old": 45, "middle": 20, "new": 1}, store=store)
     clock = FakeClock(NOW)
     job = RetentionJob(db, RETENTION, clock=clock, interval=0.001)
     caplog.set_level(logging.INFO, logger="aibridge.retention")
@@ -147,19 +164,19 @@ def test_zero_retention_cannot_make_a_job():
         RetentionJob("unused.db", dt.timedelta(0))
 
 
-def test_the_app_purges_once_at_startup(tmp_path, caplog):
+def test_the_app_purges_once_at_startup(tmp_path, store, caplog):
     # Real time here: records that ended 100 days ago, with the default 60 days of retention.
     now = dt.datetime.now(dt.timezone.utc)
-    recording = RecordingApp(tmp_path)
+    recording = RecordingApp(tmp_path, **store)
     recording.record(make_interception("ancient", started_at=now - dt.timedelta(days=100)))
     recording.record(make_interception("fresh", started_at=now - dt.timedelta(days=1)))
     recording.close()
     caplog.set_level(logging.INFO, logger="aibridge.retention")
-    app = RecordingApp(tmp_path, retention=dt.timedelta(days=60))
+    app = RecordingApp(tmp_path, retention=dt.timedelta(days=60), **store)
     try:
         job = app.app.extensions["aibridge.retention"]
         wait_until(lambda: job.runs >= 1, what="the startup purge")
-        assert ids(tmp_path / "aibridge.db") == ["fresh"]
+        assert ids(app.database) == ["fresh"]
     finally:
         app.close()
     assert any(r.getMessage().startswith("retention purge removed 6 rows") for r in caplog.records)
@@ -183,27 +200,28 @@ def run_cli(*args, env=None):
     return result
 
 
-def seed_real_time(data_dir):
+def seed_real_time(data_dir, store=None):
     now = dt.datetime.now(dt.timezone.utc)
-    recording = RecordingApp(data_dir)
+    recording = RecordingApp(data_dir, **(store or {}))
     recording.record(make_interception("ancient", started_at=now - dt.timedelta(days=100)))
     recording.record(make_interception("fresh", started_at=now - dt.timedelta(days=1)))
     recording.close()
-    return data_dir / "aibridge.db"
+    return recording.database
 
 
-def test_cli_dry_run_then_purge(tmp_path):
-    db = seed_real_time(tmp_path)
-    dry = run_cli("retention", "purge", "--dry-run", "--data-dir", str(tmp_path))
+def test_cli_dry_run_then_purge(tmp_path, store):
+    db = seed_real_time(tmp_path, store)
+    where = ["--data-dir", str(tmp_path), *(["--postgres-url", db] if store else [])]
+    dry = run_cli("retention", "purge", "--dry-run", *where)
     assert dry.exit_code == 0, dry.output
     assert dry.output.startswith("would remove 6 rows (interceptions 1, token_usages 1, user_prompts 1, tool_usages 1, "
                                  "model_thoughts 1, tool_results 1) of interceptions that ended before ")
     assert ids(db) == ["ancient", "fresh"]
-    done = run_cli("retention", "purge", "--data-dir", str(tmp_path))
+    done = run_cli("retention", "purge", *where)
     assert done.exit_code == 0, done.output
     assert done.output.startswith("removed 6 rows")
     assert ids(db) == ["fresh"]
-    again = run_cli("retention", "purge", "--data-dir", str(tmp_path))
+    again = run_cli("retention", "purge", *where)
     assert again.output.startswith("removed 0 rows")
 
 

@@ -8,6 +8,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import STORES
 from test_recorder_support import Audit, make_interception, utc
 
 from aibridge.cli import build_cli
@@ -19,10 +20,11 @@ def tokens(interceptions, input_tokens, output_tokens, cache_read, cache_write) 
             "cache_read_input_tokens": cache_read, "cache_write_input_tokens": cache_write}
 
 
-@pytest.fixture(scope="module")
-def usage(tmp_path_factory):
+@pytest.fixture(scope="module", params=STORES)
+def usage(request, tmp_path_factory):
     """The audit data, plus a second token record on a3 and an interception n1 without any token record."""
-    served = Audit(tmp_path_factory.mktemp("usage"))
+    store = {"postgres_url": request.getfixturevalue("module_postgres_url")} if request.param == "postgres" else {}
+    served = Audit(tmp_path_factory.mktemp("usage"), **store)
     recording = served.recording
     a3 = make_interception("a3", initiator_id=served.users["alice"], username="alice")
     recording.notify("on_token_usage", interception=a3, usage=TokenUsage("a3", "msg_2", 1000, 100))
@@ -133,14 +135,14 @@ def cli(*args):
 
 @pytest.mark.parametrize("group_by", ["user", "model", "provider", "client", "day"])
 def test_cli_prints_what_the_api_answers_to_an_owner(usage, group_by):
-    result = cli("usage", "--data-dir", str(usage.data_dir), "--group-by", group_by,
+    result = cli("usage", *usage.where, "--group-by", group_by,
                  "--started-after", "2025-03-02T00:00:00Z")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == summary(usage, group_by=group_by, started_after="2025-03-02T00:00:00Z")
 
 
 def test_cli_csv_and_jsonl(usage):
-    rows = list(csv.DictReader(io.StringIO(cli("usage", "--data-dir", str(usage.data_dir), "--format", "csv").stdout)))
+    rows = list(csv.DictReader(io.StringIO(cli("usage", *usage.where, "--format", "csv").stdout)))
     assert rows == [
         {"initiator_id": usage.users["alice"], "initiator_username": "alice", "interceptions": "4",
          "input_tokens": "1700", "output_tokens": "170", "cache_read_input_tokens": "9",
@@ -149,12 +151,12 @@ def test_cli_csv_and_jsonl(usage):
          "input_tokens": "803", "output_tokens": "83", "cache_read_input_tokens": "0",
          "cache_write_input_tokens": "0"},
     ]
-    lines = cli("usage", "--data-dir", str(usage.data_dir), "--group-by", "client", "--format", "jsonl").stdout
+    lines = cli("usage", *usage.where, "--group-by", "client", "--format", "jsonl").stdout
     assert [json.loads(line) for line in lines.splitlines()] == summary(usage, group_by="client")["results"]
 
 
 def test_cli_bad_time_is_one_line_and_status_2(usage):
-    result = cli("usage", "--data-dir", str(usage.data_dir), "--started-before", "soon")
+    result = cli("usage", *usage.where, "--started-before", "soon")
     assert result.exit_code == 2
     assert result.output == ("aibridge: error: --started-before: 'soon' is not a time: use a duration before now "
                              "(7d, 24h, 90m), a UTC day (2026-12-01) or an RFC 3339 time (2025-01-02T15:04:05Z)\n")

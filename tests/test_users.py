@@ -1,31 +1,39 @@
-"""Users and gateway tokens in the SQLite database."""
+"""Users and gateway tokens, in SQLite and in PostgreSQL."""
 
 import datetime as dt
 import math
 import multiprocessing
 import re
-import sqlite3
 from collections import Counter
 
 import pytest
 
-from aibridge.db import open_database
+from aibridge.db import Database, open_database
 from aibridge.records import Actor
 from aibridge.users import UserError, UserStore
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "aibridge.db"
+def database(tmp_path, store_kind, request):
+    """The SQLite file, or the URL of a new PostgreSQL database."""
+    return request.getfixturevalue("postgres_url") if store_kind == "postgres" else tmp_path / "aibridge.db"
+
+
+@pytest.fixture(params=("sqlite", "postgres"))
+def store_kind(request):
+    return request.param
 
 
 @pytest.fixture
-def store(db_path):
-    return UserStore(open_database(db_path))
+def store(database):
+    users = UserStore(open_database(database))
+    yield users
+    users.close()
 
 
-def test_database_settings_and_schema(db_path):
-    db = open_database(db_path)
+def test_sqlite_settings_and_schema(tmp_path):
+    db_path = tmp_path / "aibridge.db"
+    db = open_database(db_path).sqlite_utils
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
@@ -39,25 +47,33 @@ def test_database_settings_and_schema(db_path):
     assert db["_sqlite_migrations"].count == 1
 
 
-def test_foreign_keys_are_enforced(db_path):
-    db = open_database(db_path)
-    with pytest.raises(sqlite3.IntegrityError):
-        db["api_tokens"].insert({"id": "x", "user_id": "nobody", "hashed_secret": "h", "created_at": "now"})
+def applied_core_migrations(database) -> list[str]:
+    with open_database(database) as db:
+        table = "_aibridge_migrations" if db.is_postgres else "_sqlite_migrations"
+        return [row["name"] for row in db.query(f"SELECT name FROM {table} WHERE migration_set = 'aibridge-core'")]
+
+
+def test_foreign_keys_are_enforced(database):
+    with open_database(database) as db, pytest.raises(Database.errors()) as raised:
+        with db.transaction():
+            db.execute("INSERT INTO api_tokens (id, user_id, hashed_secret, created_at) VALUES ('x', 'nobody', 'h', "
+                       "'now')")
+    assert Database.refuses(raised.value)
 
 
 def _open_in_another_process(path):
     open_database(path).close()
 
 
-def test_several_processes_can_open_a_new_database_at_once(db_path):
+def test_several_processes_can_open_a_new_database_at_once(database):
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_open_in_another_process, args=(str(db_path),)) for _ in range(4)]
+    processes = [context.Process(target=_open_in_another_process, args=(str(database),)) for _ in range(4)]
     for process in processes:
         process.start()
     for process in processes:
         process.join(60)
     assert [process.exitcode for process in processes] == [0, 0, 0, 0]
-    assert open_database(db_path)["_sqlite_migrations"].count == 1
+    assert applied_core_migrations(database) == ["create_users_and_tokens"]
 
 
 def test_create_and_list_users(store):
@@ -100,14 +116,17 @@ def test_token_format_and_entropy(store):
     assert len({store.create_token("alice")[1] for _ in range(20)}) == 20
 
 
-def test_only_a_hash_is_stored(store, db_path):
+def test_only_a_hash_is_stored(store, database):
     store.create_user("alice")
     token_id, token = store.create_token("alice", label="laptop")
     secret = token.split("_", 2)[2]
-    wal = db_path.parent / (db_path.name + "-wal")
-    raw = db_path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
-    assert secret.encode() not in raw and token.encode() not in raw
-    row = open_database(db_path)["api_tokens"].get(token_id)
+    if not isinstance(database, str):
+        wal = database.parent / (database.name + "-wal")
+        raw = database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+        assert secret.encode() not in raw and token.encode() not in raw
+    with open_database(database) as db:
+        [row] = db.query("SELECT * FROM api_tokens WHERE id = ?", [token_id])
+    assert secret not in str(row)
     assert row["hashed_secret"] != secret and len(row["hashed_secret"]) == 64
     assert row["label"] == "laptop"
 
@@ -127,12 +146,13 @@ def test_unknown_malformed_and_tampered_tokens(store):
         assert store.actor_for_token(candidate) is None
 
 
-def test_expired_token(store, db_path):
+def test_expired_token(store, database):
     store.create_user("alice")
     token_id, token = store.create_token("alice", lifetime=dt.timedelta(hours=1))
     assert store.actor_for_token(token) is not None
     past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
-    open_database(db_path)["api_tokens"].update(token_id, {"expires_at": past})
+    with open_database(database) as db, db.transaction():
+        db.execute("UPDATE api_tokens SET expires_at = ? WHERE id = ?", [past, token_id])
     assert store.actor_for_token(token) is None
     assert store.list_tokens("alice")[0].status() == "expired"
 

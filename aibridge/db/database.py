@@ -82,13 +82,13 @@ class Database:
         cursor.row_factory = _dict_row
         return cursor.execute(sql, params)
 
-    def executemany(self, sql: str, rows: Iterable) -> None:
-        """Run one statement for each set of parameters (psycopg sends them in one pipeline)."""
+    def executemany(self, sql: str, rows: Iterable) -> int:
+        """Run one statement for each set of parameters (psycopg sends them in one pipeline); rows changed."""
         if self.is_postgres:
             with self.conn.cursor() as cursor:
                 cursor.executemany(to_pyformat(sql), rows)
-        else:
-            self.conn.executemany(sql, rows)
+                return cursor.rowcount
+        return self.conn.executemany(sql, rows).rowcount
 
     def query(self, sql: str, params: Iterable | dict = ()) -> list[dict[str, Any]]:
         return self.execute(sql, params).fetchall()

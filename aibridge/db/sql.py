@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 
-# String literals and quoted names are copied as they are; so is a cast (``::text``).
+# String literals and quoted names keep their question marks and colons; a cast (``::text``) is no placeholder.
 _TOKENS = re.compile(r"""('(?:[^']|'')*')|("(?:[^"]|"")*")|(::)|(\?)|(?<![:\w]):([A-Za-z_]\w*)|(%)""")
 
 
@@ -17,8 +17,10 @@ def to_pyformat(sql: str) -> str:
 
 def _replace(match: re.Match) -> str:
     literal, quoted_name, cast, question_mark, name, _percent = match.groups()
-    if literal or quoted_name or cast:
-        return match.group(0)
+    if literal or quoted_name:
+        return match.group(0).replace("%", "%%")  # psycopg reads placeholders inside quotes too
+    if cast:
+        return cast
     if question_mark:
         return "%s"
     if name:

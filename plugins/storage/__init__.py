@@ -8,7 +8,7 @@ the same SQL on both.
 
 from .database import RecordStore, StoreMissing, ensure_tables, is_postgres, is_refused, open_for_writing, reading
 from .heartbeats import About as InstanceAbout
-from .heartbeats import TakeOver, live_instances
+from .heartbeats import TakeOver
 from .instances import GoneInstance, Instance, gone_instances, lock_if_free, others_alive
 from .interception_filter import InterceptionFilter
 from .interceptions import (
@@ -34,7 +34,7 @@ __all__ = [
     "RecordStore", "StoreMissing", "is_refused",
     # Gateway processes using the store, and those that are gone
     "Instance", "GoneInstance", "gone_instances", "others_alive", "lock_if_free",
-    "InstanceAbout", "TakeOver", "live_instances",
+    "InstanceAbout", "TakeOver",
     # Reading them back
     "InterceptionFilter", "UnknownInterception", "count_interceptions", "interceptions_page", "child_records",
     "is_known_initiator",

@@ -65,9 +65,3 @@ def leave(db, instance_id: str) -> None:
     with db.transaction():
         db.execute("DELETE FROM gateway_instances WHERE id = ?", [instance_id])
 
-
-def live_instances(db) -> list[dict]:
-    """The instances with a row: id, host, pid, started_at and seconds since their heartbeat (for ``db status``)."""
-    return db.query("SELECT id, host, pid, started_at, "
-                    "extract(epoch FROM clock_timestamp() - heartbeat_at)::float AS silent_for "
-                    "FROM gateway_instances ORDER BY started_at, id")
