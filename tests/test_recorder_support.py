@@ -190,6 +190,15 @@ class Audit:
             self.recording.record(interception, tokens=tokens)
         self.recording.wait_written()
 
+    @classmethod
+    def serving(cls, data_dir: Path, seeded: Audit, **config) -> Audit:
+        """A gateway serving data seeded before (by ``seeded``, copied or not), with its tokens."""
+        served = cls.__new__(cls)
+        served.data_dir, served.users, served.tokens = data_dir, seeded.users, seeded.tokens
+        served.recording = RecordingApp(data_dir, **config)
+        served.url = served.recording.serve_http()
+        return served
+
     def get(self, path: str, as_user: str | None = "olivia", **params) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.tokens[as_user]}"} if as_user else {}
         return requests.get(self.url + path, params=params, headers=headers, timeout=10)
