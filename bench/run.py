@@ -25,7 +25,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from harness import baseline, body_runs, faults, machine, profile, report, scenarios, wrk  # noqa: E402
+from harness import baseline, body_runs, faults, machine, postgres_runs, profile, report, scenarios, wrk  # noqa: E402
 from harness.aibridge_gateway import Aibridge  # noqa: E402
 from harness.faults import FaultContext, FaultSettings  # noqa: E402
 from harness.legs import RunContext, SlowUpstream, aibridge_leg, direct_leg, litellm_leg  # noqa: E402
@@ -43,7 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--aibridge", default=os.environ.get("AIBRIDGE_BIN", ""), help="the aibridge executable (default: next to this Python)")
     parser.add_argument("--litellm-venv", default=str(WORK / "litellm-venv"), help="virtualenv with litellm[proxy]")
-    parser.add_argument("--scenario", action="append", help="main, bodies, faults (repeatable or comma-separated; default main,bodies)")
+    parser.add_argument("--scenario", action="append", help="main, bodies, faults, postgres (repeatable or comma-separated; default main,bodies)")
     parser.add_argument("--baseline", metavar="REF", help="also measure aibridge at this earlier commit (git worktree + its own venv under bench/.work/baseline)")
     parser.add_argument("--skip", action="append", default=[], choices=["aibridge", "litellm", "idle"], help="leave out a leg (repeatable)")
     parser.add_argument("--seconds", type=float, help="length of each wrk run (default 10, --quick 3)")
@@ -54,6 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--fault-cases", default="lock,crash,disk,soak", help="which fault cases run (default all four)")
     parser.add_argument("--fault-concurrency", type=int, default=10, help="blocking connections during the fault cases (default 10)")
     parser.add_argument("--soak-seconds", type=float, help="length of the memory run of the faults scenario (default 180, --quick 24)")
+    parser.add_argument("--postgres", default=os.environ.get("AIBRIDGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"),
+                        help="postgres scenario: a database to create its own databases from (they are dropped after)")
+    parser.add_argument("--pg-outage-seconds", type=float, help="postgres scenario: how long PostgreSQL is cut off (default 60, --quick 8)")
     parser.add_argument("--quick", action="store_true", help="short runs and 200/1000 idle streams: checks the harness, not the numbers")
     parser.add_argument("--profile", action="store_true", help="sample aibridge with py-spy during an extra c=50 run of each body size")
     parser.add_argument("--py-spy", default=str(WORK / "tools-venv" / "bin" / "py-spy"))
@@ -73,10 +76,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.idle = "200,1000" if args.quick else "1000,10000"
     if args.litellm_idle is None:
         args.litellm_idle = "200" if args.quick else "1000"
+    if args.pg_outage_seconds is None:
+        args.pg_outage_seconds = 8 if args.quick else 60
     args.scenario = _names(",".join(args.scenario or ["main,bodies"]))
-    unknown = set(args.scenario) - {"main", "bodies", "faults"}
+    unknown = set(args.scenario) - {"main", "bodies", "faults", "postgres"}
     if unknown:
-        parser.error(f"unknown scenario {', '.join(sorted(unknown))}: choose from main, bodies, faults")
+        parser.error(f"unknown scenario {', '.join(sorted(unknown))}: choose from main, bodies, faults, postgres")
     unknown = set(_names(args.fault_cases)) - set(faults.CASES)
     if unknown:
         parser.error(f"unknown fault case {', '.join(sorted(unknown))}: choose from {', '.join(faults.CASES)}")
@@ -223,6 +228,14 @@ def run(args, procs: Processes, work: Path) -> dict:
             ctx_faults = FaultContext(leg_name, executable, procs, work, nginx, slow, fault_settings, log)
             results["faults"][leg_name] = faults.run(ctx_faults, _names(args.fault_cases))
             results["machine_versions"].setdefault(leg_name, Aibridge(procs, work, "version", executable, "", "").version())
+    if "postgres" in chosen:
+        leg_name, executable, title = builds[0]
+        log(f"postgres: {title}")
+        try:
+            results["postgres"] = postgres_runs.run(ctx, executable, args.postgres, args.pg_outage_seconds)
+        except Exception as exc:  # noqa: BLE001 - reported, like a failed leg
+            traceback.print_exc()
+            results["failures"].append(f"postgres: {exc}")
     return results
 
 

@@ -222,3 +222,32 @@ def test_the_password_of_the_url_never_reaches_the_log(spawn, process_environ, t
     assert server.stop() == 0
     assert "s3cret-pw" not in server.process.stderr
     assert "postgres:***@" in server.process.stderr  # the banner names the database without it
+
+
+def test_an_audit_query_waiting_on_postgres_leaves_the_hub_free(spawn, process_environ, tmp_path, upstream,
+                                                                  postgres_url):
+    import concurrent.futures
+
+    import psycopg
+
+    _, owner = user_with_token(postgres_url, "olivia", "owner")
+    server = instance(spawn, process_environ, tmp_path, upstream, postgres_url, "gw")
+    assert ask(server, upstream, owner).status_code == 200  # the token is cached: the relay needs no database
+    wait_until(lambda: len(read_rows(postgres_url, "interceptions")) == 1, what="the first record")
+    with psycopg.connect(postgres_url) as locker, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        locker.execute("LOCK TABLE interceptions IN ACCESS EXCLUSIVE MODE")  # held until the block ends
+        waiting = pool.submit(audit, server, owner)
+        wait_until(lambda: _waits_for_lock(postgres_url), what="the audit query to wait for the lock")
+        # While that request's query waits in PostgreSQL, the same process serves others.
+        assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+        assert ask(server, upstream, owner).status_code == 200
+        assert not waiting.done()
+        locker.rollback()
+        assert waiting.result(timeout=30)["count"] >= 1
+    assert server.stop() == 0
+
+
+def _waits_for_lock(postgres_url) -> bool:
+    with open_database(postgres_url) as db:
+        return bool(db.value("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                             "AND datname = current_database()"))

@@ -1,4 +1,4 @@
-"""aibridge under test: one ``aibridge server`` process (one gevent worker) with the SQLite recorder on."""
+"""aibridge under test: one ``aibridge server`` process (one gevent worker) recording into SQLite (or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -28,12 +28,14 @@ class Aibridge:
         anthropic_base: str,
         data_dir: Path | None = None,
         env: dict[str, str] | None = None,
+        database_url: str | None = None,
     ):
         self.procs = procs
         self.name = name
         self.executable = executable
         self.data_dir = data_dir or work / name
         self.extra_env = env or {}
+        self.database_url = database_url  # PostgreSQL (the URL must also be in ``env``), else SQLite in the data dir
         self.port = free_port()
         self.openai_base = openai_base
         self.anthropic_base = anthropic_base
@@ -114,8 +116,8 @@ class Aibridge:
         return self.exit_code
 
     def recorded(self) -> dict:
-        """What the recorder wrote (read from a copy of <data dir>/aibridge.db; call after stop)."""
-        return records.read(self.data_dir)
+        """What the recorder wrote (read from a copy of <data dir>/aibridge.db, or PostgreSQL; call after stop)."""
+        return records.read_postgres(self.database_url) if self.database_url else records.read(self.data_dir)
 
     def version(self) -> str:
         out = subprocess.run([self.executable, "--version"], capture_output=True, text=True, timeout=60)

@@ -108,3 +108,20 @@ def _summarise(db: sqlite3.Connection) -> dict:
         "token_usages": _count(db, "token_usages"),
         "user_prompts": _count(db, "user_prompts"),
     }
+
+
+def read_postgres(url: str) -> dict:
+    """The same counts from a PostgreSQL database (the direct URL, not a forwarder that may be cut)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "interceptions": one("SELECT count(*) FROM interceptions"),
+            "distinct_ids": one("SELECT count(DISTINCT id) FROM interceptions"),
+            "not_ended": one("SELECT count(*) FROM interceptions WHERE ended_at IS NULL"),
+            "no_status": one("SELECT count(*) FROM interceptions WHERE status IS NULL OR status = ''"),
+            "by_status": dict(conn.execute("SELECT coalesce(status, ''), count(*) FROM interceptions GROUP BY 1")),
+            "token_usages": one("SELECT count(*) FROM token_usages"),
+            "user_prompts": one("SELECT count(*) FROM user_prompts"),
+        }

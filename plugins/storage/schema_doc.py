@@ -21,7 +21,7 @@ END_MARKER = "<!-- end of generated schema -->"
 def schema_sql() -> str:
     """The CREATE statements of every records table and index, after all migrations."""
     db = sqlite_utils.Database(memory=True)
-    migrations.apply(db)
+    migrations.sqlite_utils().apply(db)  # the SQLite schema, as SQLite migrations make it
     statements = []
     for table in (INTERCEPTIONS, *CHILD_TABLES):
         statements.append(db[table].schema + ";")
