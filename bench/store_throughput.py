@@ -86,12 +86,13 @@ def copy_against_executemany(url: str, rows: int) -> list[dict]:
                             f"INSERT INTO token_usages ({columns}) VALUES ({', '.join(['%s'] * 9)}) "
                             "ON CONFLICT (record_id) DO NOTHING", batch)
                     else:
-                        conn.execute("CREATE TEMP TABLE IF NOT EXISTS batch (LIKE token_usages) ON COMMIT DELETE ROWS")
+                        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS batch AS SELECT {columns} FROM token_usages WITH NO DATA")
                         with conn.cursor().copy(f"COPY batch ({columns}) FROM STDIN") as copy:
                             for row in batch:
                                 copy.write_row(row)
                         conn.execute(f"INSERT INTO token_usages ({columns}) SELECT {columns} FROM batch "
                                      "ON CONFLICT (record_id) DO NOTHING")
+                        conn.execute("TRUNCATE batch")
             seconds = time.perf_counter() - began
             results.append({"leg": f"postgres {method}", "rows": rows, "seconds": round(seconds, 3),
                             "rows_per_second": round(rows / seconds)})

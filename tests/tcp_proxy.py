@@ -71,9 +71,16 @@ class TcpProxy:
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with a reset (RST), as a host that went away does to what it had open."""
+    """Close with a reset (RST), as a host that went away does to what it had open.
+
+    Shut down first: a plain close() leaves a connection open while another thread is blocked reading it.
+    """
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
         sock.close()
     except OSError:
         pass

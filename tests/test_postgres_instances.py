@@ -69,8 +69,9 @@ def test_tokens_revocations_and_records_are_shared_by_every_instance(spawn, proc
     try:
         token_id = store.list_tokens("alice")[0].id
         store.revoke_token(token_id)
-        wait_until(lambda: ask(b, upstream, alice).status_code == 401, timeout=10, what="B to refuse the revoked token")
-        assert ask(a, upstream, alice).status_code == 401
+        for server in (b, a):  # within the revocation window (5 s), polled with room to spare on a busy machine
+            wait_until(lambda: ask(server, upstream, alice).status_code == 401, timeout=10,
+                       what="every instance to refuse the revoked token")
         _, bob = user_with_token(postgres_url, "bob")
         assert ask(a, upstream, bob).status_code == 200
         store.suspend_user("bob")

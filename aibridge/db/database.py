@@ -15,7 +15,7 @@ import hashlib
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from .sql import to_pyformat
@@ -23,6 +23,7 @@ from .sql import to_pyformat
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 POSTGRES_SCHEMES = ("postgres", "postgresql")
+COPY_AT_LEAST = 100  # rows of one insert_rows() that go through COPY on PostgreSQL (fewer: one pipeline of INSERTs)
 
 
 def is_postgres(target: str | Path | None) -> bool:
@@ -59,6 +60,7 @@ class Database:
         self.dialect = dialect
         self.target = target
         self._sqlite_utils = None
+        self._staging: set[str] = set()  # PostgreSQL: the temporary tables insert_rows() made on this connection
 
     @property
     def is_postgres(self) -> bool:
@@ -89,6 +91,30 @@ class Database:
                 cursor.executemany(to_pyformat(sql), rows)
                 return cursor.rowcount
         return self.conn.executemany(sql, rows).rowcount
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: list[Sequence], skip_duplicates_of: str) -> None:
+        """Insert rows (value lists in the order of ``columns``), skipping those whose ``skip_duplicates_of``
+        (a unique column) is there already.
+
+        On PostgreSQL, a large batch goes through COPY into a temporary table and one INSERT ... SELECT: about
+        twice as fast as one INSERT per row, even pipelined. Call it inside a transaction.
+        """
+        names = ", ".join(columns)
+        conflict = f"ON CONFLICT ({skip_duplicates_of}) DO NOTHING"
+        if not self.is_postgres or len(rows) < COPY_AT_LEAST:
+            marks = ", ".join("?" for _ in columns)
+            self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
+            return
+        staging = f"_staging_{table}_{hashlib.sha256(names.encode()).hexdigest()[:8]}"
+        if staging not in self._staging:  # once per connection: temporary tables last as long as it does
+            self.conn.execute(f"CREATE TEMP TABLE {staging} AS SELECT {names} FROM {table} WITH NO DATA")
+            self._staging.add(staging)
+        with self.conn.cursor() as cursor:
+            with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        self.conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} {conflict}")
+        self.conn.execute(f"DELETE FROM {staging}")
 
     def query(self, sql: str, params: Iterable | dict = ()) -> list[dict[str, Any]]:
         return self.execute(sql, params).fetchall()

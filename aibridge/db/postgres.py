@@ -21,9 +21,12 @@ from psycopg.rows import dict_row
 from ..threads import on_started_thread
 
 # A dead server or network must not hold a writer forever: TCP keepalives find a silent peer in about 25 s,
-# and sent data not acknowledged for 30 s breaks the connection. A URL may set its own.
+# and sent data not acknowledged for 30 s breaks the connection. The other way round, the server ends a session
+# left in the middle of a transaction for a minute (a gateway cut off mid-write): its locks would hold up the
+# same rows written again by the gateway's next connection. A URL may set its own of each.
 CONNECT_DEFAULTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
-                    "keepalives_count": 3, "tcp_user_timeout": 30000, "application_name": "aibridge"}
+                    "keepalives_count": 3, "tcp_user_timeout": 30000, "application_name": "aibridge",
+                    "options": "-c idle_in_transaction_session_timeout=60s"}
 POOL_SIZE = 4  # connections for the reads the hub makes (the audit API); more requests wait their turn
 POOL_TIMEOUT = 10.0  # seconds a read waits for a connection of the pool
 

@@ -147,7 +147,9 @@ def startup_banner(config: Config, sockaddr) -> str:
     host, port = sockaddr[0], sockaddr[1]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     program = _program_name()
-    data_dir = shlex.quote(str(config.data_dir))
+    # Where the commands find the same users: the data directory, or the database every instance shares.
+    where = ('--postgres-url "$CODER_PG_CONNECTION_URL"' if config.postgres_url
+             else f"--data-dir {shlex.quote(str(config.data_dir))}")
     names = ", ".join(p.name for p in ready(config)) or "(none ready)"
     lines = [
         f"aibridge listening on {url}",
@@ -162,11 +164,11 @@ def startup_banner(config: Config, sockaddr) -> str:
     if owner is None:
         lines += [
             "  create a first user and token:",
-            f"    {program} users create admin --role owner --data-dir {data_dir}",
-            f"    {program} tokens create admin --data-dir {data_dir}",
+            f"    {program} users create admin --role owner {where}",
+            f"    {program} tokens create admin {where}",
         ]
     else:
-        lines.append(f"  create a token:  {program} tokens create {owner} --data-dir {data_dir}")
+        lines.append(f"  create a token:  {program} tokens create {owner} {where}")
     return "\n".join(lines)
 
 

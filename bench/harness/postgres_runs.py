@@ -16,9 +16,11 @@ own (made from ``--postgres``, dropped afterwards):
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -28,6 +30,7 @@ from .aibridge_gateway import Aibridge
 from .faults import windows
 from .faults.load import Load, blocking, probe, totals
 from .nginx import Nginx
+from .procs import http_status
 
 REPO = Path(__file__).resolve().parent.parent.parent
 TCP_PROXY = REPO / "tests" / "tcp_proxy.py"
@@ -136,6 +139,7 @@ def _outage(ctx, executable: str, admin_url: str, outage_seconds: float) -> dict
             load.sleep_until(calm + outage_seconds)
             _tell(proxy, "restore")
             result = load.result()
+            catch_up_seconds = _wait_for_empty_backlog(gateway)
             exit_status = gateway.stop()
             answered = Nginx.answered(ctx.nginx.calls_since(mark))
             gateway.database_url = url  # counted straight from the database
@@ -155,6 +159,7 @@ def _outage(ctx, executable: str, admin_url: str, outage_seconds: float) -> dict
         "readyz_503_during": sum(1 for sample in readyz if calm <= sample[0] < calm + outage_seconds
                                  and sample[2] == 503),
         "healthz_during": windows.probe(result["lanes"]["healthz"]["samples"], calm, calm + outage_seconds),
+        "catch_up_seconds_after_load": catch_up_seconds,
         "exit_status": exit_status,
         "upstream_answered": answered,
         "recorded": recorded["interceptions"],
@@ -163,8 +168,21 @@ def _outage(ctx, executable: str, admin_url: str, outage_seconds: float) -> dict
     out["nothing_lost"] = exit_status == 0 and recorded["interceptions"] == answered and recorded["not_ended"] == 0
     ctx.log(f"  PostgreSQL cut off for {outage_seconds:g}s under load: {out['rps_before']} -> {out['rps_during']} -> "
             f"{out['rps_after']} req/s, /readyz 503 {out['readyz_503_during']} times; recorded {out['recorded']:,} of "
-            f"{answered:,} answered: {'nothing lost' if out['nothing_lost'] else 'MISMATCH'}")
+            f"{answered:,} answered: {'nothing lost' if out['nothing_lost'] else 'MISMATCH'}; backlog written "
+            f"{out['catch_up_seconds_after_load']} s after the load ended")
     return out
+
+
+def _wait_for_empty_backlog(gateway: Aibridge, timeout: float = 300) -> float | None:
+    """Seconds until /readyz says nothing waits for the database any more (None: not within ``timeout``)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        status, body = http_status(gateway.port, "/readyz")
+        backlog = json.loads(body)["checks"]["recorder"]["backlog"] if body else None
+        if status == 200 and backlog and backlog["memory"] + backlog["spool"] == 0:
+            return round(time.monotonic() - started, 1)
+        time.sleep(0.2)
+    return None
 
 
 def _tell(proxy: subprocess.Popen, command: str) -> None:

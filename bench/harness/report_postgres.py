@@ -38,7 +38,8 @@ def section(results: dict) -> list[str]:
         f"({outage['zero_seconds_during']} seconds without an answer), {_n(outage['rps_after'])} after; "
         f"/readyz answered 503 {outage['readyz_503_during']} times meanwhile, /healthz p50 "
         f"{outage['healthz_during']['p50_ms']} ms; recorded {_n(outage['recorded'])} of "
-        f"{_n(outage['upstream_answered'])} answered: {'nothing lost' if outage['nothing_lost'] else 'MISMATCH'}.",
+        f"{_n(outage['upstream_answered'])} answered: {'nothing lost' if outage['nothing_lost'] else 'MISMATCH'} "
+        f"(the backlog was written {outage.get('catch_up_seconds_after_load')} s after the load ended).",
         "",
     ]
     return lines

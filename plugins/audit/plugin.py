@@ -5,6 +5,7 @@ from __future__ import annotations
 from aibridge import hookimpl
 
 from ..storage import ensure_tables
+from ..storage.schema import aibridge_migrations  # noqa: F401 - the record tables' hook
 from .api import blueprint, database
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aibridge import Measurement, PluginState, Refusal, hookimpl
 
 from ..storage import CHILD, END, START
-from ..storage.schema import migrations
+from ..storage.schema import aibridge_migrations  # noqa: F401 - the record tables' hook
 from .writer import RecordWriter
 
 writer = PluginState("aibridge.recorder")
@@ -68,11 +68,6 @@ def aibridge_readiness(app):
     return {"name": "recorder", "ready": running.store_up and not running.refusing,
             "store": "up" if running.store_up else "down",
             "backlog": {"memory": running.in_memory, "spool": running.in_spool}}
-
-
-@hookimpl
-def aibridge_migrations():
-    return [migrations]
 
 
 @hookimpl

@@ -6,6 +6,7 @@ import logging
 
 from aibridge import PluginState, hookimpl
 
+from ..storage.schema import aibridge_migrations  # noqa: F401 - the record tables' hook
 from .job import RetentionJob
 
 log = logging.getLogger("aibridge.retention")

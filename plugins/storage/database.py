@@ -117,7 +117,11 @@ class RecordStore:
     def _connection(self) -> aibridge.Database:
         if self.is_postgres:
             if self._db is None:
-                self._db = open_for_writing(self.database, create=False)
+                db = open_for_writing(self.database, create=False)
+                # A row another session holds (one cut off mid-write, until the server ends it) is a store that
+                # is away for now, not a reason to stop recording: give up the batch, keep it, try again.
+                db.execute(f"SET lock_timeout = {int(self.busy_timeout_ms)}")
+                self._db = db
             return self._db
         identity = _identity(self.database)
         if self._db is not None and identity != self._identity:

@@ -179,3 +179,9 @@ def m006_record_identity(db: sqlite_utils.Database) -> None:
 def migrate(db: aibridge.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
     aibridge.migrate(db, migrations)
+
+
+@aibridge.hookimpl
+def aibridge_migrations():
+    """The record tables' set, for ``aibridge db``: each plugin that uses them imports this hook (listed once)."""
+    return [migrations]

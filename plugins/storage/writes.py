@@ -11,7 +11,6 @@ crash, stores nothing twice.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -103,36 +102,35 @@ def row_write(kind: str, record: Any, instance_id: str, record_ids: RecordIds) -
 def write_rows(db, writes: Iterable[RowWrite]) -> None:
     """Write row writes in one transaction; all or nothing.
 
-    Statements are grouped and run with one executemany each: the write lock is
-    held only for SQLite's own work. The order across statements does not
-    matter (an end carries its whole interception; a start never overwrites).
+    Statements are grouped: the interceptions' starts and ends run with one
+    executemany each, each child table's rows in one insert (COPY on
+    PostgreSQL for a large batch): the write lock is held only for the
+    database's own work. The order across statements does not matter (an end
+    carries its whole interception; a start never overwrites).
     """
     writes = list(writes)
     # An interception that started and ended within one batch is one insert: its end carries every field.
     ended = {write.interception_id for write in writes if write.kind == END}
-    groups: dict[str, list[list]] = {}
+    interceptions: dict[str, list[list]] = {}
+    children: dict[tuple[str, tuple[str, ...]], list[list]] = {}
     for write in writes:
         if write.kind == START and write.interception_id in ended:
             continue
-        sql, params = statement(write)
-        groups.setdefault(sql, []).append(_without_nul(params) if db.is_postgres else params)
+        if write.kind == CHILD:
+            children.setdefault((write.table, tuple(write.row)), []).append(_values(db, write.row.values()))
+        else:
+            params = [write.row.get(column) for column in INTERCEPTION_COLUMNS]
+            interceptions.setdefault(_INSERT_START if write.kind == START else _UPSERT_END, []).append(
+                _values(db, params))
     with db.transaction():
-        for sql, rows in groups.items():
+        for sql, rows in interceptions.items():
             db.executemany(sql, rows)
+        for (table, columns), rows in children.items():
+            db.insert_rows(table, columns, rows, skip_duplicates_of="record_id")
 
 
-def statement(write: RowWrite) -> tuple[str, list]:
-    """The SQL and parameters that store one row write."""
-    if write.kind in (START, END):
-        params = [write.row.get(column) for column in INTERCEPTION_COLUMNS]
-        return (_INSERT_START if write.kind == START else _UPSERT_END), params
-    return _insert_child(write.table, tuple(write.row)), list(write.row.values())
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_child(table: str, columns: tuple[str, ...]) -> str:
-    placeholders = ", ".join("?" for _ in columns)
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) ON CONFLICT(record_id) DO NOTHING"
+def _values(db, values) -> list:
+    return _without_nul(values) if db.is_postgres else list(values)
 
 
 def end_interrupted(db, instance_ids: Iterable[str], message: str, include_unattributed: bool = False,
@@ -163,7 +161,7 @@ def as_json_line(write: RowWrite) -> str:
     return json.dumps(write.as_json(), ensure_ascii=False, separators=(",", ":"))
 
 
-def _without_nul(params: list) -> list:
+def _without_nul(params) -> list:
     """PostgreSQL's text cannot hold NUL (SQLite's can): each becomes U+FFFD, as undecodable text does."""
     return [value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
             for value in params]
