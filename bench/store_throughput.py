@@ -11,39 +11,24 @@ uses a new database, dropped afterwards. Prints one JSON line per leg.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
 
 from test_recorder_support import child_records, ended, make_interception  # noqa: E402
+
+from harness.postgres_runs import new_database  # noqa: E402
 
 from aibridge_plugins.recorder.writer import RecordWriter  # noqa: E402
 from aibridge_plugins.storage import CHILD, END, START  # noqa: E402
 
 UTC = dt.timezone.utc
-
-
-@contextlib.contextmanager
-def new_postgres_database(admin_url: str):
-    import psycopg
-
-    name = f"aibridge_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def writer_leg(store: str, database, data_dir: Path, interceptions: int) -> dict:
@@ -108,7 +93,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         print(json.dumps(writer_leg("sqlite", Path(tmp) / "sqlite" / "aibridge.db", Path(tmp) / "sqlite",
                                     args.interceptions)), flush=True)
-        with new_postgres_database(args.postgres) as url:
+        with new_database(args.postgres) as url:
             print(json.dumps(writer_leg("postgres", url, Path(tmp) / "pg", args.interceptions)), flush=True)
             for result in copy_against_executemany(url, args.interceptions * 5):
                 print(json.dumps(result), flush=True)

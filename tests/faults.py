@@ -130,6 +130,8 @@ def make_immutable(paths: list[Path], on: bool) -> None:
 LISTENING = r"aibridge listening on (http://127\.0\.0\.1:\d+)"
 AIBRIDGE = Path(sys.executable).parent / "aibridge"
 MESSAGE = {"model": "claude-sonnet-4-6", "max_tokens": 64, "messages": [{"role": "user", "content": "hello"}]}
+STREAMED = {"model": "claude-sonnet-4-6", "max_tokens": 64, "stream": True,
+            "messages": [{"role": "user", "content": "tell me a story"}]}
 
 
 class ServerProcess:
@@ -148,6 +150,18 @@ class ServerProcess:
         headers = {"x-api-key": token} if token else {}
         return requests.post(f"{self.url}/api/v2/aibridge/anthropic/v1/messages", json=body or MESSAGE,
                              headers=headers, stream=stream, timeout=timeout)
+
+    def open_stream(self, token: str, upstream) -> tuple:
+        """A streamed Messages request whose answer stalls after its first events: (response, its chunks).
+
+        Keep both: dropping them closes the connection (the client leaving ends the interception).
+        """
+        upstream.queue("anthropic/stream_text", stall_after=2)
+        response = self.post(token, STREAMED, stream=True)
+        assert response.status_code == 200
+        chunks = response.iter_content(64)
+        next(chunks)  # the stream is open: its interception started
+        return response, chunks
 
     def stop(self, timeout: float = 60) -> int:
         if self.process.proc.poll() is None:

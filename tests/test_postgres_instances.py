@@ -27,8 +27,6 @@ from aibridge.db import open_database
 from aibridge.users import UserStore
 
 TIMEOUT = "2s"  # --postgres-instance-timeout: heartbeats every third of a second
-STREAMED = {"model": "claude-sonnet-4-6", "max_tokens": 64, "stream": True,
-            "messages": [{"role": "user", "content": "tell me a story"}]}
 
 
 def instance(spawn, process_environ, tmp_path, upstream, postgres_url, name, *args) -> ServerProcess:
@@ -96,14 +94,7 @@ def test_a_killed_instance_interceptions_are_ended_by_a_live_one_after_the_timeo
     _, alice = user_with_token(postgres_url, "alice")
     killed = instance(spawn, process_environ, tmp_path, upstream, postgres_url, "killed")
     alive = instance(spawn, process_environ, tmp_path, upstream, postgres_url, "alive")
-    streams = []
-    for server in (killed, alive):
-        upstream.queue("anthropic/stream_text", stall_after=2)
-        response = server.post(alice, STREAMED, stream=True)
-        assert response.status_code == 200
-        chunks = response.iter_content(64)  # kept: dropping it would close the connection (the client leaving)
-        next(chunks)
-        streams.append((response, chunks))
+    streams = [server.open_stream(alice, upstream) for server in (killed, alive)]
     wait_until(lambda: len(read_rows(postgres_url, "interceptions")) == 2, what="both interceptions recorded")
 
     killed.process.proc.kill()

@@ -190,14 +190,7 @@ def test_kill_9_leaves_no_interception_open_but_a_live_process_keeps_its_own(
     _, alice = user_with_token(database, "alice")
     killed = ServerProcess(spawn, process_environ, data_dir, upstream.url)
     alive = ServerProcess(spawn, process_environ, data_dir, upstream.url)
-    streams = []
-    for server in (killed, alive):
-        upstream.queue("anthropic/stream_text", stall_after=2)
-        response = server.post(alice, _STREAMED, stream=True)
-        assert response.status_code == 200
-        chunks = response.iter_content(64)  # kept: dropping it would close the connection (the client leaving)
-        next(chunks)  # the stream is open: its interception started
-        streams.append((response, chunks))
+    streams = [server.open_stream(alice, upstream) for server in (killed, alive)]
     wait_until(lambda: len(read_rows(database, "interceptions")) == 2, what="both interceptions to be recorded")
     by_instance = {row["instance_id"]: row for row in read_rows(database, "interceptions")}
     assert len(by_instance) == 2 and all(row["ended_at"] is None for row in by_instance.values())
@@ -219,10 +212,6 @@ def test_kill_9_leaves_no_interception_open_but_a_live_process_keeps_its_own(
     statuses = {row["id"]: row["status"] for row in read_rows(database, "interceptions")}
     assert statuses[open_rows[0]["id"]] != "interrupted"
     assert alive.stop() == 0 and restarted.stop() == 0
-
-
-_STREAMED = {"model": "claude-sonnet-4-6", "max_tokens": 64, "stream": True,
-             "messages": [{"role": "user", "content": "tell me a story"}]}
 
 
 def _ended(database, status: str) -> list[dict]:
