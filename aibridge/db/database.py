@@ -60,7 +60,6 @@ class Database:
         self.dialect = dialect
         self.target = target
         self._sqlite_utils = None
-        self._staging: set[str] = set()  # PostgreSQL: the temporary tables insert_rows() made on this connection
 
     @property
     def is_postgres(self) -> bool:
@@ -106,9 +105,8 @@ class Database:
             self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
             return
         staging = f"_staging_{table}_{hashlib.sha256(names.encode()).hexdigest()[:8]}"
-        if staging not in self._staging:  # once per connection: temporary tables last as long as it does
-            self.conn.execute(f"CREATE TEMP TABLE {staging} AS SELECT {names} FROM {table} WITH NO DATA")
-            self._staging.add(staging)
+        # Made by the first batch on this connection (made again if that transaction was rolled back).
+        self.conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {names} FROM {table} WITH NO DATA")
         with self.conn.cursor() as cursor:
             with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
                 for row in rows:
@@ -232,7 +230,7 @@ class Database:
                               "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
                               [table])
         else:
-            rows = self.query(f'SELECT name FROM pragma_table_info("{table}")')
+            rows = self.query("SELECT name FROM pragma_table_info(?)", [table])
         return [row["name"] for row in rows]
 
     @property

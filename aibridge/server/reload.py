@@ -9,7 +9,7 @@ limits, and plugins get ``aibridge_reload(app, config)`` for what they set up
 at startup (the MCP plugin reconnects to the servers now listed).
 
 Settings that only a restart can change (where the server listens, the data
-directory, logging, which plugins load, the metrics listener) keep their
+directory and the database, logging, which plugins load, the metrics listener) keep their
 running values; a changed one is named in a warning.
 """
 
@@ -26,7 +26,8 @@ from .connections import EdgeLimits
 log = logging.getLogger("aibridge.server")
 
 RESTART_ONLY = ("http_address", "data_dir", "log_human", "log_json", "disable_plugins",
-                "prometheus_enable", "prometheus_address", "config_path")  # fmt: skip
+                "prometheus_enable", "prometheus_address", "config_path",
+                "postgres_url", "postgres_instance_timeout")  # fmt: skip
 _FLAG_OF_FIELD = {opt.field: opt.flag for opt in OPTIONS if opt.field}
 
 
