@@ -78,6 +78,8 @@ _LAZY = {
     "progress_option": "aibridge.progress",
     "Progress": "aibridge.progress",
     "parse_time": "aibridge.timebounds",
+    "UserStore": "aibridge.users",
+    "UserError": "aibridge.users",
 }
 
 
@@ -122,6 +124,9 @@ __all__ = [
     # Plugin tables in the gateway's database
     "open_database",
     "migrate",
+    # People and their gateway tokens
+    "UserStore",
+    "UserError",
     # Real OS threads under gevent
     "start_thread",
     "new_queue",

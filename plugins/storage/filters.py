@@ -1,4 +1,7 @@
-"""Which interceptions a question is about: the ``q`` filters, time bounds, and who may see what."""
+"""Which interceptions a question is about: the ``q`` filters, time bounds, and who may see what.
+
+Shared by the audit API and CLI and the dashboard (its pages and its sessions API).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,13 @@ import shlex
 
 import aibridge
 
-from ..storage import InterceptionFilter, is_known_initiator
+from .interception_filter import InterceptionFilter
+from .interceptions import is_known_initiator
 
 # key -> the InterceptionFilter field it sets
 FILTER_FIELDS = {"initiator": "initiator", "provider": "provider", "model": "model", "client": "client",
                  "status": "status", "session": "client_session_id", "started_after": "started_after",
-                 "started_before": "started_before"}  # fmt: skip
+                 "started_before": "started_before", "text": "prompt_text"}  # fmt: skip
 FILTER_KEYS = tuple(FILTER_FIELDS)
 TIME_KEYS = ("started_after", "started_before")
 STATUSES = ("completed", "failed", "client_disconnected", "interrupted")
