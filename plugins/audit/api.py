@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, request
 import aibridge
 
 from ..storage import reading
-from ..storage.filters import TIME_KEYS, BadParameter, UnknownInitiator, build_filter, parse_limit, parse_q
+from ..storage import TIME_KEYS, BadParameter, UnknownInitiator, build_filter, parse_limit, parse_q
 from .interceptions import list_interceptions
 from .usage import parse_group_by, usage_summary
 

@@ -1,4 +1,4 @@
-"""The store of recorded interceptions, shared by the recorder, retention and audit plugins.
+"""The store of recorded interceptions, shared by the recorder, retention, audit and dashboard plugins.
 
 Every SQL statement about records lives in this package, behind the small
 functions below; the plugins import only these names. SQLite in the data
@@ -6,6 +6,18 @@ directory today (the gateway's own database, see ``aibridge.open_database``);
 PostgreSQL lands here too.
 """
 
+from .filters import (
+    FILTER_KEYS,
+    MAX_LIMIT,
+    STATUSES,
+    TIME_KEYS,
+    BadParameter,
+    UnknownInitiator,
+    build_filter,
+    check_initiator,
+    parse_limit,
+    parse_q,
+)
 from .database import RecordStore, StoreMissing, ensure_tables, is_refused, open_for_writing, reading
 from .instances import GoneInstance, Instance, gone_instances, lock_if_free, others_alive
 from .interception_filter import InterceptionFilter
@@ -18,6 +30,8 @@ from .interceptions import (
 )
 from .purge import BATCH_SIZE, PurgeResult, count_expired, count_expired_interceptions, purge
 from .schema import CHILD_TABLES, INTERCEPTIONS
+from .sessions import UnknownSession, count_sessions, session_interceptions, session_summaries, sessions_page
+from .signing_keys import signing_key
 from .usage import TOKEN_COLUMNS, USAGE_GROUPS, usage_by_group
 from .rows import RecordIds
 from .writes import CHILD, END, START, RowWrite, as_json_line, row_write, write_rows
@@ -35,6 +49,13 @@ __all__ = [
     # Reading them back
     "InterceptionFilter", "UnknownInterception", "count_interceptions", "interceptions_page", "child_records",
     "is_known_initiator",
+    # What a question is about: filter values parsed and checked (the audit API, the dashboard)
+    "FILTER_KEYS", "TIME_KEYS", "STATUSES", "MAX_LIMIT", "BadParameter", "UnknownInitiator", "build_filter",
+    "check_initiator", "parse_limit", "parse_q",
+    # Sessions (spec §15): a page of them, their figures, one with its records
+    "UnknownSession", "sessions_page", "count_sessions", "session_summaries", "session_interceptions",
+    # Secrets that sign what the gateway hands out
+    "signing_key",
     "TOKEN_COLUMNS", "USAGE_GROUPS", "usage_by_group",
     # Purging what is past retention
     "BATCH_SIZE", "PurgeResult", "purge", "count_expired", "count_expired_interceptions",

@@ -50,7 +50,7 @@ def interceptions_page(conn: sqlite3.Connection, where: InterceptionFilter, limi
         "ORDER BY i.started_at DESC, i.id DESC LIMIT :limit",
         page_params,
     ).fetchall()
-    return [_decoded(row) for row in rows]
+    return [decoded_row(row) for row in rows]
 
 
 def child_records(conn: sqlite3.Connection, ids: list[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
@@ -63,7 +63,7 @@ def child_records(conn: sqlite3.Connection, ids: list[str]) -> dict[str, dict[st
         sql = f"SELECT * FROM {table} WHERE interception_id IN ({marks}) ORDER BY created_at, id"
         for row in conn.execute(sql, ids):
             row.pop("record_id", None)  # the record's identity for writing it again harmlessly, not part of it
-            found[table].setdefault(row["interception_id"], []).append(_decoded(row))
+            found[table].setdefault(row["interception_id"], []).append(decoded_row(row))
     return found
 
 
@@ -78,7 +78,7 @@ def _cursor(conn: sqlite3.Connection, condition: str, params: dict, after_id: st
     return {"cursor_started_at": cursor["started_at"], "cursor_id": cursor["id"]}
 
 
-def _decoded(row: dict) -> dict[str, Any]:
+def decoded_row(row: dict) -> dict[str, Any]:
     fields = dict(row)
     for name, missing in _JSON_COLUMNS.items():
         if name in fields:

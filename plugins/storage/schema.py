@@ -133,6 +133,28 @@ def m006_record_identity(db: sqlite_utils.Database) -> None:
     db[INTERCEPTIONS].add_column("instance_id", str)
 
 
+@migrations()
+def m007_session_and_usage_indexes(db: sqlite_utils.Database) -> None:
+    # The dashboard's sessions: an interception's session is its client_session_id (or, without one, itself).
+    db[INTERCEPTIONS].create_index(["client_session_id", "started_at"], index_name="idx_interceptions_session")
+    # Newest first as before, and covering what the usage sums group by: they read no interception rows.
+    db.execute("DROP INDEX idx_interceptions_started_at")
+    db[INTERCEPTIONS].create_index(["started_at", "id", "model", "initiator_id", "initiator_username"],
+                                   index_name="idx_interceptions_started_at_cover")
+    # Token sums per interception from the index alone; it also serves every lookup by interception_id.
+    db.execute("DROP INDEX idx_token_usages_interception_id")
+    db["token_usages"].create_index(
+        ["interception_id", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens"],
+        index_name="idx_token_usages_interception_sums")
+
+
+@migrations()
+def m008_signing_keys(db: sqlite_utils.Database) -> None:
+    # Secrets that sign what the gateway hands out (the dashboard's session cookie): one per deployment, in the
+    # database so that every gateway process and host of it agrees. Created once, never sent anywhere.
+    db.execute("CREATE TABLE signing_keys (name TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at TEXT NOT NULL)")
+
+
 def migrate(db: sqlite_utils.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
     aibridge.migrate(db, migrations)

@@ -23,9 +23,16 @@ _GROUPS = {
 USAGE_GROUPS = tuple(_GROUPS)
 
 
-def usage_by_group(conn: sqlite3.Connection, where: InterceptionFilter, group_by: str) -> list[dict[str, Any]]:
-    """One row per group of the matching interceptions: its columns, ``interceptions`` and the token sums."""
-    select, group, order = _GROUPS[group_by]
+def usage_by_group(conn: sqlite3.Connection, where: InterceptionFilter,
+                   group_by: str | tuple[str, ...]) -> list[dict[str, Any]]:
+    """One row per group of the matching interceptions: its columns, ``interceptions`` and the token sums.
+
+    ``group_by`` is one of USAGE_GROUPS, or several (``("day", "model")``: one row per day and model).
+    """
+    groups = (group_by,) if isinstance(group_by, str) else tuple(group_by)
+    select = [column for name in groups for column in _GROUPS[name][0]]
+    group = [column for name in groups for column in _GROUPS[name][1]]
+    order = _GROUPS[groups[0]][2] if len(groups) == 1 else ", ".join(group)
     condition, params = where.where("i")
     sums = ", ".join(f"coalesce(sum(t.{column}), 0) AS {column}" for column in TOKEN_COLUMNS)
     return conn.execute(
