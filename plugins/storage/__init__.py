@@ -15,6 +15,7 @@ from .filters import (
     UnknownInitiator,
     build_filter,
     check_initiator,
+    filter_from_q,
     parse_limit,
     parse_q,
 )
@@ -23,6 +24,7 @@ from .instances import GoneInstance, Instance, gone_instances, lock_if_free, oth
 from .interception_filter import InterceptionFilter
 from .interceptions import (
     UnknownInterception,
+    child_record,
     child_records,
     count_interceptions,
     interceptions_page,
@@ -48,10 +50,11 @@ __all__ = [
     "Instance", "GoneInstance", "gone_instances", "others_alive", "lock_if_free",
     # Reading them back
     "InterceptionFilter", "UnknownInterception", "count_interceptions", "interceptions_page", "child_records",
+    "child_record",
     "is_known_initiator",
     # What a question is about: filter values parsed and checked (the audit API, the dashboard)
     "FILTER_KEYS", "TIME_KEYS", "STATUSES", "MAX_LIMIT", "BadParameter", "UnknownInitiator", "build_filter",
-    "check_initiator", "parse_limit", "parse_q",
+    "check_initiator", "filter_from_q", "parse_limit", "parse_q",
     # Sessions (spec §15): a page of them, their figures, one with its records
     "UnknownSession", "sessions_page", "count_sessions", "session_summaries", "session_interceptions",
     # Secrets that sign what the gateway hands out

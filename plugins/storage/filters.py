@@ -33,6 +33,11 @@ class BadParameter(ValueError):
         self.field = field
         self.message = message
 
+    def body(self) -> dict:
+        """The API's 400 answer: the message, and the field it is about (as the coder API reports validations)."""
+        return {"message": f"invalid {self.field}: {self.message}",
+                "validations": [{"field": self.field, "detail": self.message}]}
+
 
 class UnknownInitiator(BadParameter):
     """``initiator`` names nobody: no such user, and nobody of that name or id was ever recorded."""
@@ -55,6 +60,16 @@ def parse_q(q: str) -> dict[str, str]:
             raise BadParameter("q", f"filter {key!r} is given twice")
         values[key] = value
     return values
+
+
+def filter_from_q(q: str | None, actor_id: str, sees_everyone: bool) -> InterceptionFilter:
+    """The filter of an API request's ``q``; every problem is reported on ``q``, saying which filter."""
+    try:
+        return build_filter(parse_q(q or ""), actor_id, sees_everyone)
+    except BadParameter as error:
+        if error.field == "q":
+            raise
+        raise BadParameter("q", str(error)) from None
 
 
 def build_filter(values: dict[str, str | None], actor_id: str | None = None,

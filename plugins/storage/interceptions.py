@@ -13,6 +13,8 @@ from .schema import CHILD_TABLES
 _JSON_COLUMNS = {"metadata": {}, "error": None}  # column -> value when NULL
 _BOOL_COLUMNS = ("injected", "streaming", "is_error")
 # Newest first: the rows after a cursor started earlier, or at the same time with a smaller id.
+# The session an interception belongs to (spec §15): its client session id, or without one itself (sessions.py).
+SESSION_KEY = "coalesce({a}.client_session_id, {a}.id)"
 _AFTER_CURSOR = "(i.started_at < :cursor_started_at OR (i.started_at = :cursor_started_at AND i.id < :cursor_id))"
 
 
@@ -65,6 +67,19 @@ def child_records(conn: sqlite3.Connection, ids: list[str]) -> dict[str, dict[st
             row.pop("record_id", None)  # the record's identity for writing it again harmlessly, not part of it
             found[table].setdefault(row["interception_id"], []).append(decoded_row(row))
     return found
+
+
+def child_record(conn: sqlite3.Connection, table: str, record_id: int) -> dict[str, Any] | None:
+    """One child record by its row id, with ``initiator_id`` of its interception (who may read it); None if none."""
+    if table not in CHILD_TABLES:
+        raise ValueError(f"no record table {table!r}")
+    row = conn.execute(
+        f"SELECT c.*, i.initiator_id AS initiator_id, {SESSION_KEY.format(a='i')} AS session_id FROM {table} c "
+        "JOIN interceptions i ON i.id = c.interception_id WHERE c.id = :id", {"id": record_id}).fetchone()
+    if row is None:
+        return None
+    row.pop("record_id", None)
+    return decoded_row(row)
 
 
 def _cursor(conn: sqlite3.Connection, condition: str, params: dict, after_id: str) -> dict:

@@ -16,11 +16,9 @@ import sqlite3
 from typing import Any
 
 from .interception_filter import InterceptionFilter
-from .interceptions import decoded_row, child_records
+from .interceptions import SESSION_KEY, child_records, decoded_row
 from .usage import TOKEN_COLUMNS
 
-# The session an interception belongs to.
-SESSION_KEY = "coalesce({a}.client_session_id, {a}.id)"
 # An interception of one session (:session), or of a list of them (IN {marks}): uses the session index or the key.
 _OF_SESSION = "({a}.client_session_id = :session OR ({a}.client_session_id IS NULL AND {a}.id = :session))"
 _OF_SESSIONS = "({a}.client_session_id IN ({marks}) OR ({a}.client_session_id IS NULL AND {a}.id IN ({marks})))"
