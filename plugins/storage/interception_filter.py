@@ -46,9 +46,10 @@ class InterceptionFilter:
             conditions.append(f"{alias}.started_at < :started_before")
             params["started_before"] = to_db(self.started_before)
         if self.prompt_text is not None:
+            # The matching prompts are found once (one pass over user_prompts), not looked up per interception.
             conditions.append(
-                f"EXISTS (SELECT 1 FROM user_prompts tp WHERE tp.interception_id = {alias}.id "
-                "AND lower(tp.prompt) LIKE :prompt_text ESCAPE '\\')")
+                f"{alias}.id IN (SELECT tp.interception_id FROM user_prompts tp "
+                "WHERE lower(tp.prompt) LIKE :prompt_text ESCAPE '\\')")
             params["prompt_text"] = "%" + _escaped(self.prompt_text.lower()) + "%"
         return " AND ".join(conditions), params
 

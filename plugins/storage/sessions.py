@@ -69,7 +69,9 @@ def sessions_page(conn: sqlite3.Connection, where: InterceptionFilter, limit: in
 def count_sessions(conn: sqlite3.Connection, where: InterceptionFilter) -> int:
     """How many sessions have a matching interception."""
     condition, params = where.where("i")
-    sql = f"SELECT count(DISTINCT {SESSION_KEY.format(a='i')}) AS n FROM interceptions i WHERE {condition}"
+    # The distinct session ids, read off the session index, and the interceptions without one (each its own).
+    sql = (f"SELECT (SELECT count(DISTINCT i.client_session_id) FROM interceptions i WHERE {condition}) "
+           f"+ (SELECT count(*) FROM interceptions i WHERE i.client_session_id IS NULL AND {condition}) AS n")
     return conn.execute(sql, params).fetchone()["n"]
 
 

@@ -34,6 +34,10 @@ def usage_by_group(conn: sqlite3.Connection, where: InterceptionFilter,
     group = [column for name in groups for column in _GROUPS[name][1]]
     order = _GROUPS[groups[0]][2] if len(groups) == 1 else ", ".join(group)
     condition, params = where.where("i")
+    if "day" in groups and where.started_after is not None:
+        # The same bound on the day as well: the usage index (by day first) is then read from that day only.
+        condition += " AND substr(i.started_at, 1, 10) >= :first_day"
+        params["first_day"] = params["started_after"][:10]
     sums = ", ".join(f"coalesce(sum(t.{column}), 0) AS {column}" for column in TOKEN_COLUMNS)
     return conn.execute(
         f"SELECT {', '.join(select)}, count(DISTINCT i.id) AS interceptions, {sums} "
