@@ -7,6 +7,9 @@ the same pages in Chromium.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import requests
 from dashboard_support import (
@@ -236,3 +239,21 @@ def test_the_cookie_secret_is_the_deployments_own_and_shared_by_its_processes(ga
         assert browser.get(second.url + "/sessions", allow_redirects=False).status_code == 200
     finally:
         second.close()
+
+
+def test_ci_installs_the_browser_then_runs_the_readmes_test_command_as_written():
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    (command,) = re.findall(r"Run the tests:\n\n```sh\n(.+)\n```", readme)
+    script = (root / ".ci" / "run").read_text()
+    assert script.rstrip().endswith("\n" + command)
+    assert script.index("apt-get install -y -qq chromium") < script.index(command)
+
+
+def test_docs_show_a_screenshot_of_each_page_that_the_browser_tests_take():
+    root = Path(__file__).resolve().parent.parent
+    shown = re.findall(r"\]\(images/(dashboard-[a-z]+\.png)\)", (root / "docs" / "dashboard.md").read_text())
+    taken = re.findall(r'screenshots / "(dashboard-[a-z]+\.png)"', (root / "tests" / "test_dashboard_browser.py").read_text())
+    assert sorted(shown) == sorted(taken) and len(shown) == 9
+    for name in shown:  # written by AIBRIDGE_WRITE_SCREENSHOTS=1 python -m pytest tests/test_dashboard_browser.py
+        assert (root / "docs" / "images" / name).stat().st_size < 200_000, name

@@ -22,7 +22,6 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402  (after th
 
 DESKTOP = {"width": 1200, "height": 760}
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = ("sessions", "session", "requests", "usage", "people", "person", "providers", "tokens", "phone")
 
 
 @pytest.fixture(scope="module")

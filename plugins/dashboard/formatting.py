@@ -72,6 +72,41 @@ def highlight(text, needle: str | None) -> Markup:
                            for index, part in enumerate(parts))
 
 
+def text_block(text, table: str, record_id: int, search: str | None = None) -> Markup:
+    """A long text as the timeline shows it: cut at CLIP characters, with a link to the whole of it.
+
+    Built here rather than in a template macro: a long session has thousands of them.
+    """
+    from flask import request
+
+    text = text or ""
+    block = Markup('<pre class="text">{}</pre>').format(highlight(clip(text), search))
+    if len(text) > CLIP:
+        link = f"{request.script_root}/records/{table}/{int(record_id)}"
+        block += Markup('<p class="more"><a href="{}">Full text ({} characters)</a></p>').format(link, count(len(text)))
+    return block
+
+
+def status_badge(status: str | None) -> Markup:
+    if status == "completed":
+        return Markup('<span class="badge ok">completed</span>')
+    if status:
+        return Markup('<span class="badge bad">{}</span>').format(status)
+    return Markup('<span class="badge">in flight</span>')
+
+
+def error_reason(error: dict | None) -> Markup:
+    """Why a request failed: the error's kind, the provider's status if any, and its message."""
+    if not error:
+        return Markup("")
+    upstream = f" ({error['upstream_status']})" if error.get("upstream_status") else ""
+    return Markup('<p class="reason"><strong>{}</strong>{}: {}</p>').format(error.get("kind"), upstream,
+                                                                          error.get("message"))
+
+
+# Called from the templates, on every page.
+GLOBALS = {"text_block": text_block, "status_badge": status_badge, "error_reason": error_reason}
+
 # Registered on the app's Jinja environment under names no built-in filter has.
 FILTERS = {"utc": when, "duration": duration, "thousands": count, "tokens": tokens, "total_tokens": total_tokens,
            "clip": clip, "is_clipped": is_clipped, "highlight": highlight}

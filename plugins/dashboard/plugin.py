@@ -10,7 +10,7 @@ from aibridge import hookimpl
 from ..storage import ensure_tables, open_for_writing, signing_key
 from . import admin_pages, requests_page, sessions_pages, signin, tokens_page, usage_page  # noqa: F401 (routes)
 from .api import api_blueprint
-from .formatting import FILTERS
+from .formatting import FILTERS, GLOBALS
 from .viewer import SessionCookies
 from .web import blueprint, settings
 
@@ -28,6 +28,7 @@ def aibridge_routes(app, config):
     app.register_blueprint(blueprint)
     app.register_blueprint(api_blueprint)
     app.jinja_env.filters.update(FILTERS)
+    app.jinja_env.globals.update(GLOBALS)
 
 
 @hookimpl
