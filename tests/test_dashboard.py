@@ -21,19 +21,12 @@ from dashboard_support import (
     record_sessions,
     sign_in,
 )
-from gateway import Gateway, gateway_config
+from gateway import Gateway
 
 from aibridge.db import open_database
 from aibridge.users import UserStore
 
 READ_RESULT = "File does not exist. Note: your current working directory is /work/scratch/run/proj."
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory, upstream):
-    gw = Gateway(gateway_config(tmp_path_factory.mktemp("data"), upstream.url))
-    yield gw
-    gw.close()
 
 
 @pytest.fixture(scope="module")

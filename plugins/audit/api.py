@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, request
 
 import aibridge
 
-from ..storage import TIME_KEYS, BadParameter, UnknownInitiator, build_filter, filter_from_q, parse_limit, reading
+from ..storage import TIME_KEYS, BadParameter, UnknownInitiator, api_query, build_filter, reading
 from .interceptions import list_interceptions
 from .usage import parse_group_by, usage_summary
 
@@ -25,8 +25,7 @@ def interceptions():
     if actor is None:
         return _unauthorized()
     try:
-        where = filter_from_q(request.args.get("q"), actor.id, actor.is_owner)
-        limit = parse_limit(request.args.get("limit"))
+        where, limit = api_query(request.args, actor.id, actor.is_owner)
         with reading(database_path.get()) as conn:
             answer = list_interceptions(conn, where, limit, request.args.get("after_id") or None)
     except UnknownInitiator as error:  # the filter came inside q: report q, and say which filter

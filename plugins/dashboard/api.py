@@ -11,7 +11,7 @@ from flask import Blueprint, jsonify, request
 
 import aibridge
 
-from ..storage import BadParameter, UnknownInitiator, UnknownSession, filter_from_q, parse_limit
+from ..storage import BadParameter, UnknownInitiator, UnknownSession, api_query
 from .offhub import read_off_hub
 from .sessions_data import list_sessions, one_session
 
@@ -25,8 +25,7 @@ def sessions():
     if actor is None:
         return _unauthorized()
     try:
-        where = filter_from_q(request.args.get("q"), actor.id, actor.is_owner)
-        limit = parse_limit(request.args.get("limit"))
+        where, limit = api_query(request.args, actor.id, actor.is_owner)
         answer = read_off_hub(list_sessions, where, limit, request.args.get("after_id") or None)
     except UnknownInitiator as error:  # it came inside q
         return jsonify(BadParameter("q", str(error)).body()), 400

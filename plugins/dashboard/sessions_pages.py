@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from flask import Response, g, redirect, render_template, request, url_for
 
-from ..storage import BadParameter, UnknownInitiator, UnknownSession, child_record
+from ..storage import UnknownSession, child_record
+from .listing import listing_page
 from .offhub import read_off_hub
-from .page_filters import describe, read_filter
 from .sessions_data import list_sessions, one_session
 from .signin import refused, signed_in
 from .timeline import matching_threads
 from .web import blueprint
 
-PAGE_SIZE = 50
 # Records whose text a long timeline entry links to: table -> the column with the text.
 FULL_TEXT = {"user_prompts": "prompt", "tool_usages": "input", "tool_results": "content", "model_thoughts": "content"}
 
@@ -25,17 +24,7 @@ def home():
 @blueprint.get("/sessions")
 @signed_in
 def sessions():
-    page = read_filter(request.args, g.viewer)
-    after = request.args.get("after") or None
-    data, error = None, page.error
-    if page.where is not None:
-        try:
-            data = read_off_hub(list_sessions, page.where, PAGE_SIZE, after)
-        except (UnknownInitiator, BadParameter) as problem:
-            error = describe(problem)
-    html = render_template("dashboard/sessions.html", title="Sessions", page=page, data=data, error=error,
-                           after=after)
-    return html, 400 if error else 200
+    return listing_page("dashboard/sessions.html", "Sessions", list_sessions)
 
 
 @blueprint.get("/sessions/<session_id>")

@@ -15,6 +15,7 @@ from .filters import (
     UnknownInitiator,
     build_filter,
     check_initiator,
+    api_query,
     filter_from_q,
     parse_limit,
     parse_q,
@@ -54,7 +55,7 @@ __all__ = [
     "is_known_initiator",
     # What a question is about: filter values parsed and checked (the audit API, the dashboard)
     "FILTER_KEYS", "TIME_KEYS", "STATUSES", "MAX_LIMIT", "BadParameter", "UnknownInitiator", "build_filter",
-    "check_initiator", "filter_from_q", "parse_limit", "parse_q",
+    "check_initiator", "filter_from_q", "api_query", "parse_limit", "parse_q",
     # Sessions (spec §15): a page of them, their figures, one with its records
     "UnknownSession", "sessions_page", "count_sessions", "session_summaries", "session_interceptions",
     # Secrets that sign what the gateway hands out

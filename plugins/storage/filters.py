@@ -72,6 +72,11 @@ def filter_from_q(q: str | None, actor_id: str, sees_everyone: bool) -> Intercep
         raise BadParameter("q", str(error)) from None
 
 
+def api_query(args, actor_id: str, sees_everyone: bool) -> tuple[InterceptionFilter, int]:
+    """The filter (``q``) and page size (``limit``) of a listing API's parameters (a mapping of strings)."""
+    return filter_from_q(args.get("q"), actor_id, sees_everyone), parse_limit(args.get("limit"))
+
+
 def build_filter(values: dict[str, str | None], actor_id: str | None = None,
                  sees_everyone: bool = True) -> InterceptionFilter:
     """An InterceptionFilter from raw filter values; ``initiator: me`` needs ``actor_id``."""
