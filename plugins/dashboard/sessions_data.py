@@ -40,7 +40,8 @@ def one_session(conn, session_id: str, visible_to: str | None = None) -> dict[st
 
 
 def summary_json(session_id: str, summary: dict) -> dict[str, Any]:
-    people = [{"id": person_id, "username": username} for person_id, username in summary["people"].items()]
+    people = sorted(({"id": person_id, "username": username} for person_id, username in summary["people"].items()),
+                    key=lambda person: (person["username"] or "", person["id"]))
     return {
         "id": session_id,
         "initiator": people[0] if people else None,

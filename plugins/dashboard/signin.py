@@ -57,7 +57,8 @@ def owners_only(view):
 
 
 def refused(message: str, status: int = 403):
-    return render_template("dashboard/message.html", title="Not allowed", message=message), status
+    title = "Not found" if status == 404 else "Not allowed"
+    return render_template("dashboard/message.html", title=title, message=message), status
 
 
 @blueprint.app_context_processor
