@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import re
 import statistics
@@ -74,15 +75,17 @@ def signed_in_client(app, token: str):
     return client
 
 
-def measure(client, path: str, rounds: int) -> list[float]:
+def measure(client, path: str, rounds: int) -> tuple[list[float], list[float]]:
+    """Milliseconds per request: wall-clock, and CPU time of the process (every thread: the page's reads too)."""
     client.get(path)  # warm: the first render compiles the templates
-    times = []
+    wall, cpu = [], []
     for _ in range(rounds):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         answer = client.get(path)
-        times.append((time.perf_counter() - started) * 1000)
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
         assert answer.status_code == 200, (path, answer.status_code, answer.text[:500])
-    return times
+    return wall, cpu
 
 
 def next_page(client) -> str:
@@ -100,18 +103,20 @@ def report(args, rows, elapsed_s: float, counts: dict) -> str:
         f"{platform.python_version()}, SQLite {counts['sqlite']}). The store: {counts['interceptions']:,} "
         f"interceptions in {counts['sessions']:,} sessions over {args.days} days, {counts['tool_usages']:,} tool "
         f"calls, {counts['tool_results']:,} tool results, {counts['size_mb']:,} MB; the long session has "
-        f"{args.long_session} requests. The machine is shared (2 cores), so the medians say more than the maxima.",
+        f"{args.long_session} requests. The machine is shared (2 cores, load average {counts['load']:.1f} when the "
+        "run ended): wall-clock time counts the waits for a core, CPU time (the process's, every thread) does not.",
         "",
         f"Budget: {BUDGET_MS} ms of server time for the first three pages below.",
         "",
-        "| page | who | median ms | p90 ms | max ms | within budget |",
-        "|---|---|---:|---:|---:|---|",
+        "| page | who | wall median ms | wall p90 ms | wall max ms | CPU median ms | within budget |",
+        "|---|---|---:|---:|---:|---:|---|",
     ]
-    for label, who, times in rows:
-        ordered = sorted(times)
+    for label, who, (wall, cpu) in rows:
+        ordered = sorted(wall)
         p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
-        verdict = "yes" if statistics.median(times) < BUDGET_MS else "**no**"
-        lines.append(f"| {label} | {who} | {statistics.median(times):.0f} | {p90:.0f} | {max(times):.0f} | {verdict} |")
+        verdict = "yes" if statistics.median(wall) < BUDGET_MS else "**no**"
+        lines.append(f"| {label} | {who} | {statistics.median(wall):.0f} | {p90:.0f} | {max(wall):.0f} | "
+                     f"{statistics.median(cpu):.0f} | {verdict} |")
     lines += ["", f"Whole run: {elapsed_s:.0f} s.", ""]
     return "\n".join(lines)
 
@@ -126,6 +131,7 @@ def store_counts(directory: Path) -> dict:
         "SELECT count(DISTINCT coalesce(client_session_id, id)) FROM interceptions").fetchone()[0]
     counts["sqlite"] = sqlite3.sqlite_version
     counts["size_mb"] = round((directory / "aibridge.db").stat().st_size / 1e6)
+    counts["load"] = os.getloadavg()[0]
     return counts
 
 
@@ -141,14 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     directory = data_dir(args)
     tokens = json.loads((directory / "tokens.json").read_text())
-    app = create_app(Config(enabled=True, data_dir=directory))  # migrates first: the indexes are the release's
+    # Migrates first (the indexes are the release's); retention off, or the oldest generated days would be purged.
+    app = create_app(Config(enabled=True, data_dir=directory, retention=dt.timedelta(0)))
     try:
         clients = {"owner": signed_in_client(app, tokens["owner-0"]), "member": signed_in_client(app, tokens["dev-7"])}
         rows = []
         for label, who, path in PAGES:
             path = path or next_page(clients[who])
             rows.append((label, who, measure(clients[who], path, args.rounds)))
-            print(f"{label}: median {statistics.median(rows[-1][2]):.0f} ms", file=sys.stderr)
+            print(f"{label}: median {statistics.median(rows[-1][2][0]):.0f} ms", file=sys.stderr)
     finally:
         shutdown_app(app)
     text = report(args, rows, time.monotonic() - started, store_counts(directory))

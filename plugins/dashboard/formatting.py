@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 from markupsafe import Markup, escape
@@ -16,6 +17,8 @@ def when(value) -> str:
     """``2026-12-01 07:30:12 UTC`` (times are stored in UTC)."""
     if not value:
         return ""
+    if isinstance(value, str) and value.endswith("+00:00"):  # as stored: no parsing needed
+        return f"{value[:10]} {value[11:19]} UTC"
     moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -67,9 +70,14 @@ def highlight(text, needle: str | None) -> Markup:
     text = str(text or "")
     if not needle:
         return escape(text)
-    parts = re.split(f"({re.escape(needle)})", text, flags=re.IGNORECASE)
-    return Markup("").join(Markup("<mark>{}</mark>").format(part) if index % 2 else escape(part)
-                           for index, part in enumerate(parts))
+    parts = _splitter(needle).split(text)
+    return Markup("".join(f"<mark>{escape(part)}</mark>" if index % 2 else str(escape(part))
+                          for index, part in enumerate(parts)))
+
+
+@functools.lru_cache(maxsize=64)
+def _splitter(needle: str) -> re.Pattern:
+    return re.compile(f"({re.escape(needle)})", re.IGNORECASE)
 
 
 def text_block(text, table: str, record_id: int, search: str | None = None) -> Markup:
@@ -80,11 +88,12 @@ def text_block(text, table: str, record_id: int, search: str | None = None) -> M
     from flask import request
 
     text = text or ""
-    block = Markup('<pre class="text">{}</pre>').format(highlight(clip(text), search))
+    shown = highlight(clip(text), search) if search else escape(clip(text))
+    block = '<pre class="text">' + shown + "</pre>"  # plain concatenation: Markup.format is slow at this count
     if len(text) > CLIP:
-        link = f"{request.script_root}/records/{table}/{int(record_id)}"
-        block += Markup('<p class="more"><a href="{}">Full text ({} characters)</a></p>').format(link, count(len(text)))
-    return block
+        link = escape(f"{request.script_root}/records/{table}/{int(record_id)}")
+        block += f'<p class="more"><a href="{link}">Full text ({count(len(text))} characters)</a></p>'
+    return Markup(block)
 
 
 def status_badge(status: str | None) -> Markup:
