@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import anthropic
 import pytest
 import requests
 from dashboard_support import (
@@ -22,6 +23,7 @@ from dashboard_support import (
     sign_in,
 )
 from gateway import Gateway
+from test_recorder_support import wait_until
 
 from aibridge.db import open_database
 from aibridge.users import UserStore
@@ -205,7 +207,8 @@ def test_the_usage_csv_is_what_the_page_sums(gateway, tokens):
     header, *rows = answer.text.strip().splitlines()
     assert header.split(",")[:4] == ["day", "model", "person", "interceptions"]
     assert sorted({row.split(",")[2] for row in rows}) == ["alice", "bob"]
-    assert sum(int(row.split(",")[3]) for row in rows) == 6
+    recorded = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/interceptions", q="started_after:1d")["count"]
+    assert sum(int(row.split(",")[3]) for row in rows) == recorded
     member = sign_in(gateway.url, tokens["alice"]).get(gateway.url + "/usage.csv", params={"since": "1d"})
     assert {row.split(",")[2] for row in member.text.strip().splitlines()[1:]} == {"alice"}
 
@@ -250,3 +253,15 @@ def test_docs_show_a_screenshot_of_each_page_that_the_browser_tests_take():
     assert sorted(shown) == sorted(taken) and len(shown) == 9
     for name in shown:  # written by AIBRIDGE_WRITE_SCREENSHOTS=1 python -m pytest tests/test_dashboard_browser.py
         assert (root / "docs" / "images" / name).stat().st_size < 200_000, name
+
+
+def test_what_a_person_typed_is_shown_as_text_never_as_markup(gateway, tokens, upstream):
+    typed = '<script>alert("x")</script> & <b>bold</b>'
+    upstream.queue("anthropic/blocking_text")
+    client = anthropic.Anthropic(api_key=tokens["bob"], base_url=gateway.bridge_url("anthropic"), max_retries=0)
+    client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=[{"role": "user", "content": typed}])
+    found = wait_until(lambda: api(gateway.url, tokens["bob"], "/api/v2/aibridge/sessions", q="text:alert")["results"],
+                       what="the request to be recorded")
+    page = sign_in(gateway.url, tokens["bob"]).get(gateway.url + f"/sessions/{found[0]['id']}").text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
+    assert "<script>" not in page and "<b>bold" not in page

@@ -88,7 +88,7 @@ def text_block(text, table: str, record_id: int, search: str | None = None) -> M
     from flask import request
 
     text = text or ""
-    shown = highlight(clip(text), search) if search else escape(clip(text))
+    shown = str(highlight(clip(text), search) if search else escape(clip(text)))  # escaped, as plain str
     block = '<pre class="text">' + shown + "</pre>"  # plain concatenation: Markup.format is slow at this count
     if len(text) > CLIP:
         link = escape(f"{request.script_root}/records/{table}/{int(record_id)}")
