@@ -8,6 +8,7 @@ the same pages in Chromium.
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import anthropic
@@ -244,6 +245,17 @@ def test_ci_installs_the_browser_then_runs_the_readmes_test_command_as_written()
     script = (root / ".ci" / "run").read_text()
     assert script.rstrip().endswith("\n" + command)
     assert script.index("apt-get install -y -qq chromium") < script.index(command)
+
+
+def test_the_installed_package_ships_its_templates_and_stylesheet(installed_venv):
+    code = ("import pathlib, aibridge_plugins.dashboard as d; root = pathlib.Path(d.__file__).parent; "
+            "print(' '.join(sorted(p.relative_to(root).as_posix() for p in root.rglob('*.*') if p.suffix != '.py')))")
+    done = subprocess.run([installed_venv / "python", "-c", code], capture_output=True, text=True, timeout=60)
+    shipped = done.stdout.split()
+    source = Path(__file__).resolve().parent.parent / "plugins" / "dashboard"
+    expected = sorted(p.relative_to(source).as_posix() for p in source.rglob("*.*")
+                      if p.suffix in (".html", ".css") and "__pycache__" not in p.parts)
+    assert [name for name in shipped if not name.endswith(".pyc")] == expected, done.stderr
 
 
 def test_docs_show_a_screenshot_of_each_page_that_the_browser_tests_take():
