@@ -81,6 +81,8 @@ _LAZY = {
     "progress_option": "aibridge.progress",
     "Progress": "aibridge.progress",
     "parse_time": "aibridge.timebounds",
+    "UserStore": "aibridge.users",
+    "UserError": "aibridge.users",
 }
 
 
@@ -128,6 +130,9 @@ __all__ = [
     "read_database",
     "Migrations",
     "migrate",
+    # People and their gateway tokens
+    "UserStore",
+    "UserError",
     # Real OS threads under gevent
     "start_thread",
     "new_queue",

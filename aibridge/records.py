@@ -45,6 +45,7 @@ class Actor:
     role: str = "member"  # "owner" sees every interception in the audit API
     email: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    token_id: str | None = None  # the gateway token it signed in with; None when a plugin authenticated it
 
     @property
     def is_owner(self) -> bool:

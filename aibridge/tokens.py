@@ -92,7 +92,7 @@ def check_token(token_id: str, secret: str, row: TokenRow | None, now: dt.dateti
                            (row.user_status != "active", SUSPENDED)):
         if failed:
             return TokenCheck(None, reason, token_id, row.username)
-    actor = Actor(id=row.user_id, username=row.username, role=row.role, email=row.email)
+    actor = Actor(id=row.user_id, username=row.username, role=row.role, email=row.email, token_id=token_id)
     return TokenCheck(actor, "", token_id, row.username)
 
 

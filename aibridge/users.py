@@ -122,6 +122,15 @@ class UserStore:
         """Lift a suspension."""
         return self._set_status(username, "active")
 
+    def set_role(self, username: str, role: str) -> User:
+        """Make a user an owner or a member."""
+        if role not in ROLES:
+            raise UserError(f"invalid role {role!r}: use owner or member")
+        user = self.get_user(username)
+        with self._lock, self.db.transaction():
+            self.db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user.id])
+        return self.get_user(username)
+
     def _set_status(self, username: str, status: str) -> User:
         user = self.get_user(username)
         with self._lock, self.db.transaction():
@@ -156,14 +165,15 @@ class UserStore:
 
     def revoke_token(self, token_id: str) -> TokenInfo:
         """Revoke a token by id (revoking twice keeps the first time)."""
-        if self._token(token_id) is None:
+        if self.get_token(token_id) is None:
             raise UserError(f"unknown token {token_id!r}")
         with self._lock, self.db.transaction():
             self.db.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                             [_iso(_now()), token_id])
-        return self._token(token_id)
+        return self.get_token(token_id)
 
-    def _token(self, token_id: str) -> TokenInfo | None:
+    def get_token(self, token_id: str) -> TokenInfo | None:
+        """The token with this id (without its secret), or None."""
         with self._lock:
             rows = self.db.query(
                 "SELECT t.*, u.username FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?", [token_id]

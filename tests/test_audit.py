@@ -133,9 +133,9 @@ def test_default_limit_is_100_and_limit_bounds(audit):
     ({"limit": "1001"}, "limit", "must be between 1 and 1000, got 1001"),
     ({"limit": "ten"}, "limit", "'ten' is not a whole number between 1 and 1000"),
     ({"q": "colour:blue"}, "q", "unknown filter 'colour'; known: initiator, provider, model, client, status, "
-                                "session, started_after, started_before"),
+                                "session, started_after, started_before, text"),
     ({"q": "alice"}, "q", "'alice' is not a filter: write key:value, keys: initiator, provider, model, client, "
-                          "status, session, started_after, started_before"),
+                          "status, session, started_after, started_before, text"),
     ({"q": 'client:"Claude Code'}, "q", "cannot split into filters (No closing quotation); "
                                         "quote values with spaces"),
     ({"q": "model:a model:b"}, "q", "filter 'model' is given twice"),

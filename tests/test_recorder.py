@@ -115,7 +115,8 @@ def test_injected_tool_with_an_error_keeps_its_server_and_error(recording):
 
 
 RECORDER_MIGRATIONS = ["m001_create_tables", "m002_audit_indexes", "m003_interception_error", "m004_tool_results",
-                       "m005_interception_credentials", "m006_record_identity"]
+                       "m005_interception_credentials", "m006_record_identity", "m007_session_and_usage_indexes",
+                       "m008_signing_keys"]
 
 
 def test_schema_comes_from_the_recorder_migrations_with_indexes_and_wal(tmp_path):
@@ -130,14 +131,18 @@ def test_schema_comes_from_the_recorder_migrations_with_indexes_and_wal(tmp_path
     assert indexes["idx_interceptions_initiator_started_at"] == "interceptions"
     assert indexes["idx_interceptions_started_at"] == "interceptions"
     assert indexes["idx_interceptions_ended_at"] == "interceptions"
+    assert indexes["idx_interceptions_session"] == "interceptions"
+    assert indexes["idx_token_usages_interception_sums"] == "token_usages"  # by interception, with the token sums
     for child in ("token_usages", "user_prompts", "tool_usages", "model_thoughts", "tool_results"):
-        assert indexes[f"idx_{child}_interception_id"] == child
+        if child != "token_usages":
+            assert indexes[f"idx_{child}_interception_id"] == child
         assert indexes[f"idx_{child}_record_id"] == child
         unique = {row[1]: row[2] for row in conn.execute(f"PRAGMA index_list({child})")}
         assert unique[f"idx_{child}_record_id"] == 1
     plan = " ".join(row[3] for row in conn.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM interceptions WHERE initiator_id = 'x' ORDER BY started_at DESC, id DESC"))
     assert "idx_interceptions_initiator_started_at" in plan and "TEMP B-TREE" not in plan
+    assert indexes["idx_interceptions_usage"] == "interceptions"
 
 
 def test_on_postgres_the_same_migrations_make_the_same_tables_and_indexes(postgres_url, tmp_path):

@@ -12,8 +12,8 @@ from test_recorder_support import RecordingApp, make_interception
 from aibridge.config import Config
 from aibridge.logs import setup_logging
 from aibridge_plugins.audit.cli import list_command, usage_command
-from aibridge_plugins.audit.filters import FILTER_KEYS
 from aibridge_plugins.audit.usage import GROUP_BY_CHOICES
+from aibridge_plugins.storage.filters import FILTER_KEYS
 from aibridge_plugins.storage.schema_doc import current_section, main, schema_section
 from aibridge_plugins.retention.cli import purge_command
 

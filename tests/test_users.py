@@ -133,8 +133,9 @@ def test_only_a_hash_is_stored(store, database):
 
 def test_actor_for_a_valid_token(store):
     alice = store.create_user("alice", email="a@example.com", role="owner")
-    _, token = store.create_token("alice", lifetime=dt.timedelta(days=1))
-    assert store.actor_for_token(token) == Actor(id=alice.id, username="alice", role="owner", email="a@example.com")
+    token_id, token = store.create_token("alice", lifetime=dt.timedelta(days=1))
+    assert store.actor_for_token(token) == Actor(id=alice.id, username="alice", role="owner", email="a@example.com",
+                                                 token_id=token_id)
 
 
 def test_unknown_malformed_and_tampered_tokens(store):

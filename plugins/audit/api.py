@@ -9,8 +9,7 @@ from flask import Blueprint, jsonify, request
 
 import aibridge
 
-from ..storage import reading
-from .filters import TIME_KEYS, BadParameter, UnknownInitiator, build_filter, parse_limit, parse_q
+from ..storage import TIME_KEYS, BadParameter, UnknownInitiator, api_query, build_filter, reading
 from .interceptions import list_interceptions
 from .usage import parse_group_by, usage_summary
 
@@ -26,8 +25,7 @@ def interceptions():
     if actor is None:
         return _unauthorized()
     try:
-        where = _filter_from_q(actor)
-        limit = parse_limit(request.args.get("limit"))
+        where, limit = api_query(request.args, actor.id, actor.is_owner)
         with reading(database.get()) as db:
             answer = list_interceptions(db, where, limit, request.args.get("after_id") or None)
     except UnknownInitiator as error:  # the filter came inside q: report q, and say which filter
@@ -54,22 +52,10 @@ def usage():
     return jsonify(answer)
 
 
-def _filter_from_q(actor):
-    try:
-        return build_filter(parse_q(request.args.get("q", "")), actor.id, actor.is_owner)
-    except BadParameter as error:
-        if error.field == "q":
-            raise
-        # Every filter arrives inside q: report q, and say which filter.
-        raise BadParameter("q", str(error)) from None
-
-
 def _unauthorized():
     return jsonify(message="a valid AI Bridge token is required"), 401
 
 
 def _bad_request(error: BadParameter):
-    body = {"message": f"invalid {error.field}: {error.message}",
-            "validations": [{"field": error.field, "detail": error.message}]}
-    return jsonify(body), 400
+    return jsonify(error.body()), 400
 

@@ -12,7 +12,7 @@ import click
 import aibridge
 
 from ..storage import count_interceptions, ensure_tables, is_postgres, reading
-from .filters import MAX_LIMIT, STATUSES, BadParameter, UnknownInitiator, build_filter, parse_limit
+from ..storage import MAX_LIMIT, STATUSES, BadParameter, UnknownInitiator, build_filter, parse_limit
 from .interceptions import list_interceptions
 from .output import (
     INTERCEPTION_COLUMNS,

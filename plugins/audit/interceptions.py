@@ -12,7 +12,7 @@ from ..storage import (
     count_interceptions,
     interceptions_page,
 )
-from .filters import BadParameter, check_initiator
+from ..storage import BadParameter, check_initiator
 
 
 def list_interceptions(db, where: InterceptionFilter, limit: int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..storage import TOKEN_COLUMNS, USAGE_GROUPS, InterceptionFilter, usage_by_group
-from .filters import BadParameter
+from ..storage import BadParameter
 
 GROUP_BY_CHOICES = USAGE_GROUPS
 DEFAULT_GROUP_BY = "user"

@@ -1,4 +1,4 @@
-"""The store of recorded interceptions, shared by the recorder, retention and audit plugins.
+"""The store of recorded interceptions, shared by the recorder, retention, audit and dashboard plugins.
 
 Every SQL statement about records lives in this package, behind the small
 functions below; the plugins import only these names. SQLite in the data
@@ -6,6 +6,20 @@ directory, or PostgreSQL (``--postgres-url``), through ``aibridge.Database``:
 the same SQL on both.
 """
 
+from .filters import (
+    FILTER_KEYS,
+    MAX_LIMIT,
+    STATUSES,
+    TIME_KEYS,
+    BadParameter,
+    UnknownInitiator,
+    build_filter,
+    check_initiator,
+    api_query,
+    filter_from_q,
+    parse_limit,
+    parse_q,
+)
 from .database import RecordStore, StoreMissing, ensure_tables, is_postgres, is_refused, open_for_writing, reading
 from .heartbeats import About as InstanceAbout
 from .heartbeats import TakeOver
@@ -13,6 +27,7 @@ from .instances import GoneInstance, Instance, gone_instances, lock_if_free, oth
 from .interception_filter import InterceptionFilter
 from .interceptions import (
     UnknownInterception,
+    child_record,
     child_records,
     count_interceptions,
     interceptions_page,
@@ -20,6 +35,8 @@ from .interceptions import (
 )
 from .purge import BATCH_SIZE, PurgeResult, count_expired, count_expired_interceptions, purge
 from .schema import CHILD_TABLES, INTERCEPTIONS
+from .sessions import UnknownSession, count_sessions, session_interceptions, session_summaries, sessions_page
+from .signing_keys import signing_key
 from .usage import TOKEN_COLUMNS, USAGE_GROUPS, usage_by_group
 from .rows import RecordIds
 from .writes import CHILD, END, START, RowWrite, as_json_line, row_write, write_rows
@@ -37,7 +54,15 @@ __all__ = [
     "InstanceAbout", "TakeOver",
     # Reading them back
     "InterceptionFilter", "UnknownInterception", "count_interceptions", "interceptions_page", "child_records",
+    "child_record",
     "is_known_initiator",
+    # What a question is about: filter values parsed and checked (the audit API, the dashboard)
+    "FILTER_KEYS", "TIME_KEYS", "STATUSES", "MAX_LIMIT", "BadParameter", "UnknownInitiator", "build_filter",
+    "check_initiator", "filter_from_q", "api_query", "parse_limit", "parse_q",
+    # Sessions (spec §15): a page of them, their figures, one with its records
+    "UnknownSession", "sessions_page", "count_sessions", "session_summaries", "session_interceptions",
+    # Secrets that sign what the gateway hands out
+    "signing_key",
     "TOKEN_COLUMNS", "USAGE_GROUPS", "usage_by_group",
     # Purging what is past retention
     "BATCH_SIZE", "PurgeResult", "purge", "count_expired", "count_expired_interceptions",

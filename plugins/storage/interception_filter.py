@@ -20,6 +20,7 @@ class InterceptionFilter:
     client_session_id: str | None = None  # the client's session (Claude Code, Codex, ...)
     started_after: dt.datetime | None = None  # inclusive
     started_before: dt.datetime | None = None  # exclusive
+    prompt_text: str | None = None  # in one of its prompts, ignoring the case of ASCII letters
     visible_to: str | None = None
 
     def where(self, alias: str = "i") -> tuple[str, dict]:
@@ -44,4 +45,15 @@ class InterceptionFilter:
         if self.started_before is not None:
             conditions.append(f"{alias}.started_at < :started_before")
             params["started_before"] = to_db(self.started_before)
+        if self.prompt_text is not None:
+            # The matching prompts are found once (one pass over user_prompts), not looked up per interception.
+            conditions.append(
+                f"{alias}.id IN (SELECT tp.interception_id FROM user_prompts tp "
+                "WHERE lower(tp.prompt) LIKE :prompt_text ESCAPE '\\')")
+            params["prompt_text"] = "%" + _escaped(self.prompt_text.lower()) + "%"
         return " AND ".join(conditions), params
+
+
+def _escaped(text: str) -> str:
+    """``text`` matched literally by LIKE ... ESCAPE '\\' (its %, _ and \\ are not wildcards)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

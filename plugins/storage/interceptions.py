@@ -12,6 +12,8 @@ from .schema import CHILD_TABLES
 _JSON_COLUMNS = {"metadata": {}, "error": None}  # column -> value when NULL
 _BOOL_COLUMNS = ("injected", "streaming", "is_error")
 # Newest first: the rows after a cursor started earlier, or at the same time with a smaller id.
+# The session an interception belongs to (spec §15): its client session id, or without one itself (sessions.py).
+SESSION_KEY = "coalesce({a}.client_session_id, {a}.id)"
 _AFTER_CURSOR = "(i.started_at < :cursor_started_at OR (i.started_at = :cursor_started_at AND i.id < :cursor_id))"
 
 
@@ -49,7 +51,7 @@ def interceptions_page(db, where: InterceptionFilter, limit: int,
         "ORDER BY i.started_at DESC, i.id DESC LIMIT :limit",
         page_params,
     ).fetchall()
-    return [_decoded(row) for row in rows]
+    return [decoded_row(row) for row in rows]
 
 
 def child_records(db, ids: list[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
@@ -62,8 +64,21 @@ def child_records(db, ids: list[str]) -> dict[str, dict[str, list[dict[str, Any]
         sql = f"SELECT * FROM {table} WHERE interception_id IN ({marks}) ORDER BY created_at, id"
         for row in db.execute(sql, ids):
             row.pop("record_id", None)  # the record's identity for writing it again harmlessly, not part of it
-            found[table].setdefault(row["interception_id"], []).append(_decoded(row))
+            found[table].setdefault(row["interception_id"], []).append(decoded_row(row))
     return found
+
+
+def child_record(db, table: str, record_id: int) -> dict[str, Any] | None:
+    """One child record by its row id, with ``initiator_id`` of its interception (who may read it); None if none."""
+    if table not in CHILD_TABLES:
+        raise ValueError(f"no record table {table!r}")
+    row = db.execute(
+        f"SELECT c.*, i.initiator_id AS initiator_id, {SESSION_KEY.format(a='i')} AS session_id FROM {table} c "
+        "JOIN interceptions i ON i.id = c.interception_id WHERE c.id = :id", {"id": record_id}).fetchone()
+    if row is None:
+        return None
+    row.pop("record_id", None)
+    return decoded_row(row)
 
 
 def _cursor(db, condition: str, params: dict, after_id: str) -> dict:
@@ -77,7 +92,7 @@ def _cursor(db, condition: str, params: dict, after_id: str) -> dict:
     return {"cursor_started_at": cursor["started_at"], "cursor_id": cursor["id"]}
 
 
-def _decoded(row: dict) -> dict[str, Any]:
+def decoded_row(row: dict) -> dict[str, Any]:
     fields = dict(row)
     for name, missing in _JSON_COLUMNS.items():
         if name in fields:

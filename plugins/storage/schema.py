@@ -176,6 +176,27 @@ def m006_record_identity(db: sqlite_utils.Database) -> None:
     db[INTERCEPTIONS].add_column("instance_id", str)
 
 
+@migrations()
+def m007_session_and_usage_indexes(db: aibridge.Database) -> None:
+    # The dashboard's sessions: an interception's session is its client_session_id (or, without one, itself).
+    db.execute("CREATE INDEX idx_interceptions_session ON interceptions (client_session_id, started_at)")
+    # Usage per UTC day, model and person, read in that order from the index alone (no sort, no table rows).
+    db.execute("CREATE INDEX idx_interceptions_usage ON interceptions "
+               "(substr(started_at, 1, 10), model, initiator_id, initiator_username, started_at, id)")
+    # Token sums per interception from the index alone; it also serves every lookup by interception_id.
+    db.execute("DROP INDEX idx_token_usages_interception_id")
+    db.execute("CREATE INDEX idx_token_usages_interception_sums ON token_usages "
+               "(interception_id, input_tokens, output_tokens, cache_read_input_tokens, cache_write_input_tokens)")
+
+
+@migrations()
+def m008_signing_keys(db: aibridge.Database) -> None:
+    # Secrets that sign what the gateway hands out (the dashboard's session cookie): one per deployment, in the
+    # database so that every gateway process and host of it agrees. Created once, never sent anywhere.
+    db.execute(f"CREATE TABLE signing_keys (name {db.text} PRIMARY KEY, secret {db.text} NOT NULL, "
+               f"created_at {db.text} NOT NULL)")
+
+
 def migrate(db: aibridge.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
     aibridge.migrate(db, migrations)

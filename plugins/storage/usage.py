@@ -22,10 +22,21 @@ _GROUPS = {
 USAGE_GROUPS = tuple(_GROUPS)
 
 
-def usage_by_group(db, where: InterceptionFilter, group_by: str) -> list[dict[str, Any]]:
-    """One row per group of the matching interceptions: its columns, ``interceptions`` and the token sums."""
-    select, group, order = _GROUPS[group_by]
+def usage_by_group(db, where: InterceptionFilter,
+                   group_by: str | tuple[str, ...]) -> list[dict[str, Any]]:
+    """One row per group of the matching interceptions: its columns, ``interceptions`` and the token sums.
+
+    ``group_by`` is one of USAGE_GROUPS, or several (``("day", "model")``: one row per day and model).
+    """
+    groups = (group_by,) if isinstance(group_by, str) else tuple(group_by)
+    select = [column for name in groups for column in _GROUPS[name][0]]
+    group = [column for name in groups for column in _GROUPS[name][1]]
+    order = _GROUPS[groups[0]][2] if len(groups) == 1 else ", ".join(group)
     condition, params = where.where("i")
+    if "day" in groups and where.started_after is not None:
+        # The same bound on the day as well: the usage index (by day first) is then read from that day only.
+        condition += " AND substr(i.started_at, 1, 10) >= :first_day"
+        params["first_day"] = params["started_after"][:10]
     sums = ", ".join(f"coalesce(sum(t.{column}), 0) AS {column}" for column in TOKEN_COLUMNS)
     return db.execute(
         f"SELECT {', '.join(select)}, count(DISTINCT i.id) AS interceptions, {sums} "

@@ -1,4 +1,7 @@
-"""Which interceptions a question is about: the ``q`` filters, time bounds, and who may see what."""
+"""Which interceptions a question is about: the ``q`` filters, time bounds, and who may see what.
+
+Shared by the audit API and CLI and the dashboard (its pages and its sessions API).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,13 @@ import shlex
 
 import aibridge
 
-from ..storage import InterceptionFilter, is_known_initiator
+from .interception_filter import InterceptionFilter
+from .interceptions import is_known_initiator
 
 # key -> the InterceptionFilter field it sets
 FILTER_FIELDS = {"initiator": "initiator", "provider": "provider", "model": "model", "client": "client",
                  "status": "status", "session": "client_session_id", "started_after": "started_after",
-                 "started_before": "started_before"}  # fmt: skip
+                 "started_before": "started_before", "text": "prompt_text"}  # fmt: skip
 FILTER_KEYS = tuple(FILTER_FIELDS)
 TIME_KEYS = ("started_after", "started_before")
 STATUSES = ("completed", "failed", "client_disconnected", "interrupted")
@@ -28,6 +32,11 @@ class BadParameter(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+    def body(self) -> dict:
+        """The API's 400 answer: the message, and the field it is about (as the coder API reports validations)."""
+        return {"message": f"invalid {self.field}: {self.message}",
+                "validations": [{"field": self.field, "detail": self.message}]}
 
 
 class UnknownInitiator(BadParameter):
@@ -51,6 +60,21 @@ def parse_q(q: str) -> dict[str, str]:
             raise BadParameter("q", f"filter {key!r} is given twice")
         values[key] = value
     return values
+
+
+def filter_from_q(q: str | None, actor_id: str, sees_everyone: bool) -> InterceptionFilter:
+    """The filter of an API request's ``q``; every problem is reported on ``q``, saying which filter."""
+    try:
+        return build_filter(parse_q(q or ""), actor_id, sees_everyone)
+    except BadParameter as error:
+        if error.field == "q":
+            raise
+        raise BadParameter("q", str(error)) from None
+
+
+def api_query(args, actor_id: str, sees_everyone: bool) -> tuple[InterceptionFilter, int]:
+    """The filter (``q``) and page size (``limit``) of a listing API's parameters (a mapping of strings)."""
+    return filter_from_q(args.get("q"), actor_id, sees_everyone), parse_limit(args.get("limit"))
 
 
 def build_filter(values: dict[str, str | None], actor_id: str | None = None,

@@ -1,0 +1,84 @@
+"""The usage page's figures: tokens per day by model or person, top people and models, cache-read share, CSV rows.
+
+Computed from one pass of the store's usage sums grouped by day, model and
+person, so the chart, the tables and the CSV always agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ..storage import TOKEN_COLUMNS
+from .charts import OTHER_COLOUR, PALETTE
+
+SERIES = len(PALETTE)  # series drawn; the rest together as "other"
+TOP = 10
+BY_CHOICES = {"model": "model", "person": "initiator_username"}
+CSV_COLUMNS = ("day", "model", "person", "interceptions", *TOKEN_COLUMNS, "total_tokens")
+
+
+def usage_report(rows: list[dict], by: str, first_day: dt.date | None, last_day: dt.date) -> dict[str, Any]:
+    """Everything the page shows; ``rows`` are usage sums by day, model and user; days from first to last."""
+    key = BY_CHOICES[by]
+    days = _days(first_day or _first_day(rows, last_day), last_day)
+    per_day: dict[str, dict[str, int]] = {}
+    for row in rows:
+        per_day.setdefault(row[key] or "—", {}).setdefault(row["day"], 0)
+        per_day[row[key] or "—"][row["day"]] += _total(row)
+    ranked = sorted(per_day, key=lambda name: -sum(per_day[name].values()))
+    series = [{"name": name, "colour": PALETTE[index], "values": [per_day[name].get(day, 0) for day in days]}
+              for index, name in enumerate(ranked[:SERIES])]
+    if len(ranked) > SERIES:
+        rest = ranked[SERIES:]
+        series.append({"name": f"{len(rest)} other", "colour": OTHER_COLOUR,
+                       "values": [sum(per_day[name].get(day, 0) for name in rest) for day in days]})
+    return {
+        "days": days,
+        "series": series,
+        "totals": _figures(rows),
+        "top_people": _top(rows, "initiator_username"),
+        "top_models": _top(rows, "model"),
+    }
+
+
+def csv_rows(rows: list[dict]) -> list[dict[str, Any]]:
+    """One CSV row per day, model and person: what the chart and tables sum."""
+    return [{"day": row["day"], "model": row["model"], "person": row["initiator_username"],
+             "interceptions": row["interceptions"], **{column: row[column] for column in TOKEN_COLUMNS},
+             "total_tokens": _total(row)} for row in rows]
+
+
+def cache_read_share(figures: dict) -> float | None:
+    """Of the prompt tokens (input, cache read, cache write), the share read from the provider's cache."""
+    prompt = figures["input_tokens"] + figures["cache_read_input_tokens"] + figures["cache_write_input_tokens"]
+    return figures["cache_read_input_tokens"] / prompt if prompt else None
+
+
+def _top(rows: list[dict], key: str) -> list[dict]:
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row[key] or "—", []).append(row)
+    ranked = sorted(((name, _figures(members)) for name, members in groups.items()),
+                    key=lambda item: -item[1]["total_tokens"])
+    return [{"name": name, **figures} for name, figures in ranked[:TOP]]
+
+
+def _figures(rows: list[dict]) -> dict[str, Any]:
+    figures = {column: sum(row[column] for row in rows) for column in ("interceptions", *TOKEN_COLUMNS)}
+    figures["total_tokens"] = sum(figures[column] for column in TOKEN_COLUMNS)
+    figures["cache_read_share"] = cache_read_share(figures)
+    return figures
+
+
+def _total(row: dict) -> int:
+    return sum(row[column] for column in TOKEN_COLUMNS)
+
+
+def _first_day(rows: list[dict], last_day: dt.date) -> dt.date:
+    return min((dt.date.fromisoformat(row["day"]) for row in rows), default=last_day)
+
+
+def _days(first: dt.date, last: dt.date) -> list[str]:
+    count = (last - first).days + 1
+    return [(first + dt.timedelta(days=offset)).isoformat() for offset in range(max(count, 1))]

@@ -1,0 +1,162 @@
+"""Sessions read back: the interceptions that carry one client session id (spec §15), a page at a time.
+
+An interception with no client session id is a session of its own, whose id
+is the interception's id. A session is listed when one of its interceptions
+matches the filter, in the order of its newest matching interception (newest
+first); its figures count every interception of it the viewer may see.
+
+The page is found by walking the matching interceptions newest first (the
+start-time indexes) until enough sessions were met, so a page costs about as
+many rows as its sessions hold, not a grouping of the whole table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .interception_filter import InterceptionFilter
+from .interceptions import SESSION_KEY, child_records, decoded_row
+from .usage import TOKEN_COLUMNS
+
+# An interception of one session (:session), or of a list of them (IN {marks}): uses the session index or the key.
+_OF_SESSION = "({a}.client_session_id = :session OR ({a}.client_session_id IS NULL AND {a}.id = :session))"
+_OF_SESSIONS = "({a}.client_session_id IN ({marks}) OR ({a}.client_session_id IS NULL AND {a}.id IN ({marks})))"
+# Newest first; at or after a cursor (started_at, id) in that order.
+_NEWEST_FIRST = "ORDER BY i.started_at DESC, i.id DESC"
+_BEFORE_CURSOR = "(i.started_at < :cursor_at OR (i.started_at = :cursor_at AND i.id < :cursor_id))"
+_NOT_BEFORE_CURSOR = "(i.started_at > :cursor_at OR (i.started_at = :cursor_at AND i.id >= :cursor_id))"
+_WALK_CHUNK = 500
+
+
+class UnknownSession(LookupError):
+    """No session with this id has an interception the filter lets through."""
+
+
+def sessions_page(db, where: InterceptionFilter, limit: int,
+                  after_session: str | None = None) -> list[str]:
+    """The ids of up to ``limit`` sessions with a matching interception, newest first, after ``after_session``."""
+    condition, params = where.where("i")
+    walk_condition, walk_params = condition, dict(params)
+    cursor = None
+    if after_session is not None:
+        cursor = _newest_match(db, condition, params, after_session)
+        walk_condition += " AND " + _BEFORE_CURSOR
+        walk_params.update(cursor)
+    rows = db.execute(
+        f"SELECT {SESSION_KEY.format(a='i')} AS session_id FROM interceptions i "
+        f"WHERE {walk_condition} {_NEWEST_FIRST}", walk_params)
+    found: list[str] = []
+    met: set[str] = set()
+    while len(found) < limit:
+        chunk = rows.fetchmany(_WALK_CHUNK)
+        if not chunk:
+            break
+        for row in chunk:
+            session = row["session_id"]
+            if session in met:
+                continue
+            met.add(session)
+            # A session with a match at or after the cursor was listed on an earlier page.
+            if cursor is None or not _matches_since(db, condition, params, session, cursor):
+                found.append(session)
+                if len(found) == limit:
+                    break
+    rows.close()
+    return found
+
+
+def count_sessions(db, where: InterceptionFilter) -> int:
+    """How many sessions have a matching interception."""
+    condition, params = where.where("i")
+    # The distinct session ids, read off the session index, and the interceptions without one (each its own).
+    sql = (f"SELECT (SELECT count(DISTINCT i.client_session_id) FROM interceptions i WHERE {condition}) "
+           f"+ (SELECT count(*) FROM interceptions i WHERE i.client_session_id IS NULL AND {condition}) AS n")
+    return db.execute(sql, params).fetchone()["n"]
+
+
+def session_summaries(db, sessions: list[str],
+                      visible_to: str | None = None) -> dict[str, dict[str, Any]]:
+    """Figures of each session: requests, failures, start, last activity, people, clients, models, tokens, prompts.
+
+    ``visible_to``: count only that person's interceptions (a member's view).
+    """
+    if not sessions:
+        return {}
+    of_sessions, params = _of_sessions(sessions, visible_to)
+    key = SESSION_KEY.format(a="i")
+    summaries: dict[str, dict[str, Any]] = {}
+    for row in db.execute(
+        f"SELECT {key} AS session_id, count(*) AS requests, "
+        "sum(CASE WHEN i.status = 'failed' THEN 1 ELSE 0 END) AS failed, "
+        "min(i.started_at) AS started_at, max(coalesce(i.ended_at, i.started_at)) AS last_activity_at "
+        f"FROM interceptions i WHERE {of_sessions} GROUP BY {key}", params):
+        summaries[row["session_id"]] = {**row, "people": {}, "clients": [], "providers": [], "models": [],
+                                        "prompts": 0, "last_prompt": None,
+                                        "tokens": dict.fromkeys(TOKEN_COLUMNS, 0)}
+    for row in db.execute(
+        f"SELECT DISTINCT {key} AS session_id, i.initiator_id, i.initiator_username, i.client, i.provider_name, "
+        f"i.model FROM interceptions i WHERE {of_sessions}", params):
+        summary = summaries[row["session_id"]]
+        summary["people"][row["initiator_id"]] = row["initiator_username"]
+        for field, value in (("clients", row["client"]), ("providers", row["provider_name"]),
+                             ("models", row["model"])):
+            if value not in summary[field]:
+                summary[field].append(value)
+    sums = ", ".join(f"coalesce(sum(t.{column}), 0) AS {column}" for column in TOKEN_COLUMNS)
+    for row in db.execute(
+        f"SELECT {key} AS session_id, {sums} FROM interceptions i "
+        f"JOIN token_usages t ON t.interception_id = i.id WHERE {of_sessions} GROUP BY {key}", params):
+        summaries[row.pop("session_id")]["tokens"] = row
+    for row in db.execute(
+        f"SELECT {key} AS session_id, up.prompt, up.created_at FROM interceptions i "
+        f"JOIN user_prompts up ON up.interception_id = i.id WHERE {of_sessions} "
+        "ORDER BY up.created_at, up.id", params):
+        summary = summaries[row["session_id"]]
+        summary["prompts"] += 1
+        summary["last_prompt"] = row["prompt"]
+    return summaries
+
+
+def session_interceptions(db, session: str,
+                          visible_to: str | None = None) -> tuple[list[dict[str, Any]], dict]:
+    """The session's interceptions oldest first, and their child records (as ``child_records`` gives them).
+
+    UnknownSession when the viewer may see none.
+    """
+    params = {"session": session}
+    condition = _OF_SESSION.format(a="i")
+    if visible_to is not None:
+        condition += " AND i.initiator_id = :visible_to"
+        params["visible_to"] = visible_to
+    rows = db.execute(f"SELECT i.* FROM interceptions i WHERE {condition} ORDER BY i.started_at, i.id",
+                        params).fetchall()
+    if not rows:
+        raise UnknownSession(session)
+    interceptions = [decoded_row(row) for row in rows]
+    return interceptions, child_records(db, [row["id"] for row in interceptions])
+
+
+def _of_sessions(sessions: list[str], visible_to: str | None) -> tuple[str, dict]:
+    params = {f"s{number}": session for number, session in enumerate(sessions)}
+    condition = _OF_SESSIONS.format(a="i", marks=", ".join(f":{name}" for name in params))
+    if visible_to is not None:
+        condition += " AND i.initiator_id = :visible_to"
+        params["visible_to"] = visible_to
+    return condition, params
+
+
+def _newest_match(db, condition: str, params: dict, session: str) -> dict:
+    """(started_at, id) of the session's newest matching interception: where the next page starts."""
+    row = db.execute(
+        f"SELECT i.started_at, i.id FROM interceptions i WHERE {condition} AND {_OF_SESSION.format(a='i')} "
+        f"{_NEWEST_FIRST} LIMIT 1", {**params, "session": session}).fetchone()
+    if row is None:
+        raise UnknownSession(session)
+    return {"cursor_at": row["started_at"], "cursor_id": row["id"]}
+
+
+def _matches_since(db, condition: str, params: dict, session: str, cursor: dict) -> bool:
+    row = db.execute(
+        f"SELECT 1 FROM interceptions i WHERE {condition} AND {_OF_SESSION.format(a='i')} "
+        f"AND {_NOT_BEFORE_CURSOR} LIMIT 1", {**params, **cursor, "session": session}).fetchone()
+    return row is not None

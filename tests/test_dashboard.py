@@ -1,0 +1,279 @@
+"""The dashboard over HTTP, without a browser: the sessions API, sign-in and its cookie, who sees what, forms.
+
+The sessions are real client traffic replayed through the gateway
+(dashboard_support.py); the browser tests (test_dashboard_browser.py) drive
+the same pages in Chromium.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import anthropic
+import pytest
+import requests
+from dashboard_support import (
+    ALICE_SESSION,
+    BOB_FAILED_SESSION,
+    BOB_SESSION,
+    api,
+    form_token,
+    record_sessions,
+    sign_in,
+)
+from gateway import Gateway
+from test_recorder_support import wait_until
+
+from aibridge.db import open_database
+from aibridge.users import UserStore
+
+READ_RESULT = "File does not exist. Note: your current working directory is /work/scratch/run/proj."
+
+
+@pytest.fixture(scope="module")
+def tokens(gateway, upstream):
+    found = {"olivia": gateway.create_token("olivia", role="owner"), "alice": gateway.create_token("alice"),
+             "bob": gateway.create_token("bob")}
+    record_sessions(gateway.url, upstream, found)
+    return found
+
+
+def users(gateway) -> UserStore:
+    return UserStore(open_database(gateway.config.database_path))
+
+
+# -- the sessions API -------------------------------------------------------------------------------------------
+
+
+def test_an_owner_lists_every_session_with_its_figures(gateway, tokens):
+    answer = api(gateway.url, tokens["olivia"], "/api/v2/ai-gateway/sessions")
+    assert answer["count"] == 3 and answer["next_after_id"] is None
+    by_id = {session["id"]: session for session in answer["results"]}
+    assert list(by_id) == [BOB_FAILED_SESSION, BOB_SESSION, ALICE_SESSION]  # latest activity first
+    alice = by_id[ALICE_SESSION]
+    assert alice["initiator"]["username"] == "alice" and alice["clients"] == ["Claude Code"]
+    assert (alice["thread_count"], alice["requests"], alice["failed"]) == (2, 3, 0)
+    assert alice["last_prompt"] == "thanks! now say goodbye"
+    assert alice["token_usage"]["output_tokens"] > 0 and alice["duration_ms"] >= 0
+    assert by_id[BOB_FAILED_SESSION]["failed"] == 1
+    assert by_id[BOB_SESSION]["clients"] == ["Codex"]
+
+
+def test_a_member_lists_only_their_own_sessions(gateway, tokens):
+    answer = api(gateway.url, tokens["alice"], "/api/v2/aibridge/sessions")
+    assert [session["id"] for session in answer["results"]] == [ALICE_SESSION]
+    answer = api(gateway.url, tokens["alice"], "/api/v2/aibridge/sessions", q="initiator:bob")
+    assert answer["results"] == []  # a member's view stays their own, whatever the filter asks
+
+
+def test_a_session_is_its_threads_with_tool_calls_their_results_and_failures(gateway, tokens):
+    session = api(gateway.url, tokens["alice"], f"/api/v2/aibridge/sessions/{ALICE_SESSION}")
+    first, second = session["threads"]
+    assert first["prompt"]["prompt"] == "list the files here, then read does-not-exist.txt"
+    assert [len(thread["interceptions"]) for thread in session["threads"]] == [2, 1]
+    calls = {call["tool"]: call for call in first["interceptions"][0]["tool_calls"]}
+    assert set(calls) == {"Bash", "Read"}
+    assert calls["Read"]["failed"] and calls["Read"]["result"]["is_error"]
+    assert calls["Read"]["result"]["content"] == READ_RESULT
+    assert not calls["Bash"]["failed"] and calls["Bash"]["result"]["content"] == "notes.txt\nsrc"
+    assert not calls["Bash"]["injected"]
+    # The follow-up returns those results and carries no prompt: it continues the first thread.
+    follow_up = first["interceptions"][1]
+    assert follow_up["prompt"] is None and {r["tool_call_id"] for r in follow_up["tool_results"]} == {
+        calls["Read"]["tool_call_id"], calls["Bash"]["tool_call_id"]}
+    assert second["prompt"]["prompt"] == "thanks! now say goodbye"
+
+
+def test_a_failed_request_says_why(gateway, tokens):
+    session = api(gateway.url, tokens["olivia"], f"/api/v2/aibridge/sessions/{BOB_FAILED_SESSION}")
+    (request,) = session["threads"][0]["interceptions"]
+    assert request["status"] == "failed"
+    assert (request["error"]["kind"], request["error"]["upstream_status"]) == ("upstream_status", 500)
+
+
+def test_another_persons_session_is_not_found_for_a_member(gateway, tokens):
+    answer = api(gateway.url, tokens["alice"], f"/api/v2/ai-gateway/sessions/{BOB_SESSION}", status=404)
+    assert answer == {"message": f"no session {BOB_SESSION!r}"}
+    assert api(gateway.url, tokens["olivia"], f"/api/v2/ai-gateway/sessions/{BOB_SESSION}")["requests"] == 2
+
+
+def test_the_api_pages_with_a_cursor_and_filters_by_prompt_text(gateway, tokens):
+    first = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", limit=2)
+    assert len(first["results"]) == 2 and first["next_after_id"] == BOB_SESSION
+    rest = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", limit=2, after_id=first["next_after_id"])
+    assert [s["id"] for s in rest["results"]] == [ALICE_SESSION] and rest["next_after_id"] is None
+    found = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", q='text:"SAY GOODBYE"')
+    assert [s["id"] for s in found["results"]] == [ALICE_SESSION]
+    found = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", q="client:Codex")
+    assert [s["id"] for s in found["results"]] == [BOB_SESSION]
+
+
+def test_the_api_refuses_what_the_audit_api_refuses(gateway, tokens):
+    api(gateway.url, None, "/api/v2/aibridge/sessions", status=401)
+    api(gateway.url, "aib_0000000000000000_" + "x" * 43, f"/api/v2/aibridge/sessions/{ALICE_SESSION}", status=401)
+    bad = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", status=400, q="colour:blue")
+    assert bad["validations"][0]["field"] == "q"
+    bad = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", status=400, q="initiator:nobody")
+    assert "no user 'nobody'" in bad["message"]
+    bad = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", status=400, after_id="no-such-session")
+    assert bad["validations"] == [{"field": "after_id", "detail": "no session 'no-such-session' matches these filters"}]
+
+
+# -- signing in, the cookie, and what each person may do ------------------------------------------------------------
+
+
+def test_signing_in_sets_a_signed_httponly_strict_cookie_without_the_token(gateway, tokens):
+    browser = requests.Session()
+    answer = browser.get(gateway.url + "/sessions", allow_redirects=False)
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/login?next=")
+    page = browser.get(gateway.url + "/login")
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    answer = browser.post(gateway.url + "/login", data={"csrf_token": form_token(page.text), "token": tokens["alice"],
+                                                        "next": "/usage"}, allow_redirects=False)
+    assert (answer.status_code, answer.headers["Location"]) == (302, "/usage")
+    cookie = next(c for c in answer.raw.headers.getlist("Set-Cookie") if c.startswith("aibridge_session="))
+    assert all(part in cookie for part in ("HttpOnly", "SameSite=Strict", "Max-Age=43200", "Path=/"))
+    secret = tokens["alice"].split("_", 2)[2]
+    assert secret not in cookie and tokens["alice"] not in cookie
+    assert "thanks! now say goodbye" in browser.get(gateway.url + "/sessions").text
+
+
+def test_sign_in_refuses_a_bad_token_a_missing_form_token_and_a_foreign_next(gateway, tokens):
+    browser = requests.Session()
+    page = browser.get(gateway.url + "/login")
+    answer = browser.post(gateway.url + "/login", data={"csrf_token": form_token(page.text), "token": "aib_nope"})
+    assert answer.status_code == 401 and "not valid" in answer.text
+    answer = browser.post(gateway.url + "/login", data={"token": tokens["alice"]})
+    assert answer.status_code == 400 and "aibridge_session" not in browser.cookies
+    page = browser.get(gateway.url + "/login")
+    answer = browser.post(gateway.url + "/login", allow_redirects=False, data={
+        "csrf_token": form_token(page.text), "token": tokens["alice"], "next": "//evil.example/"})
+    assert answer.headers["Location"] == "/sessions"
+
+
+def test_a_form_without_the_sessions_form_token_is_refused(gateway, tokens):
+    browser = sign_in(gateway.url, tokens["alice"])
+    before = len(users(gateway).list_tokens("alice"))
+    answer = browser.post(gateway.url + "/tokens", data={"label": "sneaky", "lifetime": "7d"})
+    assert answer.status_code == 403 and len(users(gateway).list_tokens("alice")) == before
+    answer = browser.post(gateway.url + "/tokens", data={"label": "sneaky", "lifetime": "7d",
+                                                         "csrf_token": "x" * 32})
+    assert answer.status_code == 403
+
+
+def test_revoking_the_token_ends_the_sessions_signed_in_with_it(gateway, tokens):
+    store = users(gateway)
+    token_id, token = store.create_token("alice", label="to revoke")
+    browser = sign_in(gateway.url, token)
+    assert browser.get(gateway.url + "/sessions", allow_redirects=False).status_code == 200
+    store.revoke_token(token_id)
+    answer = browser.get(gateway.url + "/sessions", allow_redirects=False)
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/login")
+
+
+def test_a_member_cannot_open_another_persons_session_records_or_the_admin_pages(gateway, tokens):
+    browser = sign_in(gateway.url, tokens["alice"])
+    answer = browser.get(gateway.url + f"/sessions/{BOB_SESSION}")
+    assert answer.status_code == 404 and "exec_command" not in answer.text
+    owner_api = api(gateway.url, tokens["olivia"], f"/api/v2/aibridge/sessions/{BOB_SESSION}")
+    result_id = owner_api["threads"][0]["interceptions"][0]["tool_calls"][0]["id"]
+    assert browser.get(gateway.url + f"/records/tool_usages/{result_id}").status_code == 404
+    for page in ("/admin/people", "/admin/providers", "/admin/people/bob"):
+        assert browser.get(gateway.url + page).status_code == 403
+    assert "Bob" not in browser.get(gateway.url + "/requests?person=bob").text
+    owner = sign_in(gateway.url, tokens["olivia"])
+    assert owner.get(gateway.url + f"/records/tool_usages/{result_id}").headers["Content-Type"].startswith("text/plain")
+
+
+def test_pages_render_the_recorded_sessions_and_say_what_is_wrong_with_a_filter(gateway, tokens):
+    owner = sign_in(gateway.url, tokens["olivia"])
+    page = owner.get(gateway.url + f"/sessions/{ALICE_SESSION}").text
+    assert "Thread 2" in page and READ_RESULT in page and "list the files here" in page
+    searched = owner.get(gateway.url + f"/sessions/{ALICE_SESSION}", params={"q": "goodbye"}).text
+    assert "1 of 2 threads" in searched and "<mark>goodbye</mark>" in searched
+    failed = owner.get(gateway.url + "/requests", params={"status": "failed"}).text
+    assert "upstream_status" in failed and failed.count('<tr class="failed">') == 1
+    answer = owner.get(gateway.url + "/sessions", params={"since": "yesterday-ish"})
+    assert answer.status_code == 400 and "Since:" in answer.text
+    answer = owner.get(gateway.url + "/requests", params={"person": "nobody"})
+    assert answer.status_code == 400 and "no user &#39;nobody&#39;" in answer.text
+
+
+def test_the_usage_csv_is_what_the_page_sums(gateway, tokens):
+    owner = sign_in(gateway.url, tokens["olivia"])
+    answer = owner.get(gateway.url + "/usage.csv", params={"since": "1d"})
+    assert answer.headers["Content-Type"].startswith("text/csv")
+    header, *rows = answer.text.strip().splitlines()
+    assert header.split(",")[:4] == ["day", "model", "person", "interceptions"]
+    assert sorted({row.split(",")[2] for row in rows}) == ["alice", "bob"]
+    recorded = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/interceptions", q="started_after:1d")["count"]
+    assert sum(int(row.split(",")[3]) for row in rows) == recorded
+    member = sign_in(gateway.url, tokens["alice"]).get(gateway.url + "/usage.csv", params={"since": "1d"})
+    assert {row.split(",")[2] for row in member.text.strip().splitlines()[1:]} == {"alice"}
+
+
+def test_owners_manage_people_but_cannot_lock_themselves_out(gateway, tokens):
+    owner = sign_in(gateway.url, tokens["olivia"])
+    page = owner.get(gateway.url + "/admin/people")
+    answer = owner.post(gateway.url + "/admin/people", data={"csrf_token": form_token(page.text), "username": "dave",
+                                                              "email": "", "role": "member"})
+    assert answer.url.endswith("/admin/people/dave")
+    csrf = form_token(answer.text)
+    owner.post(gateway.url + "/admin/people/dave/role", data={"csrf_token": csrf, "role": "owner"})
+    owner.post(gateway.url + "/admin/people/dave/status", data={"csrf_token": csrf, "status": "suspended"})
+    dave = users(gateway).get_user("dave")
+    assert (dave.role, dave.status) == ("owner", "suspended")
+    answer = owner.post(gateway.url + "/admin/people/olivia/status", data={"csrf_token": csrf, "status": "suspended"})
+    assert answer.status_code == 400 and users(gateway).get_user("olivia").status == "active"
+
+
+def test_the_cookie_secret_is_the_deployments_own_and_shared_by_its_processes(gateway, tokens, upstream):
+    browser = sign_in(gateway.url, tokens["alice"])
+    second = Gateway(gateway.config)  # another process of the same deployment: the same database
+    try:
+        assert browser.get(second.url + "/sessions", allow_redirects=False).status_code == 200
+    finally:
+        second.close()
+
+
+def test_ci_installs_the_browser_then_runs_the_readmes_test_command_as_written():
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    (command,) = re.findall(r"Run the tests:\n\n```sh\n(.+)\n```", readme)
+    script = (root / ".ci" / "run").read_text()
+    assert script.rstrip().endswith("\n" + command)
+    assert script.index("apt-get install -y -qq chromium") < script.index(command)
+
+
+def test_the_installed_package_ships_its_templates_and_stylesheet(installed_venv):
+    code = ("import pathlib, aibridge_plugins.dashboard as d; root = pathlib.Path(d.__file__).parent; "
+            "print(' '.join(sorted(p.relative_to(root).as_posix() for p in root.rglob('*.*') if p.suffix != '.py')))")
+    done = subprocess.run([installed_venv / "python", "-c", code], capture_output=True, text=True, timeout=60)
+    shipped = done.stdout.split()
+    source = Path(__file__).resolve().parent.parent / "plugins" / "dashboard"
+    expected = sorted(p.relative_to(source).as_posix() for p in source.rglob("*.*")
+                      if p.suffix in (".html", ".css") and "__pycache__" not in p.parts)
+    assert [name for name in shipped if not name.endswith(".pyc")] == expected, done.stderr
+
+
+def test_docs_show_a_screenshot_of_each_page_that_the_browser_tests_take():
+    root = Path(__file__).resolve().parent.parent
+    shown = re.findall(r"\]\(images/(dashboard-[a-z]+\.png)\)", (root / "docs" / "dashboard.md").read_text())
+    taken = re.findall(r'screenshots / "(dashboard-[a-z]+\.png)"', (root / "tests" / "test_dashboard_browser.py").read_text())
+    assert sorted(shown) == sorted(taken) and len(shown) == 9
+    for name in shown:  # written by AIBRIDGE_WRITE_SCREENSHOTS=1 python -m pytest tests/test_dashboard_browser.py
+        assert (root / "docs" / "images" / name).stat().st_size < 200_000, name
+
+
+def test_what_a_person_typed_is_shown_as_text_never_as_markup(gateway, tokens, upstream):
+    typed = '<script>alert("x")</script> & <b>bold</b>'
+    upstream.queue("anthropic/blocking_text")
+    client = anthropic.Anthropic(api_key=tokens["bob"], base_url=gateway.bridge_url("anthropic"), max_retries=0)
+    client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=[{"role": "user", "content": typed}])
+    found = wait_until(lambda: api(gateway.url, tokens["bob"], "/api/v2/aibridge/sessions", q="text:alert")["results"],
+                       what="the request to be recorded")
+    page = sign_in(gateway.url, tokens["bob"]).get(gateway.url + f"/sessions/{found[0]['id']}").text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
+    assert "<script>" not in page and "<b>bold" not in page
