@@ -13,6 +13,7 @@ from test_recorder_support import RecordingApp
 import aibridge
 from aibridge.cli import build_cli
 from aibridge.db.sql import to_pyformat
+from aibridge_plugins.storage.schema import migrations as recorder_migrations
 
 
 @pytest.fixture
@@ -130,11 +131,9 @@ def test_db_status_and_migrate(tmp_path, store):
     assert status["store"] == ("postgresql" if store else "sqlite")
     assert status["spool"]["files"] == 1 and status["spool"]["records"] == 2
     sets = {entry["set"]: entry for entry in status["results"]}
-    assert sets["aibridge-core"]["pending"] == [] and len(sets["aibridge-recorder"]["pending"]) == 6
+    assert sets["aibridge-core"]["pending"] == [] and sets["aibridge-recorder"]["pending"] == recorder_migrations.names
     migrated = CliRunner().invoke(build_cli({}), ["db", "migrate", *where], catch_exceptions=False)
     assert migrated.output.splitlines() == ["aibridge-core: up to date",
-                                            "aibridge-recorder: applied m001_create_tables, m002_audit_indexes, "
-                                            "m003_interception_error, m004_tool_results, "
-                                            "m005_interception_credentials, m006_record_identity"]
+                                            "aibridge-recorder: applied " + ", ".join(recorder_migrations.names)]
     after = json.loads(db_command("status", *where).stdout)
     assert all(entry["pending"] == [] for entry in after["results"])

@@ -24,7 +24,9 @@ from test_recorder_support import Audit, read_rows, user_with_token, wait_until
 
 from aibridge.cli import build_cli
 from aibridge.db import open_database
+from aibridge.db.core_schema import core_migrations
 from aibridge.users import UserStore
+from aibridge_plugins.storage.schema import migrations as recorder_migrations
 
 TIMEOUT = "2s"  # --postgres-instance-timeout: heartbeats every third of a second
 
@@ -167,7 +169,8 @@ def test_ten_processes_migrating_at_once_apply_each_migration_once(process_envir
     assert len(applied_by) == 1
     with open_database(postgres_url) as db:
         rows = db.query("SELECT migration_set, name FROM _aibridge_migrations ORDER BY id")
-    assert len(rows) == len({(row["migration_set"], row["name"]) for row in rows}) == 7
+    expected = {(migrations.name, name) for migrations in (core_migrations, recorder_migrations) for name in migrations.names}
+    assert {(row["migration_set"], row["name"]) for row in rows} == expected and len(rows) == len(expected)
 
 
 def test_db_copy_moves_a_sqlite_deployment_and_a_second_copy_adds_nothing(tmp_path, postgres_url):
