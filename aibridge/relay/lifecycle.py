@@ -40,9 +40,6 @@ class InterceptionLog:
         self._on_end = on_end
         self.notes: dict = {}  # metadata learnt on the way (attempts, fallback), recorded with the end
         self._refusal: InterceptionError | None = None
-        self._on_end = on_end
-        self.notes: dict = {}  # metadata learnt on the way (attempts, fallback), recorded with the end
-        self._refusal: InterceptionError | None = None
 
     @property
     def id(self) -> str:
