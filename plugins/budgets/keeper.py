@@ -1,0 +1,196 @@
+"""The budgets of one gateway process: the check on every request (memory only), the background refresh from
+the store, and the 85 % and 100 % notices.
+
+The refresh runs on its own OS thread every ``interval`` seconds (and at once
+when a record of this process crosses a threshold): it reads the budgets, the
+groups and the month's spend from the store, so a budget changed with
+``aibridge budgets set`` and spend recorded by other instances count within
+``interval``. A request waits for none of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Callable
+
+import aibridge
+
+from .money import percent_used, usd, usd_text
+from .month import month_key, next_month_start, reset_text, utcnow
+from .rules import Budget, Rules
+from .spend import Spend
+from .store import BudgetStore
+
+log = logging.getLogger("aibridge.budgets")
+
+REFRESH_SECONDS = 2.0  # at most 5 s (docs/cost.md): how soon other instances' spend and budget changes count
+THRESHOLDS = (85, 100)  # percent of the budget at which a person is notified, once a month each
+
+_STOP = object()
+
+
+class BudgetKeeper:
+    """``check(actor)`` answers from memory; ``start()`` the refresh thread, ``stop()`` ends it.
+
+    ``clock`` gives the current time (tests move it to the next month);
+    ``announce(notice)`` sends a notice (the ``on_budget_threshold`` hook, on the hub).
+    """
+
+    def __init__(self, database, announce: Callable[[dict], None], clock: Callable[[], dt.datetime] = utcnow,
+                 interval: float = REFRESH_SECONDS):
+        self.database = database
+        self.announce = announce
+        self.clock = clock
+        self.interval = interval
+        self.rules = Rules()
+        self.spend = Spend()
+        self.usernames: dict[str, str] = {}
+        self.sent: set[tuple[str, str, int]] = set()  # (user id, month, percent) notified, by any instance
+        self.blocked_requests = 0
+        self.refreshes = 0  # completed refreshes, successful or not
+        self.last_error: Exception | None = None
+        self._wake = aibridge.new_queue()
+        self._done = aibridge.new_lock()
+        self._log = None
+        self._running = False
+        self._store: BudgetStore | None = None
+
+    # The request path: memory only
+
+    def check(self, user_id: str) -> tuple[Budget, int, str] | None:
+        """(the budget, the spend, the reset time) when ``user_id`` is at or over budget; None to let the request go."""
+        rules = self.rules
+        if rules.empty:
+            return None
+        budget = rules.budget_for(user_id)
+        if budget is None:
+            return None
+        now = self.clock()
+        month = month_key(now)
+        if month != self.spend.month:
+            self._wake.put(None)  # a new month: its spend starts at 0 until the refresh reads it
+        spent = self.spend.of(user_id, month)
+        if spent < budget.nanos:
+            return None
+        self.blocked_requests += 1
+        return budget, spent, reset_text(now)
+
+    def counted(self, user_id: str, username: str, interception_id: str, usage) -> None:
+        """A token record of this process (``on_token_usage``): its cost counts at once."""
+        nanos = getattr(usage, "cost_usd_nanos", None)
+        if not nanos:
+            return  # unpriced (None) or free: nothing to add
+        self.usernames.setdefault(user_id, username)
+        total = self.spend.add(user_id, interception_id, usage.msg_id, usage.created_at, nanos)
+        budget = self.rules.budget_for(user_id)
+        if budget is not None and self._unsent_thresholds(user_id, total, budget, self.spend.month):
+            self._wake.put(None)  # the notice is sent by the thread (it records it in the store first)
+
+    def blocked_users(self) -> int:
+        """How many people are at or over their budget now (for the metrics)."""
+        rules, month = self.rules, month_key(self.clock())
+        if rules.empty:
+            return 0
+        over = {user_id for user_id, spent in self.spend.totals(month).items()
+                if (budget := rules.budget_for(user_id)) is not None and spent >= budget.nanos}
+        over |= {user_id for user_id, budget in rules.own.items() if budget.nanos == 0}  # blocked before any spend
+        return len(over)
+
+    # The background thread
+
+    def start(self) -> None:
+        self._log = aibridge.ThreadSafeLogger(log)
+        self._done.acquire()
+        self._running = True
+        aibridge.start_thread(self._run)
+
+    def stop(self) -> None:
+        if not self._running:
+            return
+        self._running = False
+        self._wake.put(_STOP)
+        aibridge.wait_for_release(self._done)
+        self._log.flush()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._refresh_logged()
+                try:
+                    if self._wake.get(timeout=self.interval) is _STOP:
+                        return
+                    while True:  # several wake-ups queued meanwhile: one refresh serves them all
+                        if self._wake.get_nowait() is _STOP:
+                            return
+                except aibridge.QueueEmpty:
+                    continue
+        finally:
+            if self._store is not None:
+                self._store.close()
+            self._done.release()
+
+    def _refresh_logged(self) -> None:
+        try:
+            self.refresh()
+            if self.last_error is not None:
+                self._log.info("budgets: the store answers again; budgets and spend are current")
+            self.last_error = None
+        except Exception as error:  # the last budgets and spend stay in force; retried at the next interval
+            if self.last_error is None:
+                self._log.error("budgets: cannot read budgets and spend from the store (retrying every %ss): %s",
+                                self.interval, error)
+            self.last_error = error
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+        finally:
+            self.refreshes += 1
+
+    def refresh(self) -> None:
+        """Read budgets, groups, the month's spend and the notices sent; then send the notices now due."""
+        now = self.clock()
+        month = month_key(now)
+        pending = self.spend.pending_interceptions()
+        store = self._open_store()
+        with store.db.snapshot():
+            rules = store.rules()
+            usernames = store.usernames()
+            stored = store.month_spend(now)
+            recorded = store.recorded_usages(pending)
+            sent = store.sent_notices(month)
+        self.usernames = usernames
+        self.sent = {(user_id, month, percent) for user_id, percent in sent}
+        self.spend.refreshed(month, stored, recorded)
+        self.rules = rules
+        self._send_notices(store, month, now)
+
+    def _open_store(self) -> BudgetStore:
+        if self._store is None:
+            self._store = BudgetStore(aibridge.open_database(self.database))
+        return self._store
+
+    # Notices at 85 % and 100 %
+
+    def _unsent_thresholds(self, user_id: str, spent: int, budget: Budget, month: str | None) -> list[int]:
+        return [percent for percent in THRESHOLDS
+                if spent * 100 >= budget.nanos * percent and (user_id, month, percent) not in self.sent]
+
+    def _send_notices(self, store: BudgetStore, month: str, now: dt.datetime) -> None:
+        for user_id, spent in self.spend.totals(month).items():
+            budget = self.rules.budget_for(user_id)
+            if budget is None or spent <= 0:
+                continue
+            for percent in self._unsent_thresholds(user_id, spent, budget, month):
+                self.sent.add((user_id, month, percent))
+                if store.claim_notice(user_id, month, percent, spent, budget.nanos):
+                    self._notify(user_id, percent, spent, budget, now)
+
+    def _notify(self, user_id: str, percent: int, spent: int, budget: Budget, now: dt.datetime) -> None:
+        username = self.usernames.get(user_id, user_id)
+        used = percent_used(spent, budget.nanos)
+        self._log.warning("budget: %s has spent %s of %s this month (%s%%, past %s%%); it resets on %s",
+                          username, usd_text(spent), budget.describe() + f" ({usd_text(budget.nanos)})",
+                          used, percent, reset_text(now))
+        self.announce({"user_id": user_id, "username": username, "percent": percent, "spent_usd": usd(spent),
+                       "budget_usd": usd(budget.nanos), "budget": budget.source, "resets_at": next_month_start(now)})
