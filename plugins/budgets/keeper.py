@@ -69,7 +69,7 @@ class BudgetKeeper:
         now = self.clock()
         month = month_key(now)
         if month != self.spend.month:
-            self._wake.put(None)  # a new month: its spend starts at 0 until the refresh reads it
+            self.refresh_soon()  # a new month: its spend starts at 0 until the refresh reads it
         spent = self.spend.of(user_id, month)
         if spent < budget.nanos:
             return None
@@ -85,7 +85,7 @@ class BudgetKeeper:
         total = self.spend.add(user_id, interception_id, usage.msg_id, usage.created_at, nanos)
         budget = self.rules.budget_for(user_id)
         if budget is not None and self._unsent_thresholds(user_id, total, budget, self.spend.month):
-            self._wake.put(None)  # the notice is sent by the thread (it records it in the store first)
+            self.refresh_soon()  # the notice is sent by the thread (it records it in the store first)
 
     def blocked_users(self) -> int:
         """How many people are at or over their budget now (for the metrics)."""
@@ -104,6 +104,10 @@ class BudgetKeeper:
         self._done.acquire()
         self._running = True
         aibridge.start_thread(self._run)
+
+    def refresh_soon(self) -> None:
+        """Refresh now rather than at the next interval (from any thread; the refresh runs on the keeper's)."""
+        self._wake.put(None)
 
     def stop(self) -> None:
         if not self._running:

@@ -30,6 +30,7 @@ class BudgetStore:
         from .schema import migrations
 
         self.db = db
+        self._has_costs = False
         aibridge.migrate(db, migrations)
 
     def close(self) -> None:
@@ -138,14 +139,19 @@ class BudgetStore:
 
     def month_spend(self, now: dt.datetime) -> dict[str, int]:
         """Nano-dollars spent per user id in the UTC month of ``now`` (the month of each token record)."""
-        if not self.db.has_table("token_usages"):
-            return {}  # nothing was ever recorded here
+        if not self._costs_recorded():
+            return {}  # nothing was ever recorded here, or by a recorder that does not price records yet
         rows = self.db.query(
             "SELECT i.initiator_id AS user_id, SUM(t.cost_usd_nanos) AS nanos FROM token_usages t "
             "JOIN interceptions i ON i.id = t.interception_id "
             "WHERE t.created_at >= ? AND t.created_at < ? AND t.cost_usd_nanos IS NOT NULL GROUP BY i.initiator_id",
             [stored_time(month_start(now)), stored_time(next_month_start(now))])
         return {row["user_id"]: int(row["nanos"]) for row in rows if row["nanos"]}
+
+    def _costs_recorded(self) -> bool:
+        if not self._has_costs:  # once there, the column stays
+            self._has_costs = "cost_usd_nanos" in self.db.columns("token_usages")
+        return self._has_costs
 
     def recorded_usages(self, interception_ids: list[str]) -> set[tuple[str, str, str]]:
         """(interception id, msg id, created_at) of the token records of these interceptions that are stored."""
