@@ -83,6 +83,8 @@ _LAZY = {
     "parse_time": "aibridge.timebounds",
     "UserStore": "aibridge.users",
     "UserError": "aibridge.users",
+    "nanos_to_usd": "aibridge.cost.money",
+    "usd_number": "aibridge.cost.money",
 }
 
 
@@ -130,6 +132,9 @@ __all__ = [
     "read_database",
     "Migrations",
     "migrate",
+    # Money: integer nano-dollars (TokenUsage.cost_usd_nanos) as USD
+    "nanos_to_usd",
+    "usd_number",
     # People and their gateway tokens
     "UserStore",
     "UserError",

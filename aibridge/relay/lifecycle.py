@@ -29,8 +29,10 @@ class InterceptionLog:
     ``client_watch`` (set once the request is sent) stops when the interception ends.
     """
 
-    def __init__(self, pm, interception: Interception, redact: Callable[[str], str] = str, on_end=None):
+    def __init__(self, pm, interception: Interception, redact: Callable[[str], str] = str, on_end=None,
+                 cost_of: Callable | None = None):
         self.pm = pm
+        self.cost_of = cost_of  # (interception, usage) -> nano-dollars or None: the price book's
         self.interception = interception
         self.redact = redact
         self.client_watch = None
@@ -70,6 +72,9 @@ class InterceptionLog:
             cache_write_input_tokens=cache_write,
             metadata=metadata or {},
         )
+        if self.cost_of is not None:
+            # Priced with the model that answered (after a fallback, the instance's), from memory only.
+            usage = dataclasses.replace(usage, cost_usd_nanos=self.cost_of(self.interception, usage))
         notify(self.pm, "on_token_usage", interception=self.interception, usage=usage)
 
     def tool(self, msg_id: str, tool_call_id: str, name: str, input: str, *, server_url=None, injected=False, error=None) -> None:

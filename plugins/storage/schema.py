@@ -197,6 +197,13 @@ def m008_signing_keys(db: aibridge.Database) -> None:
                f"created_at {db.text} NOT NULL)")
 
 
+@migrations()
+def m009_token_usage_cost(db: aibridge.Database) -> None:
+    # What each token record cost, in nano-dollars (1e-9 USD) at the model's price when it was recorded;
+    # NULL when the model had no price ("unpriced", docs/cost.md). Integers sum exactly, on either store.
+    db.execute("ALTER TABLE token_usages ADD COLUMN cost_usd_nanos BIGINT")
+
+
 def migrate(db: aibridge.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
     aibridge.migrate(db, migrations)
