@@ -143,7 +143,7 @@ def test_reaching_the_budget_blocks_the_next_request_not_the_one_in_flight(gw, u
     assert f"dana has spent {_dollars(price)} this month of the monthly budget of user dana" in refused.value.message
     upstream.release_held()
     assert [event.type for event in events][-1] == "message_stop"  # the one in flight finished
-    assert len(upstream.requests) == 2
+    assert len(upstream.requests) == 3  # the meter's, the one in flight, the one that spent the budget
     ends = {end.interception_id: end for end in records.wait_for_ends(3)}
     assert sorted((end.status, end.error.kind if end.error else None) for end in ends.values()) == [
         ("completed", None), ("completed", None), ("failed", "budget")]
