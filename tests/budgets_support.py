@@ -21,8 +21,10 @@ def store_flags(config) -> list[str]:
 
 
 def run_cli(config, *args: str, expect: int = 0) -> str:
-    """Run ``aibridge <args>`` on the database of ``config``; its output (stdout and stderr)."""
-    result = CliRunner().invoke(build_cli({}), [*args, *store_flags(config)], catch_exceptions=False)
+    """Run ``aibridge <args>`` on the database of ``config`` (a Config, or the flags naming a database);
+    its output (stdout and stderr)."""
+    flags = config if isinstance(config, list) else store_flags(config)
+    result = CliRunner().invoke(build_cli({}), [*args, *flags], catch_exceptions=False)
     assert result.exit_code == expect, result.output
     return result.output
 
