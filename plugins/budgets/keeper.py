@@ -17,7 +17,7 @@ from typing import Callable
 import aibridge
 
 from .money import percent_used, usd, usd_text
-from .month import month_key, next_month_start, reset_text, utcnow
+from .month import month_key, month_start, next_month_start, reset_text, utcnow
 from .rules import Budget, Rules
 from .spend import Spend
 from .store import BudgetStore
@@ -55,6 +55,8 @@ class BudgetKeeper:
         self._log = None
         self._running = False
         self._store: BudgetStore | None = None
+        epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+        self._month: tuple[dt.datetime, dt.datetime, str] = (epoch, epoch, "")  # start, end, key: a cache
 
     # The request path: memory only
 
@@ -67,7 +69,7 @@ class BudgetKeeper:
         if budget is None:
             return None
         now = self.clock()
-        month = month_key(now)
+        month = self.month_of(now)
         if month != self.spend.month:
             self.refresh_soon()  # a new month: its spend starts at 0 until the refresh reads it
         spent = self.spend.of(user_id, month)
@@ -75,6 +77,15 @@ class BudgetKeeper:
             return None
         self.blocked_requests += 1
         return budget, spent, reset_text(now)
+
+    def month_of(self, now: dt.datetime) -> str:
+        """``month_key(now)``, from the month last seen while ``now`` is in it (two comparisons, no formatting)."""
+        start, end, key = self._month
+        if not start <= now < end:
+            start, end = month_start(now), next_month_start(now)
+            key = month_key(now)
+            self._month = (start, end, key)
+        return key
 
     def counted(self, user_id: str, username: str, interception_id: str, usage) -> None:
         """A token record of this process (``on_token_usage``): its cost counts at once."""
@@ -89,7 +100,7 @@ class BudgetKeeper:
 
     def blocked_users(self) -> int:
         """How many people are at or over their budget now (for the metrics)."""
-        rules, month = self.rules, month_key(self.clock())
+        rules, month = self.rules, self.month_of(self.clock())
         if rules.empty:
             return 0
         over = {user_id for user_id, spent in self.spend.totals(month).items()
