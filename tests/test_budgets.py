@@ -151,6 +151,34 @@ def test_reaching_the_budget_blocks_the_next_request_not_the_one_in_flight(gw, u
     wait_until(lambda: budgets_json(gw.config)["dana"]["spent_usd"] == usd(2 * price), what="dana's spend stored")
     listed = budgets_json(gw.config)["dana"]
     assert (listed["budget_usd"], listed["budget"], listed["used_percent"]) == (usd(price), "user", 200.0)
+    # In memory: the same, however the month's sum is split between its settled part and the newest records.
+    running = keeper(gw)
+    month = running.month_of(running.clock())
+    refreshed(gw)
+    assert running.spend.of(dana_id(gw), month) == 2 * price
+    later = running.monotonic
+    try:
+        for minutes in (1, 2):  # the settled part read again, twice: its bound moves up to the newest records
+            running.monotonic = lambda: later() + 61 * minutes
+            refreshed(gw)
+            assert running.spend.of(dana_id(gw), month) == 2 * price
+        assert running.settled.bound >= max(row["id"] for row in _token_rows(gw))
+    finally:
+        running.monotonic = later
+
+
+def dana_id(gw) -> str:
+    from aibridge.db import open_database
+
+    with open_database(gw.config.database_path) as db:
+        return db.value("SELECT id FROM users WHERE username = 'dana'")
+
+
+def _token_rows(gw) -> list[dict]:
+    from aibridge.db import open_database
+
+    with open_database(gw.config.database_path) as db:
+        return db.query("SELECT id FROM token_usages")
 
 
 def _dollars(nanos: int) -> str:

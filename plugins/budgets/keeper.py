@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+from dataclasses import dataclass
 from typing import Callable
 
 import aibridge
@@ -24,10 +26,22 @@ from .store import BudgetStore
 
 log = logging.getLogger("aibridge.budgets")
 
+SETTLE_SECONDS = 60.0  # how often a refresh sums the whole month (the others read only the newest records)
 REFRESH_SECONDS = 2.0  # at most 5 s (docs/cost.md): how soon other instances' spend and budget changes count
 THRESHOLDS = (85, 100)  # percent of the budget at which a person is notified, once a month each
 
 _STOP = object()
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The month's spend up to token record ``bound``; ``next_bound`` the highest id when it was read."""
+
+    month: str
+    bound: int
+    totals: dict[str, int]
+    next_bound: int
+    at: float  # time.monotonic() when read
 
 
 class BudgetKeeper:
@@ -45,6 +59,8 @@ class BudgetKeeper:
         self.interval = interval
         self.rules = Rules()
         self.spend = Spend()
+        self.monotonic = time.monotonic
+        self.settled: Settled | None = None
         self.usernames: dict[str, str] = {}
         self.sent: set[tuple[str, str, int]] = set()  # (user id, month, percent) notified, by any instance
         self.blocked_requests = 0
@@ -90,8 +106,8 @@ class BudgetKeeper:
     def counted(self, user_id: str, username: str, interception_id: str, usage) -> None:
         """A token record of this process (``on_token_usage``): its cost counts at once."""
         nanos = getattr(usage, "cost_usd_nanos", None)
-        if not nanos:
-            return  # unpriced (None) or free: nothing to add
+        if not nanos or self.rules.empty:
+            return  # unpriced (None) or free, or no budget anywhere: nothing to count
         self.usernames.setdefault(user_id, username)
         total = self.spend.add(user_id, interception_id, usage.msg_id, usage.created_at, nanos)
         budget = self.rules.budget_for(user_id)
@@ -165,20 +181,43 @@ class BudgetKeeper:
     def refresh(self) -> None:
         """Read budgets, groups, the month's spend and the notices sent; then send the notices now due."""
         now = self.clock()
-        month = month_key(now)
+        month = self.month_of(now)
         pending = self.spend.pending_interceptions()
         store = self._open_store()
         with store.db.snapshot():
             rules = store.rules()
             usernames = store.usernames()
-            stored = store.month_spend(now)
-            recorded = store.recorded_usages(pending)
-            sent = store.sent_notices(month)
+            if rules.empty:  # nothing to enforce: no spend to read (and none kept, see counted())
+                stored, recorded, sent = {}, set(), set()
+                self.settled = None
+            else:
+                stored = self._month_spend(store, now, month)
+                recorded = store.recorded_usages(pending)
+                sent = store.sent_notices(month)
         self.usernames = usernames
         self.sent = {(user_id, month, percent) for user_id, percent in sent}
-        self.spend.refreshed(month, stored, recorded)
+        self.spend.refreshed(month, stored, recorded if not rules.empty else None)
         self.rules = rules
         self._send_notices(store, month, now)
+
+    def _month_spend(self, store: BudgetStore, now: dt.datetime, month: str) -> dict[str, int]:
+        """The month's spend per person: a *settled* part (records up to an id seen a while ago), summed over the
+        whole month every SETTLE_SECONDS, plus the records above that id, read at every refresh (few rows, through
+        the primary key). So a refresh reads minutes of records, not the month.
+
+        The settled part ends at the highest id seen at the previous settling: a record numbered below it but
+        committed later than that (PostgreSQL numbers rows before they commit) counts from the next settling.
+        """
+        settled = self.settled
+        if settled is None or settled.month != month or self.monotonic() - settled.at >= SETTLE_SECONDS:
+            top = store.last_usage_id()
+            bound = settled.next_bound if settled is not None and settled.month == month else top
+            settled = Settled(month, bound, store.month_spend(now, up_to_id=bound), top, self.monotonic())
+            self.settled = settled
+        totals = dict(settled.totals)
+        for user_id, nanos in store.month_spend(now, after_id=settled.bound).items():
+            totals[user_id] = totals.get(user_id, 0) + nanos
+        return totals
 
     def _open_store(self) -> BudgetStore:
         if self._store is None:

@@ -55,10 +55,13 @@ class Spend:
         with self._lock:
             return sorted({key[0] for key in self._pending})
 
-    def refreshed(self, month: str, stored: dict[str, int], recorded: set[UsageKey]) -> None:
-        """The store's sums for ``month`` and the pending records it now has (read after this snapshot of pending)."""
+    def refreshed(self, month: str, stored: dict[str, int], recorded: set[UsageKey] | None) -> None:
+        """The store's sums for ``month`` and the pending records it now has (read after this snapshot of pending);
+        ``recorded`` None: forget every pending record (no budget is set: nothing is counted)."""
         with self._lock:
-            for key in recorded:
+            if recorded is None:
+                self._pending.clear()
+            for key in recorded or ():
                 self._pending.pop(key, None)
             # Records of past months no longer count for anything.
             self._pending = {key: value for key, value in self._pending.items() if value[1] >= month}

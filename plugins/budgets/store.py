@@ -137,16 +137,29 @@ class BudgetStore:
 
     # Spend (token_usages.cost_usd_nanos of the recorder's tables; unpriced records count nothing)
 
-    def month_spend(self, now: dt.datetime) -> dict[str, int]:
-        """Nano-dollars spent per user id in the UTC month of ``now`` (the month of each token record)."""
+    def month_spend(self, now: dt.datetime, after_id: int | None = None, up_to_id: int | None = None) -> dict[str, int]:
+        """Nano-dollars spent per user id in the UTC month of ``now`` (the month of each token record); only the
+        records whose ``id`` is above ``after_id`` and at most ``up_to_id`` when given."""
         if not self._costs_recorded():
             return {}  # nothing was ever recorded here, or by a recorder that does not price records yet
-        rows = self.db.query(
-            "SELECT i.initiator_id AS user_id, SUM(t.cost_usd_nanos) AS nanos FROM token_usages t "
-            "JOIN interceptions i ON i.id = t.interception_id "
-            "WHERE t.created_at >= ? AND t.created_at < ? AND t.cost_usd_nanos IS NOT NULL GROUP BY i.initiator_id",
-            [stored_time(month_start(now)), stored_time(next_month_start(now))])
+        where, params = ["t.created_at >= ?", "t.created_at < ?", "t.cost_usd_nanos IS NOT NULL"], [
+            stored_time(month_start(now)), stored_time(next_month_start(now))]
+        if after_id is not None:
+            where.append("t.id > ?")
+            params.append(after_id)
+        if up_to_id is not None:
+            where.append("t.id <= ?")
+            params.append(up_to_id)
+        rows = self.db.query("SELECT i.initiator_id AS user_id, SUM(t.cost_usd_nanos) AS nanos FROM token_usages t "
+                             f"JOIN interceptions i ON i.id = t.interception_id WHERE {' AND '.join(where)} "
+                             "GROUP BY i.initiator_id", params)
         return {row["user_id"]: int(row["nanos"]) for row in rows if row["nanos"]}
+
+    def last_usage_id(self) -> int:
+        """The highest token record id (read from the primary key's index alone)."""
+        if not self._costs_recorded():
+            return 0
+        return int(self.db.value("SELECT max(id) AS top FROM token_usages") or 0)
 
     def _costs_recorded(self) -> bool:
         if not self._has_costs:  # once there, the column stays
