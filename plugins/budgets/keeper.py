@@ -109,7 +109,8 @@ class BudgetKeeper:
         if not nanos or self.rules.empty:
             return  # unpriced (None) or free, or no budget anywhere: nothing to count
         self.usernames.setdefault(user_id, username)
-        total = self.spend.add(user_id, interception_id, usage.msg_id, usage.created_at, nanos)
+        total = self.spend.add(user_id, interception_id, usage.msg_id, usage.created_at, nanos,
+                               self.month_of(usage.created_at))
         budget = self.rules.budget_for(user_id)
         if budget is not None and self._unsent_thresholds(user_id, total, budget, self.spend.month):
             self.refresh_soon()  # the notice is sent by the thread (it records it in the store first)

@@ -17,9 +17,8 @@ import datetime as dt
 
 import aibridge
 
-from .month import month_key, stored_time
 
-UsageKey = tuple[str, str, str]  # interception id, msg id, created_at as stored
+UsageKey = tuple[str, str, dt.datetime]  # interception id, msg id, created_at
 
 
 class Spend:
@@ -29,10 +28,11 @@ class Spend:
         self._totals: dict[str, int] = {}  # user id -> nano-dollars: the store's sum + pending of self.month
         self._pending: dict[UsageKey, tuple[str, str, int]] = {}  # -> (user id, month, nano-dollars)
 
-    def add(self, user_id: str, interception_id: str, msg_id: str, created_at: dt.datetime, nanos: int) -> int:
-        """Count a token record's cost; returns the user's total for the month it was recorded in (if current)."""
-        month = month_key(created_at)
-        key = (interception_id, msg_id or "", stored_time(created_at))
+    def add(self, user_id: str, interception_id: str, msg_id: str, created_at: dt.datetime, nanos: int,
+            month: str) -> int:
+        """Count a token record's cost (``month``: the month of ``created_at``); returns the user's total for that
+        month if it is the current one, else 0."""
+        key = (interception_id, msg_id or "", created_at)
         with self._lock:
             self._pending[key] = (user_id, month, nanos)
             if month != self.month:

@@ -166,15 +166,17 @@ class BudgetStore:
             self._has_costs = "cost_usd_nanos" in self.db.columns("token_usages")
         return self._has_costs
 
-    def recorded_usages(self, interception_ids: list[str]) -> set[tuple[str, str, str]]:
+    def recorded_usages(self, interception_ids: list[str]) -> set[tuple[str, str, dt.datetime]]:
         """(interception id, msg id, created_at) of the token records of these interceptions that are stored."""
         found = set()
+        if not self._costs_recorded():
+            return found  # no recorder writes here: what this process saw stays counted in memory until the month ends
         for start in range(0, len(interception_ids), IN_CHUNK):
             chunk = interception_ids[start:start + IN_CHUNK]
             marks = ", ".join("?" for _ in chunk)
             for row in self.db.query("SELECT interception_id, msg_id, created_at FROM token_usages "
                                      f"WHERE interception_id IN ({marks})", chunk):
-                found.add((row["interception_id"], row["msg_id"] or "", row["created_at"]))
+                found.add((row["interception_id"], row["msg_id"] or "", dt.datetime.fromisoformat(row["created_at"])))
         return found
 
     # Notices
