@@ -244,7 +244,7 @@ class BudgetKeeper:
     def _notify(self, user_id: str, percent: int, spent: int, budget: Budget, now: dt.datetime) -> None:
         username = self.usernames.get(user_id, user_id)
         used = percent_used(spent, budget.nanos)
-        self._log.warning("budget: %s has spent %s of %s this month (%s%%, past %s%%); it resets on %s",
+        (self._log or log).warning("budget: %s has spent %s of %s this month (%s%%, past %s%%); it resets on %s",
                           username, usd_text(spent), budget.describe() + f" ({usd_text(budget.nanos)})",
                           used, percent, reset_text(now))
         self.announce({"user_id": user_id, "username": username, "percent": percent, "spent_usd": usd(spent),
