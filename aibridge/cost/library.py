@@ -38,6 +38,20 @@ def library_version() -> str:
     return version("genai-prices")
 
 
+def library_prices() -> list[Price]:
+    """Every price the library has for the providers the gateway serves, by provider then model."""
+    from genai_prices import data_snapshot
+
+    found = []
+    for provider in data_snapshot.get_snapshot().providers:
+        if provider.id in ("anthropic", "openai", "aws"):
+            for info in provider.models:
+                price = _lookup(info.id, provider.id)
+                if price is not None:
+                    found.append(price)
+    return found
+
+
 @functools.lru_cache(maxsize=4096)
 def _cached(model: str, provider: str) -> Price | None:
     for provider_id, ref in candidates(model, provider):

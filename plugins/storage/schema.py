@@ -206,6 +206,8 @@ def m009_token_usage_cost(db: aibridge.Database) -> None:
     db.execute("DROP INDEX idx_token_usages_interception_sums")
     db.execute("CREATE INDEX idx_token_usages_interception_sums ON token_usages (interception_id, input_tokens, "
                "output_tokens, cache_read_input_tokens, cache_write_input_tokens, cost_usd_nanos)")
+    # The unpriced records (`aibridge prices missing`), found without reading the priced ones.
+    db.execute("CREATE INDEX idx_token_usages_unpriced ON token_usages (interception_id) WHERE cost_usd_nanos IS NULL")
 
 
 def migrate(db: aibridge.Database) -> None:

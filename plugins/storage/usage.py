@@ -67,3 +67,14 @@ def total_cost(costs, unpriced_records: int) -> int | None:
     """The sum of several groups' costs, by the same rule."""
     known = [cost for cost in costs if cost is not None]
     return cost_sum(sum(known) if known else None, unpriced_records)
+
+
+def unpriced_models(db) -> list[dict[str, Any]]:
+    """The provider types and models of the token records without a cost: how many, their tokens, first and last."""
+    sums = ", ".join(f"coalesce(sum(t.{column}), 0) AS {column}" for column in TOKEN_COLUMNS)
+    return db.execute(
+        f"SELECT i.provider AS provider, i.model AS model, count(*) AS records, {sums}, "
+        "min(t.created_at) AS first_seen, max(t.created_at) AS last_seen "
+        "FROM token_usages t JOIN interceptions i ON i.id = t.interception_id WHERE t.cost_usd_nanos IS NULL "
+        "GROUP BY i.provider, i.model ORDER BY records DESC, i.model, i.provider"
+    ).fetchall()
