@@ -424,3 +424,71 @@ def test_parse_rate_keeps_decimals_exact():
     assert parse_rate("--input", "$1_000") == Decimal(1000)
     with pytest.raises(PriceError):
         parse_rate("--input", "Infinity")
+
+
+# -- monthly spend --------------------------------------------------------------------------------
+
+
+def test_spend_export_is_the_sum_of_the_records_per_day_user_and_model(tmp_path, store):
+    from test_recorder_support import RecordingApp, ended, make_interception, utc
+
+    recording = RecordingApp(tmp_path / "data", **store)
+    # (id, user, model, started, costs of its token records: None is unpriced)
+    plan = [
+        ("n1", "alice", "claude-sonnet-4-5", utc(2026, 11, 1, 0), [1_000_000_001, 2]),
+        ("n2", "alice", "claude-sonnet-4-5", utc(2026, 11, 1, 23, 59), [7, None]),
+        ("n3", "alice", "gpt-4o", utc(2026, 11, 1, 9), [None]),
+        ("n4", "bob", "claude-sonnet-4-5", utc(2026, 11, 30, 23, 59), [123_456_789]),
+        ("n5", "bob", "claude-sonnet-4-5", utc(2026, 11, 30, 12), [1]),
+        ("o1", "bob", "claude-sonnet-4-5", utc(2026, 10, 31, 23, 59), [5_000]),  # October
+        ("d1", "alice", "claude-sonnet-4-5", utc(2026, 12, 1, 0), [9_000]),  # December
+    ]
+    try:
+        for iid, user, model, started, costs in plan:
+            interception = make_interception(iid, initiator_id=f"id-{user}", username=user, model=model,
+                                             started_at=started)
+            recording.notify("on_interception_start", interception=interception)
+            for n, cost in enumerate(costs):
+                record = TokenUsage(iid, f"msg_{n}", 10 * (n + 1), 1, 2, 3, created_at=started, cost_usd_nanos=cost)
+                recording.notify("on_token_usage", interception=interception, usage=record)
+            recording.notify("on_interception_end", interception=ended(interception))
+        recording.wait_written()
+    finally:
+        recording.close()
+    flags = ["--postgres-url", store["postgres_url"]] if store else ["--data-dir", str(tmp_path / "data")]
+
+    exported = json.loads(cli("spend", "export", "--month", "2026-11", "--format", "json", *flags).stdout)
+    assert exported["month"] == "2026-11"
+    rows = [(r["day"], r["initiator_username"], r["model"], r["interceptions"], r["cost_usd_nanos"],
+             r["unpriced_records"], r["cost_usd"]) for r in exported["results"]]
+    assert rows == [
+        ("2026-11-01", "alice", "claude-sonnet-4-5", 2, 1_000_000_010, 1, 1.00000001),
+        ("2026-11-01", "alice", "gpt-4o", 1, None, 1, None),  # nothing priced: unknown, not 0
+        ("2026-11-30", "bob", "claude-sonnet-4-5", 2, 123_456_790, 0, 0.12345679),
+    ]
+    # The totals are the sum of November's priced token records, exact.
+    november = [cost for iid, _u, _m, started, costs in plan if started.month == 11 for cost in costs]
+    assert exported["totals"]["cost_usd_nanos"] == sum(cost for cost in november if cost is not None) == 1_123_456_800
+    assert exported["totals"]["unpriced_records"] == november.count(None) == 2
+    assert exported["totals"]["interceptions"] == 5
+    assert exported["totals"]["input_tokens"] == 10 * 5 + 20 * 2  # a first record each, a second of n1 and n2
+    # And the same as the database's own sum.
+    import aibridge
+
+    with aibridge.read_database(store.get("postgres_url") or tmp_path / "data" / "aibridge.db") as db:
+        assert db.value("SELECT sum(t.cost_usd_nanos) FROM token_usages t JOIN interceptions i "
+                        "ON i.id = t.interception_id WHERE i.started_at >= '2026-11' AND i.started_at < '2026-12'") \
+            == exported["totals"]["cost_usd_nanos"]
+
+    csv_text = cli("spend", "export", "--month", "2026-11", "--format", "csv", *flags).stdout
+    lines = csv_text.splitlines()
+    assert lines[0] == ("day,initiator_id,initiator_username,model,interceptions,input_tokens,output_tokens,"
+                        "cache_read_input_tokens,cache_write_input_tokens,cost_usd,cost_usd_nanos,unpriced_records")
+    assert lines[1] == "2026-11-01,id-alice,alice,claude-sonnet-4-5,2,60,4,8,12,1.00000001,1000000010,1"
+    assert lines[2] == "2026-11-01,id-alice,alice,gpt-4o,1,10,1,2,3,,,1"
+    assert len(lines) == 4
+    empty = cli("spend", "export", "--month", "2025-02", "--format", "csv", *flags).stdout
+    assert empty.splitlines() == lines[:1]
+    bad = cli("spend", "export", "--month", "2026-13", *flags)
+    assert (bad.exit_code, bad.output) == (2, "aibridge: error: --month: '2026-13' is not a month: use YYYY-MM, "
+                                              "e.g. 2026-11\n")
