@@ -20,7 +20,7 @@ from pathlib import Path
 from ..db import Database, is_postgres, open_database
 from ..threads import QueueEmpty, ThreadSafeLogger, new_lock, new_queue, start_thread, wait_for_release
 from .admin import prepare, read_admin_prices
-from .library import candidates, library_price
+from .library import candidates, library_price, load_library
 from .price import Price, cost_nanos
 
 log = logging.getLogger("aibridge.cost")
@@ -53,7 +53,8 @@ class PriceBook:
         self.failing = False
 
     def start(self) -> None:
-        """Create the prices table if needed, read the administrator's prices, then keep them current."""
+        """Load the library; create the prices table if needed, read the administrator's prices, keep them current."""
+        load_library()
         if self.database is None:
             return
         self._log = ThreadSafeLogger(log)

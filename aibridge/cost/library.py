@@ -32,6 +32,11 @@ def library_price(model: str, provider: str = "") -> Price | None:
     return _cached(model.strip(), provider)
 
 
+def load_library() -> None:
+    """Load the snapshot now (about a second, once per process): at startup, not on a request's path."""
+    library_price("gpt-4o", "openai")
+
+
 def library_version() -> str:
     from importlib.metadata import version
 
