@@ -492,3 +492,48 @@ def test_spend_export_is_the_sum_of_the_records_per_day_user_and_model(tmp_path,
     bad = cli("spend", "export", "--month", "2026-13", *flags)
     assert (bad.exit_code, bad.output) == (2, "aibridge: error: --month: '2026-13' is not a month: use YYYY-MM, "
                                               "e.g. 2026-11\n")
+
+
+def test_a_long_context_stream_prices_its_output_at_the_long_context_rate(gateway, token, upstream, collector):
+    """A streamed message reports its input first and its output last: the tier is the message's."""
+    events = [
+        ("message_start", {"type": "message_start", "message": {
+            "id": "msg_long", "type": "message", "role": "assistant", "model": CLAUDE, "content": [],
+            "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": 150_000, "cache_read_input_tokens": 60_000, "cache_creation_input_tokens": 0,
+                      "output_tokens": 1}}}),
+        ("content_block_start", {"type": "content_block_start", "index": 0,
+                                 "content_block": {"type": "text", "text": ""}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                 "delta": {"type": "text_delta", "text": "Done."}}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                           "usage": {"output_tokens": 2_000}}),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    body = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events).encode()
+    from fakeupstream import Response
+
+    upstream.queue(Response(200, {"Content-Type": "text/event-stream"}, body))
+    anthropic_call(gateway, token, "anthropic", streaming=True)
+    collector.wait_for_ends()
+    usages = collector.of("token_usage")
+    assert sum(u.input_tokens for u in usages) == 150_000 and sum(u.output_tokens for u in usages) == 2_000
+    # 210,000 input tokens: above 200,000, every token of the message at the long-context rates ($6, $22.50, $0.60).
+    assert sum(u.cost_usd_nanos for u in usages) == 150_000 * 6_000 + 2_000 * 22_500 + 60_000 * 600
+
+
+def test_a_message_reported_over_several_records_is_priced_at_its_tier():
+    """A stream cut short reports the usage so far; the rest comes in a later record of the same message."""
+    from test_recorder_support import make_interception
+
+    from aibridge.plugins import make_plugin_manager
+    from aibridge.relay.lifecycle import InterceptionLog
+
+    pm = make_plugin_manager()
+    collector = pm.register(RecordCollector(), name="collector") and pm.get_plugin("collector")
+    log = InterceptionLog(pm, make_interception("i", model=CLAUDE), cost_of=PriceBook(None).cost_of)
+    log.tokens("msg_1", input=150_000, cache_read=60_000, output=1)
+    log.tokens("msg_1", output=1_999)
+    log.tokens("msg_2", input=10, output=10)  # another message: its own tier
+    assert [usage.cost_usd_nanos for usage in collector.of("token_usage")] == [150_000 * 6_000 + 1 * 22_500 + 60_000 * 600, 1_999 * 22_500, 10 * 3_000 + 10 * 15_000]

@@ -87,9 +87,13 @@ class PriceBook:
         self._memo[key] = found
         return found
 
-    def cost_of(self, interception, usage) -> int | None:
-        """Nano-dollars of a TokenUsage of ``interception`` (its model and provider type); None when unpriced."""
-        return cost_nanos(usage, self.price(interception.model or "", interception.provider or ""))
+    def cost_of(self, interception, usage, message_input: int | None = None) -> int | None:
+        """Nano-dollars of a TokenUsage of ``interception`` (its model and provider type); None when unpriced.
+
+        ``message_input``: the input tokens (cache included) of the record's whole message, when a stream
+        reports them over several records (long-context rates depend on it); default: the record's own.
+        """
+        return cost_nanos(usage, self.price(interception.model or "", interception.provider or ""), message_input)
 
     def _replace(self, admin: dict[str, Price]) -> None:
         if admin != self.admin:
