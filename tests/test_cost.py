@@ -318,8 +318,15 @@ def test_prices_are_kept_in_the_database_and_reach_a_running_price_book(tmp_path
         assert (price.input, price.output, price.cache_read, price.cache_write, price.source) == (
             Decimal("0.15"), Decimal("0.6"), Decimal("0.075"), Decimal("0.1875"), "admin")
         assert book.price("my-model-2026-01-15", "openai") == price  # a dated id prices as its family
+        # A family's price of yours is also the price of its dated and Bedrock ids (over the library's).
+        assert cli("prices", "set", "claude-sonnet-4-5", "--input", "1", "--output", "2", *flags).exit_code == 0
+        wait_until(lambda: book.price(BEDROCK_SONNET, "anthropic").source == "admin", what="the family's price")
+        assert {book.price(model, "anthropic").model for model in (CLAUDE, BEDROCK_SONNET, "claude-sonnet-4-5")} == {
+            "claude-sonnet-4-5"}
+        assert cli("prices", "unset", "claude-sonnet-4-5", *flags).exit_code == 0
         # Replaced, not added; exact decimals read back as typed.
         assert cli("prices", "set", "my-model", "--input", "1.10", "--output", "4.4", *flags).exit_code == 0
+        wait_until(lambda: book.price(BEDROCK_SONNET, "anthropic").source == "library", what="the library's again")
         listed = json.loads(cli("prices", "list", *flags).stdout)["results"]
         assert listed == [{"model": "my-model", "source": "admin", "input": "1.1", "output": "4.4",
                            "cache_read": None, "cache_write": None}]
