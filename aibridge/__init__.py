@@ -84,6 +84,8 @@ _LAZY = {
     "UserStore": "aibridge.users",
     "UserError": "aibridge.users",
     "nanos_to_usd": "aibridge.cost.money",
+    "Price": "aibridge.cost.price",
+    "price_lookup": "aibridge.cost.admin",
     "usd_number": "aibridge.cost.money",
 }
 
@@ -135,6 +137,8 @@ __all__ = [
     # Money: integer nano-dollars (TokenUsage.cost_usd_nanos) as USD
     "nanos_to_usd",
     "usd_number",
+    "Price",
+    "price_lookup",
     # People and their gateway tokens
     "UserStore",
     "UserError",

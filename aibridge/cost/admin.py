@@ -30,6 +30,17 @@ def read_admin_prices(db: Database) -> dict[str, Price]:
                                 _decimal(row["cache_write"]), source="admin", model=row["model"]) for row in rows}
 
 
+def price_lookup(db: Database):
+    """``lookup(model, provider) -> Price | None``: the prices in ``db`` (the administrator's) over the library's.
+
+    Reads the administrator's prices once, now; for commands and reports (a running gateway keeps them in memory).
+    """
+    from .book import price_for
+
+    admin = read_admin_prices(db)
+    return lambda model, provider="": price_for(model or "", provider or "", admin)
+
+
 def set_admin_price(db: Database, model: str, input: str, output: str, cache_read: str | None = None,
                     cache_write: str | None = None) -> Price:
     """Store (or replace) the price of ``model``; rates are USD per million tokens as decimal text."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..db import Database, is_postgres, open_database
 from ..threads import QueueEmpty, ThreadSafeLogger, new_lock, new_queue, start_thread, wait_for_release
 from .admin import prepare, read_admin_prices
-from .library import candidates, library_price
+from .library import candidates, library_price, load_library
 from .price import Price, cost_nanos
 
 log = logging.getLogger("aibridge.cost")
@@ -53,7 +53,8 @@ class PriceBook:
         self.failing = False
 
     def start(self) -> None:
-        """Create the prices table if needed, read the administrator's prices, then keep them current."""
+        """Load the library; create the prices table if needed, read the administrator's prices, keep them current."""
+        load_library()
         if self.database is None:
             return
         self._log = ThreadSafeLogger(log)
@@ -86,9 +87,13 @@ class PriceBook:
         self._memo[key] = found
         return found
 
-    def cost_of(self, interception, usage) -> int | None:
-        """Nano-dollars of a TokenUsage of ``interception`` (its model and provider type); None when unpriced."""
-        return cost_nanos(usage, self.price(interception.model or "", interception.provider or ""))
+    def cost_of(self, interception, usage, message_input: int | None = None) -> int | None:
+        """Nano-dollars of a TokenUsage of ``interception`` (its model and provider type); None when unpriced.
+
+        ``message_input``: the input tokens (cache included) of the record's whole message, when a stream
+        reports them over several records (long-context rates depend on it); default: the record's own.
+        """
+        return cost_nanos(usage, self.price(interception.model or "", interception.provider or ""), message_input)
 
     def _replace(self, admin: dict[str, Price]) -> None:
         if admin != self.admin:

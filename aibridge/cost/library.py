@@ -32,10 +32,29 @@ def library_price(model: str, provider: str = "") -> Price | None:
     return _cached(model.strip(), provider)
 
 
+def load_library() -> None:
+    """Load the snapshot now (about a second, once per process): at startup, not on a request's path."""
+    library_price("gpt-4o", "openai")
+
+
 def library_version() -> str:
     from importlib.metadata import version
 
     return version("genai-prices")
+
+
+def library_prices() -> list[Price]:
+    """Every price the library has for the providers the gateway serves, by provider then model."""
+    from genai_prices import data_snapshot
+
+    found = []
+    for provider in data_snapshot.get_snapshot().providers:
+        if provider.id in ("anthropic", "openai", "aws"):
+            for info in provider.models:
+                price = _lookup(info.id, provider.id)
+                if price is not None:
+                    found.append(price)
+    return found
 
 
 @functools.lru_cache(maxsize=4096)
@@ -53,14 +72,21 @@ def candidates(model: str, provider: str) -> list[tuple[str | None, str]]:
     if arn:
         model = arn.group(1)
     if _BEDROCK.match(model.lower()):
-        plain = _BEDROCK_VERSION.sub("", model.split(".", 2)[-1] if model.count(".") >= 2 else model.split(".", 1)[-1])
-        return [("aws", model), ("aws", model.split(".", 1)[1] if model.count(".") >= 2 else model),
-                (_family_provider(plain), plain), (_family_provider(plain), _DATE.sub("", plain))]
+        return _bedrock_candidates(model)
     provider_id = _PROVIDER_IDS.get(provider)
     found = [(provider_id, model), (provider_id, _DATE.sub("", model))]
     if provider_id is not None:
         found.append((None, model))  # an OpenAI-compatible instance may serve another provider's model
     return found
+
+
+def _bedrock_candidates(model: str) -> list[tuple[str | None, str]]:
+    """``us.anthropic.claude-sonnet-4-5-20250929-v1:0``: as it is, without the region, then the model's own id."""
+    parts = model.split(".")
+    without_region = ".".join(parts[1:]) if len(parts) >= 3 else model  # region.vendor.model
+    plain = _BEDROCK_VERSION.sub("", without_region.split(".", 1)[1])  # the vendor's id, without -v1:0
+    family = _family_provider(plain)
+    return [("aws", model), ("aws", without_region), (family, plain), (family, _DATE.sub("", plain))]
 
 
 def _family_provider(model: str) -> str | None:

@@ -68,14 +68,19 @@ class Price:
                 "cache_read": _text(self.cache_read), "cache_write": _text(self.cache_write)}
 
 
-def cost_nanos(usage, price: Price | None) -> int | None:
-    """The cost of a TokenUsage at ``price`` in whole nano-dollars; None when there is no price (unpriced)."""
+def cost_nanos(usage, price: Price | None, message_input: int | None = None) -> int | None:
+    """The cost of a TokenUsage at ``price`` in whole nano-dollars; None when there is no price (unpriced).
+
+    ``message_input`` chooses the long-context tier: the input tokens, cache included, of the whole
+    message (a streamed Anthropic message reports them in its first record, its output in the last);
+    default: the record's own.
+    """
     if price is None:
         return None
     inputs = usage.input_tokens or 0
     cache_read = usage.cache_read_input_tokens or 0
     cache_write = usage.cache_write_input_tokens or 0
-    rates = price.rates_for(inputs + cache_read + cache_write)
+    rates = price.rates_for(inputs + cache_read + cache_write if message_input is None else message_input)
     write_1h = min(cache_write, _one_hour_writes(usage.metadata)) if rates.cache_write_1h is not None else 0
     parts = (
         (inputs, rates.input),
