@@ -13,6 +13,7 @@ from aibridge import Measurement, PluginState, Refusal, hookimpl
 from .hub import HubCaller
 from .keeper import BudgetKeeper
 from .money import usd_text
+from .store import BudgetStore
 
 log = logging.getLogger("aibridge.budgets")
 
@@ -28,6 +29,7 @@ def aibridge_migrations():
 
 @hookimpl
 def aibridge_startup(app, config):
+    BudgetStore(aibridge.open_database(config.database)).close()  # tables created or migrated now: errors at startup
     hub = HubCaller()
     started = BudgetKeeper(config.database, lambda notice: hub.call(lambda: _announce(app, notice)))
     started.start()
