@@ -39,9 +39,10 @@ from harness.nginx import Nginx  # noqa: E402
 from harness.procs import Processes  # noqa: E402
 
 import aibridge  # noqa: E402
-from aibridge.users import UserStore  # noqa: E402
 from aibridge_plugins.budgets.keeper import BudgetKeeper  # noqa: E402
 from aibridge_plugins.budgets.store import BudgetStore  # noqa: E402
+
+UserStore = aibridge.UserStore
 
 PEOPLE, GROUPS = 1000, 100
 REFRESH_WAIT = 3.0  # seconds: the server's budgets refresh runs every 2 s
