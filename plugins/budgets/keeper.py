@@ -61,6 +61,8 @@ class BudgetKeeper:
         self.spend = Spend()
         self.monotonic = time.monotonic
         self.settled: Settled | None = None
+        self._rules_version: tuple | None = None
+        self._rules_at = 0.0
         self.usernames: dict[str, str] = {}
         self.sent: set[tuple[str, str, int]] = set()  # (user id, month, percent) notified, by any instance
         self.blocked_requests = 0
@@ -186,8 +188,7 @@ class BudgetKeeper:
         pending = self.spend.pending_interceptions()
         store = self._open_store()
         with store.db.snapshot():
-            rules = store.rules()
-            usernames = store.usernames()
+            rules, usernames = self._rules(store)
             if rules.empty:  # nothing to enforce: no spend to read (and none kept, see counted())
                 stored, recorded, sent = {}, set(), set()
                 self.settled = None
@@ -200,6 +201,16 @@ class BudgetKeeper:
         self.spend.refreshed(month, stored, recorded if not rules.empty else None)
         self.rules = rules
         self._send_notices(store, month, now)
+
+    def _rules(self, store: BudgetStore) -> tuple[Rules, dict[str, str]]:
+        """The budgets, groups and people: read again when they changed, and at least every SETTLE_SECONDS."""
+        version = store.rules_version()
+        if version == self._rules_version and self.monotonic() - self._rules_at < SETTLE_SECONDS:
+            return self.rules, self.usernames
+        usernames = store.usernames()
+        rules = store.rules(usernames)
+        self._rules_version, self._rules_at = version, self.monotonic()
+        return rules, usernames
 
     def _month_spend(self, store: BudgetStore, now: dt.datetime, month: str) -> dict[str, int]:
         """The month's spend per person: a *settled* part (records up to an id seen a while ago), summed over the

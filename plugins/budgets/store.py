@@ -129,11 +129,18 @@ class BudgetStore:
             whose = "no default budget is set" if scope == "default" else f"{scope} {name!r} has no budget"
             raise BudgetError(whose)
 
-    def rules(self) -> Rules:
+    def rules(self, usernames: dict[str, str] | None = None) -> Rules:
         budgets = self.db.query("SELECT b.scope, b.subject_id, b.monthly_usd_nanos, g.name FROM budgets b "
                                 "LEFT JOIN groups g ON b.scope = 'group' AND g.id = b.subject_id")
         members = self.db.query("SELECT group_id, user_id FROM group_members")
-        return build_rules(budgets, members, self.usernames())
+        return build_rules(budgets, members, self.usernames() if usernames is None else usernames)
+
+    def rules_version(self) -> tuple:
+        """Changes whenever a budget, a group or a membership does (counts and newest times: a few index reads)."""
+        row = self.db.query("SELECT (SELECT count(*) FROM budgets) AS budgets, (SELECT max(updated_at) FROM budgets) "
+                            "AS budget_changed, (SELECT count(*) FROM group_members) AS members, (SELECT max(added_at) "
+                            "FROM group_members) AS member_added, (SELECT count(*) FROM groups) AS groups_count")[0]
+        return tuple(row.values())
 
     # Spend (token_usages.cost_usd_nanos of the recorder's tables; unpriced records count nothing)
 
