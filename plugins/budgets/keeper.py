@@ -2,10 +2,10 @@
 the store, and the 85 % and 100 % notices.
 
 The refresh runs on its own OS thread every ``interval`` seconds (and at once
-when a record of this process crosses a threshold): it reads the budgets, the
-groups and the month's spend from the store, so a budget changed with
-``aibridge budgets set`` and spend recorded by other instances count within
-``interval``. A request waits for none of it.
+when a record of this process crosses a threshold, or a month begins): it reads
+the budgets and groups when they changed and the month's newest spend from the
+store, so a budget changed with ``aibridge budgets set`` and spend recorded by
+other instances count within ``interval``. A request waits for none of it.
 """
 
 from __future__ import annotations
@@ -255,8 +255,8 @@ class BudgetKeeper:
     def _notify(self, user_id: str, percent: int, spent: int, budget: Budget, now: dt.datetime) -> None:
         username = self.usernames.get(user_id, user_id)
         used = percent_used(spent, budget.nanos)
-        (self._log or log).warning("budget: %s has spent %s of %s this month (%s%%, past %s%%); it resets on %s",
-                          username, usd_text(spent), budget.describe() + f" ({usd_text(budget.nanos)})",
-                          used, percent, reset_text(now))
+        (self._log or log).warning("budget: %s has spent %s of %s (%s) this month (%s%%, past %s%%); it resets on %s",
+                                   username, usd_text(spent), budget.describe(), usd_text(budget.nanos), used,
+                                   percent, reset_text(now))
         self.announce({"user_id": user_id, "username": username, "percent": percent, "spent_usd": usd(spent),
                        "budget_usd": usd(budget.nanos), "budget": budget.source, "resets_at": next_month_start(now)})
