@@ -32,6 +32,8 @@ LISTINGS = {
     "usage": (["usage"], "USER"),
     "prices list": (["prices", "list", "--library"], "MODEL"),
     "prices missing": (["prices", "missing", "--all"], "MODEL"),
+    "groups list": (["groups", "list"], "GROUP"),
+    "budgets list": (["budgets", "list"], "USER"),
     # The month of i2 (an hour ago)
     "spend export": (["spend", "export", "--month",
                       (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).strftime("%Y-%m")], "DAY"),
@@ -59,6 +61,9 @@ def data_dir(tmp_path_factory):
                          children=False)  # fmt: skip
     recording.wait_written()
     recording.close()
+    for args in (["groups", "create", "platform"], ["groups", "add", "platform", "alice"],
+                 ["budgets", "set", "--group", "platform", "--monthly-usd", "200"]):
+        assert cli(*args, "--data-dir", str(path)).exit_code == 0
     return path
 
 
