@@ -10,7 +10,7 @@ from faults import AIBRIDGE, ServerProcess, data_dir, free_port, metric, upstrea
 from test_recorder_support import user_with_token
 
 from aibridge.db import open_database
-from aibridge.users import UserStore
+from aibridge.people.users import UserStore
 
 SECRET = "A" * 43
 

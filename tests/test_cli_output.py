@@ -22,7 +22,7 @@ from test_recorder_support import RecordingApp, make_interception, user_with_tok
 
 from aibridge.cli import build_cli
 from aibridge.records import PromptUsage
-from aibridge.output import FORMATS
+from aibridge.cli.output import FORMATS
 
 LISTINGS = {
     "users list": (["users", "list"], "USERNAME"),

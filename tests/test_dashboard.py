@@ -27,7 +27,7 @@ from gateway import Gateway
 from test_recorder_support import wait_until
 
 from aibridge.db import open_database
-from aibridge.users import UserStore
+from aibridge.people.users import UserStore
 
 READ_RESULT = "File does not exist. Note: your current working directory is /work/scratch/run/proj."
 

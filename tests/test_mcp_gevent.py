@@ -10,7 +10,7 @@ from fakeupstream import FakeUpstream
 from mcpserver import RETENTION_ANSWER, MCPTestServer
 
 from aibridge.db import open_database
-from aibridge.users import UserStore
+from aibridge.people.users import UserStore
 
 LISTENING = r"aibridge listening on (http://127\.0\.0\.1:\d+)"
 QUESTION = [{"role": "user", "content": "How long are interception records kept?"}]
