@@ -15,7 +15,7 @@ import signal
 
 import anthropic
 from conftest import DEPLOYMENT_DOC
-from wheelhouse import new_user_token
+from support.wheelhouse import new_user_token
 
 HELLO = [{"role": "user", "content": "Say hello"}]
 

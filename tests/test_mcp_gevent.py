@@ -6,8 +6,8 @@ import signal
 import threading
 
 import anthropic
-from fakeupstream import FakeUpstream
-from mcpserver import RETENTION_ANSWER, MCPTestServer
+from support.fakeupstream import FakeUpstream
+from support.mcpserver import RETENTION_ANSWER, MCPTestServer
 
 from aibridge.db import open_database
 from aibridge.people.users import UserStore

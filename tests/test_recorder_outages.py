@@ -12,8 +12,8 @@ import logging
 import shutil
 
 import pytest
-from faults import LockHolder, make_immutable, small_filesystem
-from test_recorder_support import child_records, count_rows, ended, make_interception, read_rows, utc, wait_until
+from support.faults import LockHolder, make_immutable, small_filesystem
+from support.recorder_support import child_records, count_rows, ended, make_interception, read_rows, utc, wait_until
 
 from aibridge.records import PromptUsage
 from aibridge_plugins.recorder.last_resort import SHARED_MEMORY, last_resort_directory

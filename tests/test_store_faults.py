@@ -12,8 +12,8 @@ import subprocess
 import time
 
 import requests
-from fakeupstream import FakeUpstream
-from faults import (  # noqa: F401 (data_dir and upstream are fixtures)
+from support.fakeupstream import FakeUpstream
+from support.faults import (  # noqa: F401 (data_dir and upstream are fixtures)
     AIBRIDGE,
     MESSAGE,
     LockHolder,
@@ -24,7 +24,7 @@ from faults import (  # noqa: F401 (data_dir and upstream are fixtures)
     small_filesystem,
     upstream,
 )
-from test_recorder_support import count_rows, read_rows, user_with_token, wait_until
+from support.recorder_support import count_rows, read_rows, user_with_token, wait_until
 
 # The old recorder dropped a batch after about 21 s of lock (its retries, each waiting out a 5 s busy timeout).
 OLD_GIVE_UP_SECONDS = 21
