@@ -83,6 +83,10 @@ _LAZY = {
     "parse_time": "aibridge.cli.timebounds",
     "UserStore": "aibridge.people.users",
     "UserError": "aibridge.people.users",
+    "nanos_to_usd": "aibridge.cost.money",
+    "Price": "aibridge.cost.price",
+    "price_lookup": "aibridge.cost.admin",
+    "usd_number": "aibridge.cost.money",
 }
 
 
@@ -130,6 +134,11 @@ __all__ = [
     "read_database",
     "Migrations",
     "migrate",
+    # Money: integer nano-dollars (TokenUsage.cost_usd_nanos) as USD
+    "nanos_to_usd",
+    "usd_number",
+    "Price",
+    "price_lookup",
     # People and their gateway tokens
     "UserStore",
     "UserError",

@@ -6,6 +6,7 @@ import logging
 
 from .people.auth import REFUSAL_KEY, AuthLimited, TokenStoreAuth
 from .people.auth_limit import FailedAuthLimit
+from .cost.book import PriceBook
 from .logs import Redactor, config_secrets
 from .plugins import collect, notify
 from .providers import build_provider
@@ -40,6 +41,8 @@ class Gateway:
             self.token_store = TokenStoreAuth(config.database)
             pm.register(self.token_store, name="token-store")
         self.auth_limit = FailedAuthLimit(config.auth_failure_limit)
+        self.prices = PriceBook(config.database)  # what each token record costs (docs/cost.md)
+        self.prices.start()
         self._shut_down = False
 
     def reload(self, app, config) -> None:
@@ -108,6 +111,7 @@ class Gateway:
             return
         self._shut_down = True
         notify(self.pm, "aibridge_shutdown", app=app)  # one plugin failing must not keep the recorder from flushing
+        self.prices.stop()
         self.upstream.close()
         if self.config.postgres_url:
             from .db.postgres import close_pools

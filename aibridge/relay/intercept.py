@@ -46,7 +46,7 @@ def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool) ->
     send = UpstreamAttempts(gateway, provider, _outgoing(gateway, path, api, requested_model, actor, byok),
                             byok, _client_key(request.headers) if byok else "")
     interception = _interception(provider, api, actor, send, client, client_session)
-    record = InterceptionLog(gateway.pm, interception, gateway.redact, on_end=release)
+    record = InterceptionLog(gateway.pm, interception, gateway.redact, on_end=release, cost_of=gateway.prices.cost_of)
     send.record = record
     record.start(prompt, tool_results)
     if refusal is not None:
