@@ -39,6 +39,7 @@ class GatewayMetrics:
         self.inflight = Gauge(
             PREFIX + "interceptions_inflight", "The number of intercepted requests which are being processed.",
             ("provider", "model", "route"), registry=self._counted,
+            multiprocess_mode="livesum",  # several processes: the requests in flight in all of them
         )
         self.duration = Histogram(
             PREFIX + "interceptions_duration_seconds",
