@@ -40,9 +40,10 @@ def aibridge_startup(app, config):
     if not config.prometheus_enable:
         return
     metrics = GatewayMetrics()
-    resilience = ResilienceMetrics(metrics.registry, app)
+    # Registered where the gateway's own metrics are, so that they are served under both prefixes too.
+    resilience = ResilienceMetrics(metrics.counted, app)
     measured = MeasurementsCollector(app)
-    metrics.registry.register(measured)
+    metrics.counted.register(measured)
     directory = multiprocess_dir()
     if directory is not None:
         endpoint = SharedEndpoint(directory, config.prometheus_address, Sampler([resilience.status, measured]))
