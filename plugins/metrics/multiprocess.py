@@ -20,6 +20,7 @@ gauges (``child_exit``), so its in-flight requests and states stop counting.
 from __future__ import annotations
 
 import fcntl
+import glob
 import logging
 import os
 import threading
@@ -48,10 +49,29 @@ def multiprocess_dir() -> str | None:
 def served_registry(directory: str) -> CollectorRegistry:
     """What the endpoint serves: every process's metrics from ``directory``, under both prefixes."""
     every_process = CollectorRegistry()
-    MultiProcessCollector(every_process, path=directory)
+    _StartedFiles(every_process, path=directory)
     registry = CollectorRegistry()
     registry.register(UnderBothPrefixes(every_process))
     return registry
+
+
+class _StartedFiles(MultiProcessCollector):
+    """Reads every process's files but those just being created.
+
+    A process that starts counting creates its file empty, then sizes it: a
+    scrape in between would fail on it (an error 500 for the whole scrape).
+    """
+
+    def collect(self):
+        files = [path for path in glob.glob(os.path.join(self._path, "*.db")) if _started(path)]
+        return self.merge(files, accumulate=True)
+
+
+def _started(path: str) -> bool:
+    try:
+        return os.path.getsize(path) >= 8  # the header: how much of the file is used
+    except OSError:
+        return False  # removed meanwhile (a dead process's live gauges)
 
 
 class Sampler:
