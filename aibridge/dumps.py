@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .threads import ThreadSafeLogger, new_lock, new_queue, start_thread, wait_for_release
+from .threads import QueueEmpty, ThreadSafeLogger, new_lock, new_queue, os_sleep, start_thread, wait_for_release
 
 log = logging.getLogger("aibridge.dumps")
 
@@ -40,6 +40,7 @@ _GATEWAY_TOKEN = re.compile(rb"\b(aib_[0-9a-f]{16}_)[A-Za-z0-9_-]+")
 _MIN_SECRET_LENGTH = 6  # shorter values would blank out ordinary words
 _HOLD_BACK = 96  # bytes of a stream kept until the next chunk, at least: a gateway token may be cut in two
 _STOP = object()
+GATHER_SECONDS = 0.05  # the writer wakes at most this often: a file shows a stream at most this late
 
 
 class Redaction:
@@ -107,23 +108,35 @@ class Dumps:
         streams: dict[Path, bytes] = {}  # a response body being written -> what is kept back for its next chunk
         try:
             while True:
-                item = self._queue.get()
-                if item is _STOP:
+                batch = [self._queue.get()]
+                # Let the items of a while gather: one wake-up of this thread and one write per file for all of
+                # them, instead of taking the interpreter's lock from the relay for every chunk.
+                os_sleep(GATHER_SECONDS)
+                while True:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except QueueEmpty:
+                        break
+                self._write_batch([item for item in batch if item is not _STOP], streams)
+                if _STOP in batch:
                     return
-                self._write(item, streams)
         finally:
             self._stopped.release()
 
-    def _write(self, item, streams: dict[Path, bytes]) -> None:
-        kind, path, redaction, payload = item
-        if kind == "chunk":
-            data, streams[path] = redaction.stream(streams.get(path, b""), payload)
-        elif kind == "end":
-            data = redaction(streams.pop(path, b"")) + payload
-        else:
-            data = redaction(payload)
-        if data:
-            self._append(path, data)
+    def _write_batch(self, batch, streams: dict[Path, bytes]) -> None:
+        files: dict[Path, list[bytes]] = {}
+        for kind, path, redaction, payload in batch:
+            if kind == "chunk":
+                data, streams[path] = redaction.stream(streams.get(path, b""), payload)
+            elif kind == "end":
+                data = redaction(streams.pop(path, b"")) + payload
+            else:
+                data = redaction(payload)
+            files.setdefault(path, []).append(data)
+        for path, parts in files.items():
+            data = b"".join(parts)
+            if data:
+                self._append(path, data)
 
     def _append(self, path: Path, data: bytes) -> None:
         try:
