@@ -62,7 +62,7 @@ def workers_that_served(data_dir: Path) -> set[str]:
         return {row[0] for row in db.execute("SELECT DISTINCT instance_id FROM interceptions")}
 
 
-def scrape_until(url: str, name: str, wanted: float, timeout: float = 15.0) -> list:
+def scrape_until(url: str, name: str, wanted: float, timeout: float = 15.0, **labels) -> list:
     """Scrape until ``name`` sums to ``wanted`` (counts reach the files as requests end; a new server takes over)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -70,7 +70,7 @@ def scrape_until(url: str, name: str, wanted: float, timeout: float = 15.0) -> l
             samples = scrape(url)
         except requests.ConnectionError:
             samples = []  # between the end of one serving worker and its successor
-        if samples and value(samples, name) == wanted or time.monotonic() > deadline:
+        if samples and value(samples, name, **labels) == wanted or time.monotonic() > deadline:
             return samples
         time.sleep(0.05)
 
@@ -122,15 +122,24 @@ def test_a_killed_workers_requests_in_flight_stop_counting(deployment, upstream)
     samples = scrape_until(metrics_url, "coder_ai_gateway_interceptions_inflight", 1)
     assert value(samples, "coder_ai_gateway_interceptions_inflight") == 1
 
-    for pid in _workers(master.proc.pid):
+    # The worker serving the endpoint is killed: one of the others takes it over (before a new one boots).
+    port = int(metrics_url.rsplit(":", 1)[1].split("/")[0])
+    old = _workers(master.proc.pid)
+    serving = _listening_pid(port, old)
+    os.kill(serving, signal.SIGKILL)
+    samples = scrape_until(metrics_url, "coder_ai_gateway_provider_info", 1, provider="anthropic")
+    assert samples, "no worker took the endpoint over"
+    assert _listening_pid(port, old) in set(old) - {serving}
+
+    for pid in set(old) - {serving}:
         os.kill(pid, signal.SIGKILL)
-    master.wait_for_line(r"Worker \(pid:\d+\) was sent SIGKILL|Booting worker", timeout=30)
     samples = scrape_until(metrics_url, "coder_ai_gateway_interceptions_inflight", 0)
     assert samples, "no worker serves the metrics after the old ones were killed"
     assert value(samples, "coder_ai_gateway_interceptions_inflight") == 0
     # The killed workers' key pools are gone with them; the new workers' are shown.
     samples = scrape_until(metrics_url, "coder_ai_gateway_key_pool_state", WORKERS)
     assert value(samples, "coder_ai_gateway_key_pool_state", state="valid") == WORKERS
+    assert not {s.labels["pid"] for s in samples if s.name == "coder_ai_gateway_key_pool_state"} & set(map(str, old))
 
 
 def _send_ignoring_errors(url: str, token: str) -> None:
@@ -138,6 +147,23 @@ def _send_ignoring_errors(url: str, token: str) -> None:
         send(url, token)
     except Exception:
         pass  # its worker is killed under it
+
+
+def _listening_pid(port: int, pids: list[int]) -> int | None:
+    """Which of ``pids`` has a socket listening on 127.0.0.1:``port`` (from /proc)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":
+            inodes.add(f"socket:[{fields[9]}]")
+    for pid in pids:
+        try:
+            links = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+        except OSError:
+            continue  # gone
+        if links & inodes:
+            return pid
+    return None
 
 
 def _workers(master_pid: int) -> list[int]:
