@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .auth import REFUSAL_KEY, AuthLimited, TokenStoreAuth
-from .auth_limit import FailedAuthLimit
 from .dumps import Dumps
+from .people.auth import REFUSAL_KEY, AuthLimited, TokenStoreAuth
+from .people.auth_limit import FailedAuthLimit
 from .logs import Redactor, config_secrets
 from .plugins import collect, notify
 from .providers import build_provider

@@ -9,8 +9,8 @@ from pathlib import Path
 import anthropic
 import openai
 import pytest
-from fakeupstream import FakeUpstream, Response, load_fixture
-from gateway import Gateway, RecordCollector, gateway_config
+from support.fakeupstream import FakeUpstream, Response, load_fixture
+from support.gateway import Gateway, RecordCollector, gateway_config
 
 from aibridge.config import ProviderConfig
 from aibridge.dumps import Redaction
@@ -202,7 +202,7 @@ def test_an_unwritable_dump_dir_is_logged_once_and_the_relay_goes_on(tmp_path, u
 
 
 def test_a_bedrock_instance_dumps_without_its_aws_keys(tmp_path):
-    from fakebedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock, stream_answer
+    from support.fakebedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock, stream_answer
     from test_bedrock import bedrock_provider
 
     with FakeBedrock() as bedrock:

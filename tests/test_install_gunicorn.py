@@ -15,8 +15,8 @@ import signal
 
 import anthropic
 from conftest import DEPLOYMENT_DOC
+from support.wheelhouse import new_user_token
 from test_metrics import _unused_port, scrape_until_counted, value
-from wheelhouse import new_user_token
 
 HELLO = [{"role": "user", "content": "Say hello"}]
 

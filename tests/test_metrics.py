@@ -13,9 +13,9 @@ import anthropic
 import openai
 import pytest
 import requests
-from fakeupstream import FakeUpstream, Response, load_fixture
-from gateway import Gateway, RecordCollector, gateway_config
-from mcpserver import MCPTestServer
+from support.fakeupstream import FakeUpstream, Response, load_fixture
+from support.gateway import Gateway, RecordCollector, gateway_config
+from support.mcpserver import MCPTestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from aibridge.config import Config, MCPServerConfig

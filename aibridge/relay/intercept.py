@@ -6,8 +6,8 @@ from flask import Response, request, stream_with_context
 
 from .. import toolloop
 from ..apis import API_CLASSES, Api, BadRequest
-from ..auth import GOVERNANCE_HEADER
 from ..dumps import client_secrets
+from ..people.auth import GOVERNANCE_HEADER
 from ..errors import error_response
 from ..records import Interception, utcnow
 from ..resilience.attempts import Outgoing, UpstreamAttempts

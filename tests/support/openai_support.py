@@ -9,8 +9,8 @@ from contextlib import contextmanager
 import openai
 import pytest
 import requests
-from fakeupstream import load_fixture
-from gateway import Gateway, RecordCollector, gateway_config, token_totals  # noqa: F401
+from support.fakeupstream import load_fixture
+from support.gateway import Gateway, RecordCollector, gateway_config, token_totals  # noqa: F401
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import requests
 @pytest.fixture
 def upstream():
     """A fake upstream of the test's own (the conftest one is shared by a module)."""
-    from fakeupstream import FakeUpstream
+    from support.fakeupstream import FakeUpstream
 
     with FakeUpstream() as fake:
         yield fake

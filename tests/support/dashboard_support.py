@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 
 import requests
-from client_recordings import recording, replay
-from test_recorder_support import wait_until
+from support.client_recordings import recording, replay
+from support.recorder_support import wait_until
 
 ALICE_SESSION = "23a459cd-08fe-4351-8436-4447e4b47558"
 BOB_SESSION = "01a23001-3d91-7353-add7-e52382d6bd4a"

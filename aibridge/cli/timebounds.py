@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from .config.durations import parse_duration
+from ..config.durations import parse_duration
 
 RFC3339_EXAMPLE = "2025-01-02T15:04:05Z"
 TIME_HINT = f"use a duration before now (7d, 24h, 90m), a UTC day (2026-12-01) or an RFC 3339 time ({RFC3339_EXAMPLE})"

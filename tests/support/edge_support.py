@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from aibridge.db import open_database
-from aibridge.users import UserStore
+from aibridge.people.users import UserStore
 
 LISTENING = r"aibridge listening on http://127\.0\.0\.1:(\d+)"
 

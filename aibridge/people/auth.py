@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import hookimpl
-from .errors import retry_after_header
+from .. import hookimpl
+from ..errors import retry_after_header
 from .tokens import UNAVAILABLE
 
 GOVERNANCE_HEADER = "X-Coder-AI-Governance-Token"
@@ -59,7 +59,7 @@ class TokenStoreAuth:
     """The last word on authentication: tokens issued by ``aibridge tokens create``, checked from a cache."""
 
     def __init__(self, database):
-        from .db import open_database
+        from ..db import open_database
         from .token_cache import TokenCache
 
         open_database(database).close()  # creates and migrates the schema

@@ -15,7 +15,7 @@ from aibridge.app import create_app, shutdown_app
 from aibridge.config import Config
 from aibridge.db import open_database, read_database
 from aibridge.records import Interception, ModelThought, PromptUsage, TokenUsage, ToolCallResult, ToolUsage
-from aibridge.users import UserStore
+from aibridge.people.users import UserStore
 
 UTC = dt.timezone.utc
 TABLES = ("interceptions", "token_usages", "user_prompts", "tool_usages", "model_thoughts", "tool_results")

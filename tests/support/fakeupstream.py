@@ -24,7 +24,7 @@ from pathlib import Path
 
 from requests.structures import CaseInsensitiveDict
 
-FIXTURES_DIR = Path(__file__).parent / "fixtures"
+FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
 
 # Pass as ``stall_after`` / ``close_after`` to act before the status line is sent.
 BEFORE_HEADERS = -1

@@ -14,7 +14,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
-from .records import Actor
+from ..records import Actor
 
 TOKEN_PREFIX = "aib"
 TOKEN_PATTERN = re.compile(r"^aib_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")

@@ -23,8 +23,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .db import Database, is_postgres
-from .threads import QueueEmpty, ThreadSafeLogger, new_lock, new_queue, start_thread, wait_for_release, wait_until
+from ..db import Database, is_postgres
+from ..threads import QueueEmpty, ThreadSafeLogger, new_lock, new_queue, start_thread, wait_for_release, wait_until
 from .tokens import (
     MALFORMED,
     NO_TOKEN,
@@ -219,7 +219,7 @@ class TokenCache:
         backup)."""
         if is_postgres(self.database):
             if self._db is None:
-                from .db.postgres import connect_postgres
+                from ..db.postgres import connect_postgres
 
                 self._db = Database(connect_postgres(self.database), "postgresql", self.database)
             return self._db

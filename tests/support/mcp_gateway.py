@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakeupstream import Response, load_fixture
-from gateway import Gateway, RecordCollector, gateway_config, token_totals  # noqa: F401
-from mcpserver import MCPTestServer
+from support.fakeupstream import Response, load_fixture
+from support.gateway import Gateway, RecordCollector, gateway_config, token_totals  # noqa: F401
+from support.mcpserver import MCPTestServer
 
 from aibridge.config import MCPServerConfig
 

@@ -14,8 +14,8 @@ import threading
 import uuid
 from dataclasses import dataclass
 
-from .db import Database
-from .records import Actor
+from ..db import Database
+from ..records import Actor
 from .tokens import (
     MALFORMED,
     TOKEN_PREFIX,

@@ -29,7 +29,7 @@ from urllib.parse import unquote
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from fakeupstream import EVENTSTREAM_TYPE, FakeUpstream, ReceivedRequest, Response, load_fixture, split_sse_events
+from support.fakeupstream import EVENTSTREAM_TYPE, FakeUpstream, ReceivedRequest, Response, load_fixture, split_sse_events
 
 REGION = "us-west-2"
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"

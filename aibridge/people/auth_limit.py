@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 
-from .reports import Measurement
+from ..reports import Measurement
 
 log = logging.getLogger("aibridge.auth")
 

@@ -16,7 +16,7 @@ import pytest
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
-DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 # Set to write the screenshots into docs/images/ (docs/dashboard.md shows them); else they go to a temporary dir.
 WRITE_SCREENSHOTS = os.environ.get("AIBRIDGE_WRITE_SCREENSHOTS") == "1"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SOURCE = ("setup.cfg", "pyproject.toml", "README.md", "aibridge", "plugins")  # what setup.cfg builds from
 BUILD_BACKEND = ("setuptools", "wheel")  # pyproject.toml's build-system.requires
 _NOT_PACKAGED = ("INSTALLER", "REQUESTED", "direct_url.json", "RECORD")  # written by the installer, not in wheels

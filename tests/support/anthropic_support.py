@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anthropic
 import pytest
-from gateway import token_totals  # noqa: F401  (re-exported for the test modules)
+from support.gateway import token_totals  # noqa: F401  (re-exported for the test modules)
 
 
 @pytest.fixture

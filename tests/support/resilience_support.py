@@ -19,8 +19,8 @@ from collections import deque
 from dataclasses import dataclass
 
 import pytest
-from fakeupstream import FakeUpstream, ReceivedRequest, Response, _plan
-from gateway import Gateway, RecordCollector
+from support.fakeupstream import FakeUpstream, ReceivedRequest, Response, _plan
+from support.gateway import Gateway, RecordCollector
 
 import aibridge
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fakeupstream import FIXTURES_DIR, Response, load_fixture, parse_http_response
+from support.fakeupstream import FIXTURES_DIR, Response, load_fixture, parse_http_response
 from requests.structures import CaseInsensitiveDict
 
 CLIENTS_DIR = FIXTURES_DIR / "clients"

@@ -12,7 +12,7 @@ import aibridge
 from aibridge.app import create_app, shutdown_app
 from aibridge.config import Config, ProviderConfig
 from aibridge.db import open_database
-from aibridge.users import UserStore
+from aibridge.people.users import UserStore
 
 
 class Gateway:

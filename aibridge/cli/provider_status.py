@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 
 from .output import Column
-from .resilience.status import UNKNOWN
+from ..resilience.status import UNKNOWN
 
 TIMEOUT = 10.0
 
