@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import report_bodies, report_faults, report_postgres
+from . import report_bodies, report_faults, report_postgres, report_resilience
 from .report_tables import LEGS, get, leg_title, mib, table_head, table_row
 from .stats import ratio
 
@@ -236,6 +236,7 @@ def render(results: dict) -> str:
     out += report_bodies.profiles(results)
     out += report_faults.section(results)
     out += report_postgres.section(results)
+    out += report_resilience.section(results)
     if results.get("notes"):
         out += ["## Notes", "", *[f"- {n}" for n in results["notes"]], ""]
     return "\n".join(out)
