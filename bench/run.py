@@ -60,6 +60,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pg-outage-seconds", type=float, help="postgres scenario: how long PostgreSQL is cut off (default 60, --quick 8)")
     parser.add_argument("--resilience-rounds", type=int, help="resilience scenario: rounds of both gateways in turn (default 4, --quick 2)")
     parser.add_argument("--resilience-seconds", type=float, help="resilience scenario: length of each wrk run (default 3, --quick 1)")
+    parser.add_argument("--resilience-control", action="store_true",
+                        help="resilience scenario: give the second gateway the plain settings too (an A/A run: the noise alone)")
     parser.add_argument("--quick", action="store_true", help="short runs and 200/1000 idle streams: checks the harness, not the numbers")
     parser.add_argument("--profile", action="store_true", help="sample aibridge with py-spy during an extra c=50 run of each body size")
     parser.add_argument("--py-spy", default=str(WORK / "tools-venv" / "bin" / "py-spy"))
@@ -246,7 +248,8 @@ def run(args, procs: Processes, work: Path) -> dict:
     if "resilience" in chosen:
         leg_name, executable, title = builds[0]
         log(f"resilience: {title}, plain and with the circuit breaker and a {resilience_runs.POOL_SIZE}-key pool, in turns")
-        resilience_settings = resilience_runs.Settings(args.resilience_rounds, args.resilience_seconds, settings.warmup_seconds)
+        resilience_settings = resilience_runs.Settings(args.resilience_rounds, args.resilience_seconds, settings.warmup_seconds,
+                                                       control=args.resilience_control)
         try:
             results["resilience"] = resilience_runs.run(ctx, executable, resilience_settings)
         except Exception as exc:  # noqa: BLE001 - reported, like a failed leg
@@ -301,7 +304,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.render:
         return render_only(Path(args.render))
-    args.stem = results_stem(args.scenario)
+    args.stem = results_stem(args.scenario) + ("-control" if args.resilience_control and "resilience" in args.scenario else "")
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _stop_on_signal)
     Path(args.results).mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .resilience_runs import POOL_SIZE, verdict_lines
+from .resilience_runs import POOL_SIZE, second_title, summarise, verdict_lines
 
 LABELS = {
     "p50_ms": "p50 latency",
@@ -73,15 +73,23 @@ def _errors(res: dict) -> list[str]:
     return [f"**Errors** (throughput counts only 2xx): {'; '.join(bad)}."]
 
 
+def _verdict(row: dict) -> str:
+    verdict = row.get("verdict") or ("within noise" if row["within_noise"] else "beyond noise")
+    return verdict if verdict == "within noise" else f"**{verdict}**"
+
+
 def section(results: dict) -> list[str]:
     res = results.get("resilience")
     if not res:
         return []
     s = res["settings"]
     load = res["load_average"]
+    summary = summarise(res.get("rounds", []))  # from the rounds, so --render applies today's rules
     lines = [
         "## Resilience: circuit breaker and key pool",
         "",
+        *([f"**Control run:** both gateways have the plain settings; the differences below are the noise of "
+           f"two identical gateways measured this way.", ""] if s.get("control") else []),
         f"Two `aibridge server` processes of this commit against the same nginx, recording on, measured in turns: "
         f"{s['rounds']} rounds; in each, for each kind of request, direct nginx (c=1 only), then both gateways back to "
         f"back (the first alternates by round), {s['seconds']:g} s per wrk run after a {s['warmup_seconds']:g} s "
@@ -96,18 +104,18 @@ def section(results: dict) -> list[str]:
         + (f", after each round {'; '.join(_load(v) for v in load.get('after_rounds', []))}" if load.get("after_rounds") else "")
         + ".",
         "",
-        "| measurement | unit | plain (median) | breaker + pool (median) | difference (median) | per-round differences | plain spread | |",
+        f"| measurement | unit | plain (median) | {second_title(res)} (median) | difference (median) | per-round differences | plain spread | |",
         "|---|---|--:|--:|--:|--:|--:|---|",
     ]
-    for row in res.get("summary", []):
+    for row in summary:
         api, conc = row["kind"].rsplit("_c", 1)
         unit = row["unit"]
         lines.append(
             f"| {TITLES[api]}, c={conc}: {LABELS[row['measure']]} | {unit} | {_n(row['plain_median'], unit)} | "
             f"{_n(row['resilient_median'], unit)} | {_signed(row['diff_median'], unit)} | "
             f"{_signed(row['diff_min'], unit)} to {_signed(row['diff_max'], unit)} | {_n(row['plain_spread'], unit)} | "
-            f"{'within noise' if row['within_noise'] else '**above noise**'} |")
-    lines += ["", *[f"- {line}." for line in verdict_lines(res.get("summary", []))], "",
+            f"{_verdict(row)} |")
+    lines += ["", *[f"- {line}." for line in verdict_lines(summary, second_title(res))], "",
               "Every round (p50 ms at c=1, req/s at c=50):", "",
               "| round | order | " + " | ".join(f"{k} {n}" for k in ("chat_c1", "messages_c1") for n in ("direct", "plain", "resilient"))
               + " | " + " | ".join(f"{k} {n}" for k in ("chat_c50", "messages_c50") for n in ("plain", "resilient")) + " |",

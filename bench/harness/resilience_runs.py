@@ -51,16 +51,18 @@ class Settings:
     rounds: int = 4
     seconds: float = 3.0
     warmup_seconds: float = 2.0
+    # A/A control: the second gateway gets the plain settings too, so the "difference" is the noise alone.
+    control: bool = False
 
 
-def gateway_settings(name: str, nginx: Nginx) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """The indexed instances and the resilience settings of the ``plain`` or ``resilient`` gateway."""
-    keys = 1 if name == "plain" else POOL_SIZE
+def gateway_settings(name: str, nginx: Nginx, resilient: bool) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """The indexed instances (keys named after the gateway) and the resilience settings of one gateway."""
+    keys = POOL_SIZE if resilient else 1
     providers = []
     for kind, base in (("openai", f"{nginx.base}/v1"), ("anthropic", nginx.base)):
         pool = ",".join(f"sk-bench-{name}-{kind}-{i}" for i in range(keys))
         providers.append({"TYPE": kind, "NAME": kind, "BASE_URL": base, ("KEYS" if keys > 1 else "KEY"): pool})
-    if name == "plain":
+    if not resilient:
         env = {"CODER_AIBRIDGE_CIRCUIT_BREAKER_ENABLED": "false", "CODER_AIBRIDGE_MAX_RETRIES": "0"}
     else:
         env = {"CODER_AIBRIDGE_CIRCUIT_BREAKER_ENABLED": "true"}  # default threshold, interval, timeout, retries
@@ -134,7 +136,7 @@ def run(ctx, executable: str, settings: Settings) -> dict:
     gateways = {}
     keys_mark = ctx.nginx.keys_log_mark()
     for name in GATEWAYS:
-        providers, env = gateway_settings(name, ctx.nginx)
+        providers, env = gateway_settings(name, ctx.nginx, resilient=name == "resilient" and not settings.control)
         gateways[name] = Aibridge(ctx.procs, ctx.work, f"resilience-{name}", executable, "", "", env=env,
                                   providers=providers)
         out.setdefault("config", {})[name] = {
@@ -168,7 +170,7 @@ def run(ctx, executable: str, settings: Settings) -> dict:
         ctx.log(f"  {name}: recorded {check['recorded']:,} interceptions, upstream answered "
                 f"{check['upstream_answered']:,}, client ok {check['client_ok']:,} of {check['client_sent']:,}: "
                 f"{'nothing lost' if check['nothing_lost'] else 'MISMATCH'}")
-    for line in verdict_lines(out["summary"]):
+    for line in verdict_lines(out["summary"], second_title(out)):
         ctx.log("  " + line)
     return out
 
@@ -225,11 +227,23 @@ def summarise(rounds: list[dict]) -> list[dict]:
             "resilient_median": statistics.median(values["resilient"]),
             "diffs": diffs, "diff_median": median_diff, "diff_min": min(diffs), "diff_max": max(diffs),
             "plain_spread": spread, "within_noise": abs(median_diff) <= spread,
+            "verdict": _verdict(median_diff, spread, higher_better),
         })
     return rows
 
 
-def verdict_lines(summary: list[dict]) -> list[str]:
+def _verdict(median_diff: float, spread: float, higher_better: bool) -> str:
+    if abs(median_diff) <= spread:
+        return "within noise"
+    return "better, beyond noise" if (median_diff > 0) == higher_better else "worse, beyond noise"
+
+
+def second_title(res: dict) -> str:
+    """What the second gateway is: breaker and pool, or (control run) the plain settings again."""
+    return "plain again (control)" if res.get("settings", {}).get("control") else f"breaker + {POOL_SIZE}-key pool"
+
+
+def verdict_lines(summary: list[dict], second: str = f"breaker + {POOL_SIZE}-key pool") -> list[str]:
     """The issue's question: the c=1 added latency with breaker and pool, against the plain gateway's noise."""
     lines = []
     for row in summary:
@@ -237,10 +251,10 @@ def verdict_lines(summary: list[dict]) -> list[str]:
             continue
         api = "chat" if row["kind"].startswith("chat") else "Anthropic messages"
         lines.append(
-            f"{api}, c=1, added p50 over direct: plain {row['plain_median']:.3f} ms, breaker + {POOL_SIZE}-key pool "
+            f"{api}, c=1, added p50 over direct: plain {row['plain_median']:.3f} ms, {second} "
             f"{row['resilient_median']:.3f} ms; difference {row['diff_median']:+.3f} ms (rounds "
             f"{row['diff_min']:+.3f} to {row['diff_max']:+.3f}), plain run-to-run spread {row['plain_spread']:.3f} ms: "
-            f"{'within noise' if row['within_noise'] else 'ABOVE noise'}")
+            f"{row.get('verdict') or ('within noise' if row['within_noise'] else 'beyond noise')}")
     return lines
 
 
