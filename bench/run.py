@@ -247,7 +247,9 @@ def run(args, procs: Processes, work: Path) -> dict:
             results["failures"].append(f"postgres: {exc}")
     if "resilience" in chosen:
         leg_name, executable, title = builds[0]
-        log(f"resilience: {title}, plain and with the circuit breaker and a {resilience_runs.POOL_SIZE}-key pool, in turns")
+        second = "plain again (control run)" if args.resilience_control else \
+            f"with the circuit breaker and a {resilience_runs.POOL_SIZE}-key pool"
+        log(f"resilience: {title}, plain and {second}, in turns")
         resilience_settings = resilience_runs.Settings(args.resilience_rounds, args.resilience_seconds, settings.warmup_seconds,
                                                        control=args.resilience_control)
         try:
@@ -283,6 +285,9 @@ def render_only(path: Path) -> int:
         if raw.is_file():  # the raw stacks are kept in bench/.work: summarise them again with today's rules
             results["profiles"][label] = {**profile.summarise(raw), "raw": str(raw)}
             resummarised = True
+    if "resilience" in results:  # the summary is derived from the rounds: today's rules
+        results["resilience"]["summary"] = resilience_runs.summarise(results["resilience"]["rounds"])
+        resummarised = True
     if resummarised:
         path.write_text(json.dumps(results, indent=2) + "\n")
     md = path.with_suffix(".md")

@@ -9,6 +9,7 @@ LABELS = {
     "p99_ms": "p99 latency",
     "added_p50_ms": "added p50 latency vs direct",
     "ok_rps": "throughput",
+    "cpu_ms_per_request": "server CPU per request",
 }
 TITLES = {"chat": "Blocking chat", "messages": "Blocking Anthropic messages"}
 
@@ -95,7 +96,8 @@ def section(results: dict) -> list[str]:
         f"back (the first alternates by round), {s['seconds']:g} s per wrk run after a {s['warmup_seconds']:g} s "
         f"warm-up of each route. \"Added\" is a gateway's p50 minus the same round's direct p50. A difference is "
         f"within noise when the median of the per-round differences is no larger than the plain gateway's own spread "
-        f"over the rounds (max - min).",
+        f"over the rounds (max - min). Server CPU per request: the gateway's CPU time over the run (every thread) "
+        f"divided by the answers; waiting for a core on a busy machine moves it less than latency.",
         "",
         *_config(res),
         "",
