@@ -26,12 +26,17 @@ def _load(values) -> str:
     return " / ".join(f"{v:.2f}" for v in values)
 
 
+def _title(res: dict, name: str) -> str:
+    """The second gateway of a control run has the plain settings: say so wherever it is named."""
+    return "control (plain settings)" if name == "resilient" and res.get("settings", {}).get("control") else name
+
+
 def _config(res: dict) -> list[str]:
     lines = []
     for name, config in res.get("config", {}).items():
         keys = ", ".join(f"{p['NAME']} {p['keys']} key{'s' if p['keys'] > 1 else ''}" for p in config["providers"])
         env = ", ".join(f"`{k}={v}`" for k, v in config["env"].items())
-        lines.append(f"- {name}: {keys}; {env}.")
+        lines.append(f"- {_title(res, name)}: {keys}; {env}.")
     return lines
 
 
@@ -40,7 +45,7 @@ def _keys(res: dict) -> list[str]:
     for name, counts in res.get("keys", {}).items():
         if counts:
             spread = ", ".join(f"`{key}` {n:,}" for key, n in sorted(counts.items()))
-            lines.append(f"- {name}: calls per upstream key (nginx's log): {spread}.")
+            lines.append(f"- {_title(res, name)}: calls per upstream key (nginx's log): {spread}.")
     for name, instances in res.get("provider_status", {}).items():
         parts = []
         for p in instances:
@@ -49,7 +54,7 @@ def _keys(res: dict) -> list[str]:
                 continue
             breakers = ", ".join(f"{b['endpoint']} {b['model']} {b['state']}" for b in p["breakers"]) or "none"
             parts.append(f"{p['name']}: keys {', '.join(p['keys'])}; breakers {breakers}")
-        lines.append(f"- {name}, `GET /api/v2/aibridge/providers` after the runs: {'; '.join(parts)}.")
+        lines.append(f"- {_title(res, name)}, `GET /api/v2/aibridge/providers` after the runs: {'; '.join(parts)}.")
     return lines
 
 
@@ -57,7 +62,7 @@ def _recording(res: dict) -> list[str]:
     lines = []
     for name, check in res.get("recording", {}).items():
         others = ", ".join(f"{n:,} {status}" for status, n in check["by_status"].items() if status != "completed")
-        lines.append(f"- {name}: {check['recorded']:,} interceptions recorded ({check['by_status'].get('completed', 0):,} completed"
+        lines.append(f"- {_title(res, name)}: {check['recorded']:,} interceptions recorded ({check['by_status'].get('completed', 0):,} completed"
                      f"{', ' + others if others else ''}), {check['upstream_answered']:,} answered "
                      f"upstream, {check['client_ok']:,} succeeded at the client (of {check['client_sent']:,} sent, "
                      f"warm-ups included), {check['not_ended']} without an end, exit status {check['exit_status']}: "
@@ -126,7 +131,7 @@ def section(results: dict) -> list[str]:
         c1 = [f"{round_[k][n]['p50_ms']:.3f}" for k in ("chat_c1", "messages_c1") for n in ("direct", "plain", "resilient")]
         c50 = [f"{round_[k][n]['ok_rps']:,.0f}" for k in ("chat_c50", "messages_c50") for n in ("plain", "resilient")]
         lines.append(f"| {i + 1} | {' then '.join(round_['order'])} | {' | '.join(c1)} | {' | '.join(c50)} |")
-    lines += ["", *_errors(res), "", f"The {POOL_SIZE}-key pool in use:", "", *_keys(res), "",
+    lines += ["", *_errors(res), "", "The keys and breakers in use:", "", *_keys(res), "",
               "Recording (nothing lost: client successes ≤ completed records ≤ upstream answers ≤ records ≤ requests "
               "sent, every record ended; a request wrk cut at the end of a run may be recorded as "
               "`client_disconnected` without an upstream answer):", "", *_recording(res), ""]
