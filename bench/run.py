@@ -87,6 +87,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.resilience_rounds = 2 if args.quick else 4
     if args.resilience_seconds is None:
         args.resilience_seconds = 1 if args.quick else 3
+    if args.resilience_rounds < 2:
+        parser.error("--resilience-rounds: at least 2 (the verdict needs the plain gateway's spread over rounds)")
     args.scenario = _names(",".join(args.scenario or ["main,bodies"]))
     unknown = set(args.scenario) - set(SCENARIOS)
     if unknown:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .resilience_runs import POOL_SIZE, second_title, summarise, verdict_lines
+from .resilience_runs import second_title, summarise, verdict_lines
 
 LABELS = {
     "p50_ms": "p50 latency",

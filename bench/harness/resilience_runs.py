@@ -69,6 +69,12 @@ def gateway_settings(name: str, nginx: Nginx, resilient: bool) -> tuple[list[dic
     return providers, env
 
 
+def _described(provider: dict[str, str]) -> dict:
+    """An instance's settings for the report: its keys counted, not shown."""
+    keys = provider.get("KEYS") or provider.get("KEY", "")
+    return {**{k: v for k, v in provider.items() if k not in ("KEY", "KEYS")}, "keys": len(keys.split(","))}
+
+
 def load_average() -> list[float]:
     """The 1, 5 and 15 minute load averages (the machine is shared: they say how busy it was)."""
     with open("/proc/loadavg") as f:
@@ -139,9 +145,7 @@ def run(ctx, executable: str, settings: Settings) -> dict:
         providers, env = gateway_settings(name, ctx.nginx, resilient=name == "resilient" and not settings.control)
         gateways[name] = Aibridge(ctx.procs, ctx.work, f"resilience-{name}", executable, "", "", env=env,
                                   providers=providers)
-        out.setdefault("config", {})[name] = {
-            "env": env, "providers": [{k: v for k, v in p.items() if k not in ("KEY", "KEYS")} | {"keys": len(
-                (p.get("KEYS") or p.get("KEY")).split(","))} for p in providers]}
+        out.setdefault("config", {})[name] = {"env": env, "providers": [_described(p) for p in providers]}
     try:
         for gateway in gateways.values():
             gateway.start()
