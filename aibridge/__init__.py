@@ -16,6 +16,7 @@ from .records import (
     Actor,
     Interception,
     InterceptionEnd,
+    InjectedToolCall,
     InterceptionError,
     ModelThought,
     PromptUsage,
@@ -24,8 +25,10 @@ from .records import (
     ToolCallResult,
     ToolResult,
     ToolUsage,
+    UpstreamAttempt,
 )
 from .threads import (
+    AppThread,
     QueueEmpty,
     ThreadSafeLogger,
     new_lock,
@@ -109,6 +112,8 @@ __all__ = [
     "ToolUsage",
     "ToolCallResult",
     "ModelThought",
+    "UpstreamAttempt",
+    "InjectedToolCall",
     "Tool",
     "ToolResult",
     # Requests and per-app state
@@ -142,6 +147,7 @@ __all__ = [
     "os_sleep",
     "thread_ident",
     "ThreadSafeLogger",
+    "AppThread",
     # Command-line commands
     "config_options",
     "fail",

@@ -1,0 +1,82 @@
+"""The OpenTelemetry SDK, set up from the standard ``OTEL_*`` variables; imported only when tracing is on.
+
+The SDK's BatchSpanProcessor exports from a worker ``threading.Thread``:
+under ``aibridge server`` (gevent's monkey patching) that is a greenlet of
+the hub, so exports are cooperative network I/O and never call into the SDK
+from another OS thread. Every span is made on the app's thread (the recorder
+hands its batch reports back there), never on a writer thread.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import aibridge
+
+EXTRA_HINT = "pip install 'aibridge[tracing]'"
+PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+
+
+@dataclass
+class Provider:
+    """The tracer to make spans with, and how to flush what it holds at shutdown."""
+
+    tracer: object
+    provider: object
+    processor: object | None  # ours to shut down; None: the process's own provider, only flushed
+
+    def close(self, timeout: float) -> None:
+        """Export what is pending within ``timeout`` seconds (and stop, when the provider is ours)."""
+        millis = max(1, int(timeout * 1000))
+        if self.processor is None:
+            self.provider.force_flush(millis)
+            return
+        self.processor.shutdown(timeout_millis=millis)  # bounded: the provider's own shutdown would wait 30 s
+        self.provider.shutdown()
+
+
+def start() -> Provider:
+    """The process's SDK tracer provider when one is set (an app embedding aibridge, a test), else a new OTLP one.
+
+    ConfigError (one line) when the SDK is not installed or asked for a protocol it does not speak.
+    """
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError as error:
+        raise aibridge.ConfigError(f"--trace-enable / CODER_TRACE_ENABLE is on but the OpenTelemetry SDK is not "
+                                   f"installed ({error.name} is missing): {EXTRA_HINT}") from None
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return Provider(current.get_tracer("aibridge", aibridge.__version__), current, None)
+    return _new_provider(TracerProvider)
+
+
+def _new_provider(tracer_provider_class) -> Provider:
+    _check_protocol()
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError as error:
+        raise aibridge.ConfigError(f"--trace-enable / CODER_TRACE_ENABLE is on but the OTLP exporter is not "
+                                   f"installed ({error.name} is missing): {EXTRA_HINT}") from None
+    from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the defaults.
+    detected = OTELResourceDetector().detect().attributes
+    resource = Resource.create({"service.name": "aibridge", "service.version": aibridge.__version__, **detected})
+    provider = tracer_provider_class(resource=resource)  # the sampler: OTEL_TRACES_SAMPLER, else parent-based
+    processor = BatchSpanProcessor(OTLPSpanExporter())  # endpoint, headers, timeout: OTEL_EXPORTER_OTLP_*
+    provider.add_span_processor(processor)
+    return Provider(provider.get_tracer("aibridge", aibridge.__version__), provider, processor)
+
+
+def _check_protocol() -> None:
+    for name in PROTOCOL_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value:
+            if value != "http/protobuf":
+                raise aibridge.ConfigError(f"{name}={value}: aibridge exports traces over OTLP/HTTP only; set it "
+                                           "to http/protobuf or unset it")
+            return
