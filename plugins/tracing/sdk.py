@@ -9,10 +9,15 @@ hands its batch reports back there), never on a writer thread.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import threading
 from dataclasses import dataclass
 
 import aibridge
+
+log = logging.getLogger("aibridge.tracing")
 
 EXTRA_HINT = "pip install 'aibridge[tracing]'"
 PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
@@ -27,13 +32,21 @@ class Provider:
     processor: object | None  # ours to shut down; None: the process's own provider, only flushed
 
     def close(self, timeout: float) -> None:
-        """Export what is pending within ``timeout`` seconds (and stop, when the provider is ours)."""
-        millis = max(1, int(timeout * 1000))
+        """Export what is pending (and stop, when the provider is ours), waiting at most ``timeout`` seconds.
+
+        The SDK's shutdown waits up to 30 s for a collector that does not
+        answer; it runs on a ``threading.Thread`` (a greenlet under gevent)
+        that the server stops waiting for once ``timeout`` is over.
+        """
         if self.processor is None:
-            self.provider.force_flush(millis)
-            return
-        self.processor.shutdown(timeout_millis=millis)  # bounded: the provider's own shutdown would wait 30 s
-        self.provider.shutdown()
+            work = functools.partial(self.provider.force_flush, max(1, int(timeout * 1000)))
+        else:
+            work = self.provider.shutdown  # flushes the BatchSpanProcessor, then stops it and the exporter
+        closing = threading.Thread(target=work, name="aibridge-tracing-shutdown", daemon=True)
+        closing.start()
+        closing.join(timeout)
+        if closing.is_alive():
+            log.warning("tracing: spans not exported within %gs (--shutdown-grace) are dropped", timeout)
 
 
 def start() -> Provider:
@@ -44,9 +57,9 @@ def start() -> Provider:
     try:
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
-    except ImportError as error:
+    except ImportError:
         raise aibridge.ConfigError(f"--trace-enable / CODER_TRACE_ENABLE is on but the OpenTelemetry SDK is not "
-                                   f"installed ({error.name} is missing): {EXTRA_HINT}") from None
+                                   f"installed: {EXTRA_HINT}") from None
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return Provider(current.get_tracer("aibridge", aibridge.__version__), current, None)
@@ -57,9 +70,9 @@ def _new_provider(tracer_provider_class) -> Provider:
     _check_protocol()
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    except ImportError as error:
-        raise aibridge.ConfigError(f"--trace-enable / CODER_TRACE_ENABLE is on but the OTLP exporter is not "
-                                   f"installed ({error.name} is missing): {EXTRA_HINT}") from None
+    except ImportError:
+        raise aibridge.ConfigError(f"--trace-enable / CODER_TRACE_ENABLE is on but the OpenTelemetry OTLP exporter "
+                                   f"is not installed: {EXTRA_HINT}") from None
     from opentelemetry.sdk.resources import OTELResourceDetector, Resource
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
