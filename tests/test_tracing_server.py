@@ -9,6 +9,7 @@ too. What is still pending is flushed when the server stops.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -26,6 +27,11 @@ LISTENING = r"aibridge listening on (http://127\.0\.0\.1:(\d+))"
 RECEIVER = Path(__file__).resolve().parent / "otlp_receiver.py"
 UPSTREAM_KEY = "sk-ant-traced-upstream-key"
 PROMPT = "Tell the receiver nothing about the aardvark Ximena."
+
+
+DOC = (Path(__file__).resolve().parent.parent / "docs" / "tracing.md").read_text()
+[DOC_COMMAND] = re.findall(r"^(CODER_TRACE_ENABLE=true OTEL_EXPORTER_OTLP_ENDPOINT=\S+ OTEL_SERVICE_NAME=\S+ "
+                           r"aibridge server)$", DOC, re.M)
 
 
 def spans(receiver) -> list[dict]:
@@ -55,14 +61,15 @@ def test_the_server_exports_its_spans_over_otlp_http_configured_by_environment(a
     with FakeUpstream() as upstream:
         environ = {
             **process_environ,
+            "PATH": f"{aibridge_script.parent}:{process_environ['PATH']}",
             "CODER_AIBRIDGE_ENABLED": "true", "CODER_DATA_DIR": str(data_dir), "CODER_HTTP_ADDRESS": "127.0.0.1:0",
             "CODER_AIBRIDGE_ANTHROPIC_BASE_URL": upstream.url, "CODER_AIBRIDGE_ANTHROPIC_KEY": UPSTREAM_KEY,
-            "CODER_TRACE_ENABLE": "true",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
-            "OTEL_SERVICE_NAME": "gateway-under-test",
             "OTEL_BSP_SCHEDULE_DELAY": "100",  # milliseconds between exports, instead of 5 s
         }
-        server = spawn([aibridge_script, "server"], environ)
+        # docs/tracing.md's command, as written but for the collector's port (its variables only turn tracing on).
+        command = DOC_COMMAND.replace("127.0.0.1:4318", f"127.0.0.1:{port}").replace("aibridge server",
+                                                                                    "exec aibridge server")
+        server = spawn(["bash", "-c", command], environ)
         url = server.wait_for_line(LISTENING).group(1)
 
         upstream.queue("anthropic/blocking_text")
@@ -81,7 +88,7 @@ def test_the_server_exports_its_spans_over_otlp_http_configured_by_environment(a
 
     received = read_spans(receiver, lambda found: len([s for s in found if s["name"] == "aibridge.record_write"]) == 2)
     assert "Traceback" not in server.stderr, server.stderr
-    assert {s["service"] for s in received} == {"gateway-under-test"}
+    assert {s["service"] for s in received} == {"aibridge-eu"}
     assert {s["scope"] for s in received} == {"aibridge"}
     roots = {s["attributes"]["aibridge.status"]: s for s in received if s["name"] == "aibridge.interception"}
     assert set(roots) == {"completed", "client_disconnected"}
