@@ -56,6 +56,16 @@ def authenticate(request):
     return current_app.extensions["aibridge"].authenticate(request)
 
 
+def add_plugin(app, plugin, name: str) -> None:
+    """Register ``plugin`` (an object or module with ``@hookimpl`` methods) on ``app``'s plugin manager.
+
+    For hooks that should run only when a feature is on: register them from
+    ``aibridge_startup`` when it is, and the gateway calls nothing of yours
+    per request when it is not.
+    """
+    app.extensions["aibridge"].pm.register(plugin, name=name)
+
+
 def hooks():
     """The running app's hook relay (``aibridge.hooks().aibridge_mcp_credential(...)``).
 
@@ -119,6 +129,7 @@ __all__ = [
     # Requests and per-app state
     "authenticate",
     "PluginState",
+    "add_plugin",
     "provider_status",
     "Refusal",
     # Metrics

@@ -215,3 +215,14 @@ def test_no_span_carries_a_prompt_an_answer_a_tool_input_or_a_key(gw, exporter, 
         for text in texts:
             for secret in secrets:
                 assert secret.lower() not in text.lower(), f"{span.name} carries {secret!r}: {text}"
+
+
+def test_with_tracing_off_no_span_hook_is_registered_and_no_span_made(tmp_path, upstream, exporter):
+    with resilient_gateway(gateway_config(tmp_path, upstream.url)) as off:
+        assert off.gateway.pm.get_plugin("tracing-spans") is None
+        for hook in ("on_upstream_attempt", "on_injected_tool_call", "on_records_written"):
+            assert not getattr(off.gateway.pm.hook, hook).get_hookimpls(), hook
+        upstream.queue("anthropic/blocking_text")
+        anthropic_client(off).messages.create(model=MODEL, max_tokens=64, messages=HELLO)
+        off.records.wait_for_ends()
+    assert gateway_spans(exporter) == []

@@ -91,6 +91,11 @@ class InterceptionLog:
         record = ModelThought(interception_id=self.id, content=content, metadata={"source": source})
         notify(self.pm, "on_model_thought", interception=self.interception, thought=record)
 
+    @property
+    def observes_attempts(self) -> bool:
+        """Whether a plugin implements ``on_upstream_attempt`` (else attempts are not timed nor announced)."""
+        return bool(self.pm.hook.on_upstream_attempt.get_hookimpls())
+
     def upstream_attempt(self, attempt: int, provider_name: str, host: str, started_at, duration: float,
                          status: int | None = None, error_kind: str | None = None) -> None:
         """One request sent upstream (``duration`` seconds until its answer's head or its error)."""

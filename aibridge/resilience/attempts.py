@@ -173,6 +173,8 @@ class _Round:
         if self.refused_key is not None and key is not self.refused_key:
             attempts.failovers += 1
         self.refused_key = None
+        if not attempts.record.observes_attempts:
+            return self.instance.send_intercepted(out.path, out.query, out.headers, self.payload, out.timeout, key)
         started_at, started = utcnow(), time.monotonic()
         status = error_kind = None
         host = ""

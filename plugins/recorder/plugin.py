@@ -25,9 +25,7 @@ def aibridge_startup(app, config):
                            flush_timeout=config.shutdown_grace, instance_timeout=config.postgres_instance_timeout)
     started.start()
     with app.app_context():
-        relay = aibridge.hooks()
-    if relay.on_records_written.get_hookimpls():
-        started.on_written = _WrittenNotice(app, relay)
+        started.on_written = _WrittenNotice(app, aibridge.hooks())
     writer.set(app, started)
 
 
@@ -43,6 +41,10 @@ class _WrittenNotice:
         self.app = app
         self.relay = relay
         self.app_thread = aibridge.AppThread()
+
+    def wanted(self) -> bool:
+        """Whether a plugin implements the hook now (plugins may register theirs at startup, after ours)."""
+        return bool(self.relay.on_records_written.get_hookimpls())
 
     def __call__(self, interception_ids, rows, started_at, duration_ms, stored):
         self.app_thread.call(self._announce, interception_ids, rows, started_at, duration_ms, stored)

@@ -109,7 +109,8 @@ class RecordWriter:
         self._writer: StoreWriter | None = None
         self._backlog: Backlog | None = None
         self._report: OutageReport | None = None
-        # Called on the writer thread after each batch that carries interception ends (see plugin.py).
+        # Asked (``wanted()``) and called on the writer thread after each batch that carries interception ends
+        # (see plugin.py).
         self.on_written = None
 
     # On the app's thread
@@ -262,13 +263,14 @@ class RecordWriter:
 
     def _handle(self, batch: list) -> None:
         writes = self._rows(batch)
-        started_at, started = dt.datetime.now(dt.timezone.utc), time.monotonic()
+        tell = self.on_written is not None and self.on_written.wanted()
+        started_at, started = (dt.datetime.now(dt.timezone.utc), time.monotonic()) if tell else (None, 0.0)
         if self._backlog.empty:
             stored = self._write_now(writes)
         else:
             self._backlog.keep(writes)  # after what waits already: records stay in order
             stored = False
-        if self.on_written is not None:
+        if tell:
             self._tell_written(batch, len(writes), started_at, time.monotonic() - started, stored)
 
     def _write_now(self, writes: list) -> bool:

@@ -1,26 +1,18 @@
-"""Hooks of the tracing plugin: spans only with ``--trace-enable``; off, each hook returns at once.
+"""The tracing plugin: with ``--trace-enable`` it registers the hooks that make spans; off, it does nothing at all.
 
-OpenTelemetry is imported only when tracing is on: off, the gateway loads
-none of it and does no per-request OpenTelemetry work.
+OpenTelemetry is imported only when tracing is on, and the span-making hooks
+(hooks.py) are registered on the app only then: off, the gateway loads none
+of OpenTelemetry and calls nothing of this plugin per request.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from flask import has_request_context, request
-
+import aibridge
 from aibridge import PluginState, hookimpl
 
+HOOKS_NAME = "tracing-spans"
 
-@dataclass
-class Tracing:
-    spans: object  # spans.Spans
-    provider: object  # sdk.Provider
-    flush_timeout: float
-
-
-state = PluginState("aibridge.tracing")  # only with --trace-enable
+state = PluginState("aibridge.tracing")  # only with --trace-enable: the SDK's provider, to flush at shutdown
 
 
 @hookimpl
@@ -28,51 +20,20 @@ def aibridge_startup(app, config):
     if not config.trace_enable:
         return
     from . import sdk
+    from .hooks import SpanHooks
     from .spans import Spans
 
     provider = sdk.start()
-    state.set(app, Tracing(Spans(provider.tracer), provider, config.shutdown_grace))
+    spans = Spans(provider.tracer)
+    state.set(app, (spans, provider, config.shutdown_grace))
+    aibridge.add_plugin(app, SpanHooks(spans), HOOKS_NAME)
 
 
 @hookimpl(trylast=True)  # after the recorder's flush, whose last batch reports still make spans
 def aibridge_shutdown(app):
-    tracing = state.pop(app)
-    if tracing is None:
+    started = state.pop(app)
+    if started is None:
         return
-    tracing.spans.close_open()
-    tracing.provider.close(tracing.flush_timeout)
-
-
-@hookimpl
-def on_interception_start(interception):
-    tracing = state.get()
-    if tracing is not None:
-        tracing.spans.interception_started(interception, request.headers if has_request_context() else None)
-
-
-@hookimpl
-def on_upstream_attempt(interception, attempt):
-    tracing = state.get()
-    if tracing is not None:
-        tracing.spans.upstream_attempt(interception, attempt)
-
-
-@hookimpl
-def on_injected_tool_call(interception, call):
-    tracing = state.get()
-    if tracing is not None:
-        tracing.spans.injected_tool_call(interception, call)
-
-
-@hookimpl
-def on_interception_end(interception):
-    tracing = state.get()
-    if tracing is not None:
-        tracing.spans.interception_ended(interception)
-
-
-@hookimpl(optionalhook=True)  # the recorder's hook: absent when the recorder is disabled
-def on_records_written(interception_ids, rows, started_at, duration_ms, stored):
-    tracing = state.get()
-    if tracing is not None:
-        tracing.spans.records_written(interception_ids, rows, started_at, duration_ms, stored)
+    spans, provider, grace = started
+    spans.close_open()
+    provider.close(grace)
