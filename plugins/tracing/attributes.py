@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 
 def of_interception(interception) -> dict:
-    """What the interception's span carries from the start (again at the end: a fallback changes instance and model)."""
+    """What the interception's span carries from the start."""
     return {
         "aibridge.interception_id": interception.interception_id,
         "aibridge.provider": interception.provider,
@@ -27,8 +27,12 @@ def of_interception(interception) -> dict:
 
 
 def of_end(interception) -> dict:
-    """How it ended: status, error kind, the upstream's HTTP status, how many attempts it took."""
-    found = {"aibridge.status": interception.status or ""}
+    """How it ended: status, error kind, the upstream's HTTP status, how many attempts it took.
+
+    With the instance and model that answered (a fallback changes them after the start).
+    """
+    found = {"aibridge.status": interception.status or "", "aibridge.provider_name": interception.provider_name,
+             "aibridge.model": interception.model}
     error = interception.error
     if error is not None:
         found["error.type"] = error.kind

@@ -52,7 +52,6 @@ class Spans:
         span = self.open.pop(interception.interception_id, None)
         if span is None:
             return
-        span.set_attributes(attributes.of_interception(interception))
         span.set_attributes(attributes.of_end(interception))
         if interception.status == "failed":
             span.set_status(Status(StatusCode.ERROR, interception.error.kind if interception.error else None))
