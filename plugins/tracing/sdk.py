@@ -1,10 +1,12 @@
 """The OpenTelemetry SDK, set up from the standard ``OTEL_*`` variables; imported only when tracing is on.
 
 The SDK's BatchSpanProcessor exports from a worker ``threading.Thread``:
-under ``aibridge server`` (gevent's monkey patching) that is a greenlet of
-the hub, so exports are cooperative network I/O and never call into the SDK
-from another OS thread. Every span is made on the app's thread (the recorder
-hands its batch reports back there), never on a writer thread.
+under ``aibridge server`` or gunicorn's gevent worker (gevent's monkey
+patching) that is a greenlet of the hub, so exports are cooperative network
+I/O and the SDK's locks are gevent's. Every span is then made on the hub's
+thread: the recorder hands its batch reports back there
+(``aibridge.AppThread``), never calling the SDK from its writer thread.
+Without gevent the SDK's thread and locks are real ones, safe from any thread.
 """
 
 from __future__ import annotations
