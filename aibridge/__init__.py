@@ -16,6 +16,7 @@ from .records import (
     Actor,
     Interception,
     InterceptionEnd,
+    InjectedToolCall,
     InterceptionError,
     ModelThought,
     PromptUsage,
@@ -24,8 +25,10 @@ from .records import (
     ToolCallResult,
     ToolResult,
     ToolUsage,
+    UpstreamAttempt,
 )
 from .threads import (
+    AppThread,
     QueueEmpty,
     ThreadSafeLogger,
     new_lock,
@@ -51,6 +54,16 @@ def authenticate(request):
     from flask import current_app
 
     return current_app.extensions["aibridge"].authenticate(request)
+
+
+def add_plugin(app, plugin, name: str) -> None:
+    """Register ``plugin`` (an object or module with ``@hookimpl`` methods) on ``app``'s plugin manager.
+
+    For hooks that should run only when a feature is on: register them from
+    ``aibridge_startup`` when it is, and the gateway calls nothing of yours
+    per request when it is not.
+    """
+    app.extensions["aibridge"].pm.register(plugin, name=name)
 
 
 def hooks():
@@ -113,11 +126,14 @@ __all__ = [
     "ToolUsage",
     "ToolCallResult",
     "ModelThought",
+    "UpstreamAttempt",
+    "InjectedToolCall",
     "Tool",
     "ToolResult",
     # Requests and per-app state
     "authenticate",
     "PluginState",
+    "add_plugin",
     "provider_status",
     "Refusal",
     # Metrics
@@ -151,6 +167,7 @@ __all__ = [
     "os_sleep",
     "thread_ident",
     "ThreadSafeLogger",
+    "AppThread",
     # Command-line commands
     "config_options",
     "fail",
