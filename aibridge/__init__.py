@@ -16,6 +16,7 @@ from .records import (
     Actor,
     Interception,
     InterceptionEnd,
+    InjectedToolCall,
     InterceptionError,
     ModelThought,
     PromptUsage,
@@ -24,8 +25,10 @@ from .records import (
     ToolCallResult,
     ToolResult,
     ToolUsage,
+    UpstreamAttempt,
 )
 from .threads import (
+    AppThread,
     QueueEmpty,
     ThreadSafeLogger,
     new_lock,
@@ -53,6 +56,16 @@ def authenticate(request):
     return current_app.extensions["aibridge"].authenticate(request)
 
 
+def add_plugin(app, plugin, name: str) -> None:
+    """Register ``plugin`` (an object or module with ``@hookimpl`` methods) on ``app``'s plugin manager.
+
+    For hooks that should run only when a feature is on: register them from
+    ``aibridge_startup`` when it is, and the gateway calls nothing of yours
+    per request when it is not.
+    """
+    app.extensions["aibridge"].pm.register(plugin, name=name)
+
+
 def hooks():
     """The running app's hook relay (``aibridge.hooks().aibridge_mcp_credential(...)``).
 
@@ -72,17 +85,17 @@ _LAZY = {
     "migrate": "aibridge.db",
     "Migrations": "aibridge.db",
     "Database": "aibridge.db",
-    "config_options": "aibridge.cli",
-    "fail": "aibridge.cli",
+    "config_options": "aibridge.cli.options",
+    "fail": "aibridge.cli.options",
     "provider_status": "aibridge.resilience.status",
-    "format_option": "aibridge.output",
-    "Column": "aibridge.output",
-    "Listing": "aibridge.output",
-    "progress_option": "aibridge.progress",
-    "Progress": "aibridge.progress",
-    "parse_time": "aibridge.timebounds",
-    "UserStore": "aibridge.users",
-    "UserError": "aibridge.users",
+    "format_option": "aibridge.cli.output",
+    "Column": "aibridge.cli.output",
+    "Listing": "aibridge.cli.output",
+    "progress_option": "aibridge.cli.progress",
+    "Progress": "aibridge.cli.progress",
+    "parse_time": "aibridge.cli.timebounds",
+    "UserStore": "aibridge.people.users",
+    "UserError": "aibridge.people.users",
     "nanos_to_usd": "aibridge.cost.money",
     "Price": "aibridge.cost.price",
     "price_lookup": "aibridge.cost.admin",
@@ -113,11 +126,14 @@ __all__ = [
     "ToolUsage",
     "ToolCallResult",
     "ModelThought",
+    "UpstreamAttempt",
+    "InjectedToolCall",
     "Tool",
     "ToolResult",
     # Requests and per-app state
     "authenticate",
     "PluginState",
+    "add_plugin",
     "provider_status",
     "Refusal",
     # Metrics
@@ -151,6 +167,7 @@ __all__ = [
     "os_sleep",
     "thread_ident",
     "ThreadSafeLogger",
+    "AppThread",
     # Command-line commands
     "config_options",
     "fail",

@@ -50,6 +50,16 @@ def on_interception_end(interception):
 
 
 @hookspec
+def on_upstream_attempt(interception, attempt):
+    """The gateway sent a request upstream and got its answer's head or an error (an UpstreamAttempt)."""
+
+
+@hookspec
+def on_injected_tool_call(interception, call):
+    """The gateway ran an injected tool for the model (an InjectedToolCall)."""
+
+
+@hookspec
 def on_key_state_change(provider_name, key_hint, state, reason):
     """A key of a provider instance became valid, temporary or permanent; ``reason`` says why."""
 

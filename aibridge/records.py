@@ -218,6 +218,43 @@ class ModelThought(_Record):
 
 
 @dataclass(frozen=True)
+class UpstreamAttempt(_Record):
+    """One request the gateway sent upstream for an interception; each retry, key failover and tool-loop round is one.
+
+    ``duration_ms`` runs until the answer's head arrived (or the attempt
+    failed); ``status`` is the answer's HTTP status, None when none came;
+    ``error_kind`` says why none came: unreachable, timeout, broken, or
+    cancelled (the request was cut while it waited: client gone, shutdown).
+    """
+
+    record_type = "upstream_attempt"
+
+    interception_id: str
+    attempt: int  # 1, 2, ... across the whole interception
+    provider_name: str  # the instance sent to (a fallback's after a fallback)
+    host: str  # the upstream's host, never a URL
+    started_at: dt.datetime
+    duration_ms: float
+    status: int | None = None
+    error_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class InjectedToolCall(_Record):
+    """The gateway ran an injected tool (``aibridge_call_tool``) for the model: which one, how long, its error if any."""
+
+    record_type = "injected_tool_call"
+
+    interception_id: str
+    tool_call_id: str
+    tool: str
+    server_url: str | None
+    started_at: dt.datetime
+    duration_ms: float
+    error: str | None = None  # the tool's error; "cancelled" when the request was cut while it ran
+
+
+@dataclass(frozen=True)
 class Tool:
     """A tool a plugin injects into requests (``aibridge_tools``)."""
 

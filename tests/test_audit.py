@@ -13,7 +13,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from conftest import STORES
-from test_recorder_support import NEWEST_FIRST, Audit, RecordingApp, make_interception, user_with_token, utc
+from support.recorder_support import NEWEST_FIRST, Audit, RecordingApp, make_interception, user_with_token, utc
 
 from aibridge.cli import build_cli
 from aibridge.config import ProviderConfig

@@ -14,8 +14,8 @@ from pathlib import Path
 import anthropic
 import pytest
 import requests
-from fakeupstream import FakeUpstream, load_fixture
-from test_recorder_support import read_rows, user_with_token, wait_until
+from support.fakeupstream import FakeUpstream, load_fixture
+from support.recorder_support import read_rows, user_with_token, wait_until
 
 MODEL = "claude-sonnet-4-6"
 UPSTREAM_KEY = "sk-ant-api03-end-to-end-upstream-key"

@@ -9,7 +9,7 @@ import json
 import anthropic
 import pytest
 import requests
-from fakebedrock import (
+from support.fakebedrock import (
     ACCESS_KEY,
     REGION,
     SECRET_KEY,
@@ -19,8 +19,8 @@ from fakebedrock import (
     sse_event_data,
     stream_answer,
 )
-from fakeupstream import FakeUpstream, load_fixture
-from gateway import Gateway, RecordCollector, gateway_config, token_totals
+from support.fakeupstream import FakeUpstream, load_fixture
+from support.gateway import Gateway, RecordCollector, gateway_config, token_totals
 
 from aibridge.config import BedrockConfig, ProviderConfig
 

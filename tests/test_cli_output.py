@@ -17,12 +17,12 @@ import subprocess
 import click
 import pytest
 from click.testing import CliRunner
-from terminal import run_on_terminal
-from test_recorder_support import RecordingApp, make_interception, user_with_token
+from support.terminal import run_on_terminal
+from support.recorder_support import RecordingApp, make_interception, user_with_token
 
 from aibridge.cli import build_cli
 from aibridge.records import PromptUsage, TokenUsage
-from aibridge.output import FORMATS
+from aibridge.cli.output import FORMATS
 
 LISTINGS = {
     "users list": (["users", "list"], "USERNAME"),

@@ -20,12 +20,12 @@ import openai
 import pytest
 import requests
 from click.testing import CliRunner
-from fakebedrock import FakeBedrock, invoke_answer, stream_answer
-from fakeupstream import FakeUpstream, load_fixture
-from gateway import Gateway, RecordCollector, gateway_config
+from support.fakebedrock import FakeBedrock, invoke_answer, stream_answer
+from support.fakeupstream import FakeUpstream, load_fixture
+from support.gateway import Gateway, RecordCollector, gateway_config
 from prometheus_client.parser import text_string_to_metric_families
 from test_bedrock import bedrock_provider
-from test_recorder_support import wait_until
+from support.recorder_support import wait_until
 
 from aibridge.cli import build_cli
 from aibridge.config import ProviderConfig
@@ -437,7 +437,7 @@ def test_parse_rate_keeps_decimals_exact():
 
 
 def test_spend_export_is_the_sum_of_the_records_per_day_user_and_model(tmp_path, store):
-    from test_recorder_support import RecordingApp, ended, make_interception, utc
+    from support.recorder_support import RecordingApp, ended, make_interception, utc
 
     recording = RecordingApp(tmp_path / "data", **store)
     # (id, user, model, started, costs of its token records: None is unpriced)
@@ -519,7 +519,7 @@ def test_a_long_context_stream_prices_its_output_at_the_long_context_rate(gatewa
         ("message_stop", {"type": "message_stop"}),
     ]
     body = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events).encode()
-    from fakeupstream import Response
+    from support.fakeupstream import Response
 
     upstream.queue(Response(200, {"Content-Type": "text/event-stream"}, body))
     anthropic_call(gateway, token, "anthropic", streaming=True)
@@ -532,7 +532,7 @@ def test_a_long_context_stream_prices_its_output_at_the_long_context_rate(gatewa
 
 def test_a_message_reported_over_several_records_is_priced_at_its_tier():
     """A stream cut short reports the usage so far; the rest comes in a later record of the same message."""
-    from test_recorder_support import make_interception
+    from support.recorder_support import make_interception
 
     from aibridge.plugins import make_plugin_manager
     from aibridge.relay.lifecycle import InterceptionLog
@@ -544,3 +544,10 @@ def test_a_message_reported_over_several_records_is_priced_at_its_tier():
     log.tokens("msg_1", output=1_999)
     log.tokens("msg_2", input=10, output=10)  # another message: its own tier
     assert [usage.cost_usd_nanos for usage in collector.of("token_usage")] == [150_000 * 6_000 + 1 * 22_500 + 60_000 * 600, 1_999 * 22_500, 10 * 3_000 + 10 * 15_000]
+
+
+def test_the_dashboard_writes_dollars_readably():
+    from aibridge_plugins.dashboard.formatting import usd
+
+    assert [usd(n) for n in (None, 0, 12_345_678_901, 10_000_000, 4_200_000, 123_456, 99)] == [
+        "—", "$0.00", "$12.35", "$0.01", "$0.0042", "$0.00012", "<$0.0001"]

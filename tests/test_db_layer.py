@@ -8,7 +8,7 @@ import pytest
 import requests
 import sqlite_utils
 from click.testing import CliRunner
-from test_recorder_support import RecordingApp
+from support.recorder_support import RecordingApp
 
 import aibridge
 from aibridge.cli import build_cli

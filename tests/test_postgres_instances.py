@@ -18,15 +18,15 @@ import sys
 import pytest
 import requests
 from click.testing import CliRunner
-from faults import AIBRIDGE, ServerProcess, data_dir, upstream  # noqa: F401 - fixtures
-from tcp_proxy import TcpProxy
-from test_recorder_support import Audit, read_rows, user_with_token, wait_until
+from support.faults import AIBRIDGE, ServerProcess, data_dir, upstream  # noqa: F401 - fixtures
+from support.tcp_proxy import TcpProxy
+from support.recorder_support import Audit, read_rows, user_with_token, wait_until
 
 from aibridge.cli import build_cli
 from aibridge.db import open_database
 from aibridge.db.core_schema import core_migrations
 from aibridge.cost.schema import cost_migrations
-from aibridge.users import UserStore
+from aibridge.people.users import UserStore
 from aibridge_plugins.budgets.schema import migrations as budgets_migrations
 from aibridge_plugins.storage.schema import migrations as recorder_migrations
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_recorder_support import (
+from support.recorder_support import (
     TABLES,
     RecordingApp,
     child_records,
@@ -286,7 +286,7 @@ GEVENT_SCRIPT = textwrap.dedent(
     import json, logging, sqlite3, pathlib
     import gevent
     sys.path.insert(0, sys.argv[2])
-    from test_recorder_support import RecordingApp, make_interception, utc
+    from support.recorder_support import RecordingApp, make_interception, utc
     from aibridge import threads
 
     from test_recorder import refuse_rows
@@ -336,7 +336,7 @@ PROCESS_SCRIPT = textwrap.dedent(
         monkey.patch_all()
     import pathlib, time
     sys.path.insert(0, sys.argv[5])
-    from test_recorder_support import RecordingApp, make_interception, utc
+    from support.recorder_support import RecordingApp, make_interception, utc
 
     data_dir, prefix, go = pathlib.Path(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
     while not go.exists():  # start together, so both migrate and write at the same time

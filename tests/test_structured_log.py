@@ -7,7 +7,7 @@ import logging
 from dataclasses import replace
 
 import pytest
-from test_recorder_support import RecordingApp, ended, make_interception
+from support.recorder_support import RecordingApp, ended, make_interception
 
 from aibridge import InterceptionError
 from aibridge.config import Config

@@ -9,7 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from conftest import STORES
-from test_recorder_support import Audit, make_interception, utc
+from support.recorder_support import Audit, make_interception, utc
 
 from aibridge.cli import build_cli
 from aibridge.records import TokenUsage

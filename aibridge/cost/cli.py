@@ -10,10 +10,10 @@ import contextlib
 
 import click
 
-from ..cli import COMMON, fail, with_options
+from ..cli.options import COMMON, fail, with_options
 from ..config.loader import load_config
 from ..db import open_database
-from ..output import Column, Listing, format_option
+from ..cli.output import Column, Listing, format_option
 from .admin import PriceError, prepare, read_admin_prices, set_admin_price, unset_admin_price
 from .book import price_for
 from .library import library_prices, library_version

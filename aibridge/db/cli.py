@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..cli import fail, with_options
+from ..cli.options import fail, with_options
 from ..config.loader import load_config
-from ..output import Column, Listing, format_option
-from ..progress import Progress, progress_option
+from ..cli.output import Column, Listing, format_option
+from ..cli.progress import Progress, progress_option
 from . import Database, core_migrations, display_target, is_postgres, migrate, open_database, read_database
 from .copy import CopyRefused, copy_tables, plan_copy
 
