@@ -16,9 +16,9 @@ from decimal import Decimal
 import anthropic
 import openai
 import pytest
-from budgets_support import budgets_json, keeper, refreshed, run_cli
-from gateway import Gateway, RecordCollector, gateway_config
-from test_recorder_support import wait_until
+from support.budgets_support import budgets_json, keeper, refreshed, run_cli
+from support.gateway import Gateway, RecordCollector, gateway_config
+from support.recorder_support import wait_until
 
 import aibridge
 

@@ -8,8 +8,8 @@ import json
 from decimal import Decimal
 
 import pytest
-from budgets_support import run_cli
-from test_recorder_support import user_with_token
+from support.budgets_support import run_cli
+from support.recorder_support import user_with_token
 
 from aibridge.config import Config
 from aibridge_plugins.budgets.money import nanos_of_usd, percent_used, usd, usd_text
