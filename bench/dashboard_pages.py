@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/dashboard_pages.py                         # 100,000 interceptions, results/ report
     .venv/bin/python bench/dashboard_pages.py --interceptions 5000 --rounds 3 --no-write   # a quick check
+    .venv/bin/python bench/dashboard_pages.py --postgres postgresql://postgres@127.0.0.1:5432/test   # on PostgreSQL
 
 Fills a data directory with ``bench/dashboard_data.py`` (kept under
 bench/.work/ and reused while its size and seed match), builds the gateway
@@ -12,6 +13,11 @@ time measured is the server's whole handling of the request (cookie check,
 queries, rendering), without a network or a client. Reports the median, 90th
 percentile and slowest per page, and writes them to
 ``bench/results/<date>-dashboard.md`` (unless ``--no-write``).
+
+With ``--postgres ADMIN_URL`` the store is a database of that PostgreSQL
+server, ``aibridge_bench_dashboard_<size>_...`` (created and filled the
+first time, reused while bench/.work/ has its tokens; ``--fresh`` drops it and
+fills it again), and the report goes to ``<date>-dashboard-postgres.md``.
 """
 
 from __future__ import annotations
@@ -22,16 +28,19 @@ import json
 import os
 import platform
 import re
+import sqlite3
 import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from dashboard_data import LONG_SESSION_ID, generate  # noqa: E402
 
+import aibridge  # noqa: E402
 from aibridge.app import create_app, shutdown_app  # noqa: E402
 from aibridge.config import Config  # noqa: E402
 
@@ -52,14 +61,37 @@ PAGES = (
 )
 
 
-def data_dir(args) -> Path:
-    """A generated data directory of the asked size, made once and reused."""
-    directory = BENCH_DIR / ".work" / f"dashboard-{args.interceptions}-{args.days}d-{args.long_session}-s{args.seed}"
+def store_name(args) -> str:
+    return f"dashboard-{args.interceptions}-{args.days}d-{args.long_session}-s{args.seed}"
+
+
+def postgres_database(args) -> str:
+    """The URL of the benchmark's database on the ``--postgres`` server (created when missing), or ""."""
+    if not args.postgres:
+        return ""
+    import psycopg
+
+    name = "aibridge_bench_" + store_name(args).replace("-", "_")
+    with psycopg.connect(args.postgres, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and (args.fresh or not (BENCH_DIR / ".work" / (store_name(args) + "-postgres") / "tokens.json").exists()):
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(urlsplit(args.postgres)._replace(path="/" + name))
+
+
+def data_dir(args, postgres_url: str) -> Path:
+    """A generated data directory (and database, on PostgreSQL) of the asked size, made once and reused."""
+    directory = BENCH_DIR / ".work" / (store_name(args) + ("-postgres" if postgres_url else ""))
     tokens_file = directory / "tokens.json"
-    if not tokens_file.exists():
-        print(f"generating {args.interceptions:,} interceptions in {directory} ...", file=sys.stderr)
+    if args.fresh or not tokens_file.exists():
+        for stale in directory.glob("aibridge.db*") if args.fresh else ():  # the generator adds to what is there
+            stale.unlink()
+        print(f"generating {args.interceptions:,} interceptions in {postgres_url or directory} ...", file=sys.stderr)
         started = time.monotonic()
-        people = generate(directory, args.interceptions, args.days, args.long_session, args.seed)
+        people = generate(directory, args.interceptions, args.days, args.long_session, args.seed, postgres_url)
         tokens_file.write_text(json.dumps({name: token for _, name, token in people}))
         print(f"generated in {time.monotonic() - started:.0f} s", file=sys.stderr)
     directory.chmod(0o700)
@@ -98,9 +130,10 @@ def report(args, rows, elapsed_s: float, counts: dict) -> str:
     lines = [
         f"# Dashboard pages: server time ({dt.date.today().isoformat()})",
         "",
-        f"`bench/dashboard_pages.py --interceptions {args.interceptions} --rounds {args.rounds}` on "
+        f"`bench/dashboard_pages.py --interceptions {args.interceptions} --rounds {args.rounds}"
+        f"{' --postgres ' + args.postgres if args.postgres else ''}` on "
         f"{platform.node() or 'this machine'} ({platform.processor() or platform.machine()}, Python "
-        f"{platform.python_version()}, SQLite {counts['sqlite']}). The store: {counts['interceptions']:,} "
+        f"{platform.python_version()}, {counts['store']}). The store: {counts['interceptions']:,} "
         f"interceptions in {counts['sessions']:,} sessions over {args.days} days, {counts['tool_usages']:,} tool "
         f"calls, {counts['tool_results']:,} tool results, {counts['size_mb']:,} MB; the long session has "
         f"{args.long_session} requests. The machine is shared (2 cores, load average {counts['load']:.1f} when the "
@@ -117,20 +150,21 @@ def report(args, rows, elapsed_s: float, counts: dict) -> str:
         verdict = "yes" if statistics.median(wall) < BUDGET_MS else "**no**"
         lines.append(f"| {label} | {who} | {statistics.median(wall):.0f} | {p90:.0f} | {max(wall):.0f} | "
                      f"{statistics.median(cpu):.0f} | {verdict} |")
-    lines += ["", f"Whole run: {elapsed_s:.0f} s.", ""]
+    lines += ["", f"Whole run: {elapsed_s:.0f} s{counts['seeding']}.", ""]
     return "\n".join(lines)
 
 
-def store_counts(directory: Path) -> dict:
-    import sqlite3
-
-    conn = sqlite3.connect(f"file:{directory / 'aibridge.db'}?mode=ro", uri=True)
-    counts = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-              for table in ("interceptions", "tool_usages", "tool_results")}
-    counts["sessions"] = conn.execute(
-        "SELECT count(DISTINCT coalesce(client_session_id, id)) FROM interceptions").fetchone()[0]
-    counts["sqlite"] = sqlite3.sqlite_version
-    counts["size_mb"] = round((directory / "aibridge.db").stat().st_size / 1e6)
+def store_counts(database: Path | str) -> dict:
+    with aibridge.read_database(database) as db:
+        counts = {table: db.value(f"SELECT count(*) FROM {table}")
+                  for table in ("interceptions", "tool_usages", "tool_results")}
+        counts["sessions"] = db.value("SELECT count(DISTINCT coalesce(client_session_id, id)) FROM interceptions")
+        if db.is_postgres:
+            counts["store"] = "PostgreSQL " + db.value("SHOW server_version").split()[0] + " on this host"
+            counts["size_mb"] = round(db.value("SELECT pg_database_size(current_database())") / 1e6)
+        else:
+            counts["store"] = f"SQLite {sqlite3.sqlite_version}"
+            counts["size_mb"] = round(Path(database).stat().st_size / 1e6)
     counts["load"] = os.getloadavg()[0]
     return counts
 
@@ -143,12 +177,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--no-write", action="store_true", help="Print the report only.")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", default="",
+                        help="Measure on a database of this PostgreSQL server (made and filled the first time).")
+    parser.add_argument("--fresh", action="store_true", help="Generate the store again even if one is kept.")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    directory = data_dir(args)
+    postgres_url = postgres_database(args)
+    directory = data_dir(args, postgres_url)
+    seeded = time.monotonic() - started
     tokens = json.loads((directory / "tokens.json").read_text())
     # Migrates first (the indexes are the release's); retention off, or the oldest generated days would be purged.
-    app = create_app(Config(enabled=True, data_dir=directory, retention=dt.timedelta(0)))
+    app = create_app(Config(enabled=True, data_dir=directory, postgres_url=postgres_url, retention=dt.timedelta(0)))
     try:
         clients = {"owner": signed_in_client(app, tokens["owner-0"]), "member": signed_in_client(app, tokens["dev-7"])}
         rows = []
@@ -158,10 +197,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label}: median {statistics.median(rows[-1][2][0]):.0f} ms", file=sys.stderr)
     finally:
         shutdown_app(app)
-    text = report(args, rows, time.monotonic() - started, store_counts(directory))
+    counts = store_counts(postgres_url or directory / "aibridge.db")
+    counts["seeding"] = f", of which {seeded:.0f} s generating the store" if seeded > 5 else ""
+    text = report(args, rows, time.monotonic() - started, counts)
     print(text)
     if not args.no_write:
-        out = BENCH_DIR / "results" / f"{dt.date.today().isoformat()}-dashboard.md"
+        suffix = "-postgres" if postgres_url else ""
+        out = BENCH_DIR / "results" / f"{dt.date.today().isoformat()}-dashboard{suffix}.md"
         out.write_text(text)
         print(f"written to {out}", file=sys.stderr)
     return 0
