@@ -107,17 +107,44 @@ def signed_in_client(app, token: str):
     return client
 
 
-def measure(client, path: str, rounds: int) -> tuple[list[float], list[float]]:
-    """Milliseconds per request: wall-clock, and CPU time of the process (every thread: the page's reads too)."""
+def postgres_cpu(postgres_url: str):
+    """A function giving the CPU seconds used so far by the server's finished connections (0 without PostgreSQL).
+
+    The pages open a connection per read (outside gevent there is no pool) and close it: the connection's
+    process then ends and its CPU time is added to the postmaster's children's, read from /proc (the
+    server runs on this host). Other clients of the server add theirs too: the median keeps them out.
+    """
+    if not postgres_url:
+        return lambda: 0.0
+    import psycopg
+
+    with psycopg.connect(postgres_url) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        postmaster = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1]
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def used() -> float:
+        fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / ticks  # cutime + cstime
+
+    return used
+
+
+def measure(client, path: str, rounds: int, store_cpu) -> tuple[list[float], list[float], list[float]]:
+    """Milliseconds per request: wall-clock, CPU time of the process (every thread: the page's reads too), and
+    CPU time of PostgreSQL's connections (0 on SQLite, whose work is the process's)."""
     client.get(path)  # warm: the first render compiles the templates
-    wall, cpu = [], []
+    wall, cpu, db_cpu = [], [], []
     for _ in range(rounds):
-        started, started_cpu = time.perf_counter(), time.process_time()
+        started, started_cpu, started_db = time.perf_counter(), time.process_time(), store_cpu()
         answer = client.get(path)
         wall.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - started_cpu) * 1000)
+        if store_cpu() or started_db:
+            time.sleep(0.02)  # the connection's process has ended and been counted
+        db_cpu.append((store_cpu() - started_db) * 1000)
         assert answer.status_code == 200, (path, answer.status_code, answer.text[:500])
-    return wall, cpu
+    return wall, cpu, db_cpu
 
 
 def next_page(client) -> str:
@@ -144,14 +171,23 @@ def report(args, rows, elapsed_s: float, counts: dict) -> str:
         "| page | who | wall median ms | wall p90 ms | wall max ms | CPU median ms | within budget |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
-    for label, who, (wall, cpu) in rows:
+    if args.postgres:
+        lines[-4] = ("Budget: 300 ms of server time for the first three pages below. CPU is the gateway process's "
+                     "plus PostgreSQL's (its connections' processes, 10 ms ticks), each a median.")
+    for label, who, (wall, cpu, db_cpu) in rows:
         ordered = sorted(wall)
         p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
         verdict = "yes" if statistics.median(wall) < BUDGET_MS else "**no**"
         lines.append(f"| {label} | {who} | {statistics.median(wall):.0f} | {p90:.0f} | {max(wall):.0f} | "
-                     f"{statistics.median(cpu):.0f} | {verdict} |")
+                     f"{_cpu(cpu, db_cpu)} | {verdict} |")
     lines += ["", f"Whole run: {elapsed_s:.0f} s{counts['seeding']}.", ""]
     return "\n".join(lines)
+
+
+def _cpu(cpu: list[float], db_cpu: list[float]) -> str:
+    if not any(db_cpu):
+        return f"{statistics.median(cpu):.0f}"
+    return f"{statistics.median(cpu):.0f} + {statistics.median(db_cpu):.0f}"
 
 
 def store_counts(database: Path | str) -> dict:
@@ -190,10 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(Config(enabled=True, data_dir=directory, postgres_url=postgres_url, retention=dt.timedelta(0)))
     try:
         clients = {"owner": signed_in_client(app, tokens["owner-0"]), "member": signed_in_client(app, tokens["dev-7"])}
-        rows = []
+        rows, store_cpu = [], postgres_cpu(postgres_url)
         for label, who, path in PAGES:
             path = path or next_page(clients[who])
-            rows.append((label, who, measure(clients[who], path, args.rounds)))
+            rows.append((label, who, measure(clients[who], path, args.rounds, store_cpu)))
             print(f"{label}: median {statistics.median(rows[-1][2][0]):.0f} ms", file=sys.stderr)
     finally:
         shutdown_app(app)

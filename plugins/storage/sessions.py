@@ -33,8 +33,11 @@ class UnknownSession(LookupError):
 
 
 def sessions_page(db, where: InterceptionFilter, limit: int,
-                  after_session: str | None = None) -> list[str]:
-    """The ids of up to ``limit`` sessions with a matching interception, newest first, after ``after_session``."""
+                  after_session: str | None = None, chunk: int = _WALK_CHUNK) -> list[str]:
+    """The ids of up to ``limit`` sessions with a matching interception, newest first, after ``after_session``.
+
+    ``chunk``: how many interceptions each query of the walk reads.
+    """
     condition, params = where.where("i")
     cursor = None
     if after_session is not None:
@@ -43,8 +46,8 @@ def sessions_page(db, where: InterceptionFilter, limit: int,
     met: set[str] = set()
     walked = cursor  # where the walk goes on from: the page's cursor, then the last row of each chunk
     while len(found) < limit:
-        chunk = _walk_chunk(db, condition, params, walked)
-        for row in chunk:
+        rows = _walk_chunk(db, condition, params, walked, chunk)
+        for row in rows:
             session = row["session_id"]
             if session in met:
                 continue
@@ -54,13 +57,13 @@ def sessions_page(db, where: InterceptionFilter, limit: int,
                 found.append(session)
                 if len(found) == limit:
                     break
-        if len(chunk) < _WALK_CHUNK:
+        if len(rows) < chunk:
             break
-        walked = {"cursor_at": chunk[-1]["started_at"], "cursor_id": chunk[-1]["id"]}
+        walked = {"cursor_at": rows[-1]["started_at"], "cursor_id": rows[-1]["id"]}
     return found
 
 
-def _walk_chunk(db, condition: str, params: dict, before: dict | None) -> list[dict]:
+def _walk_chunk(db, condition: str, params: dict, before: dict | None, chunk: int) -> list[dict]:
     """The next matching interceptions, newest first, before ``before`` (a (started_at, id) cursor).
 
     One bounded query per chunk rather than one query read lazily: PostgreSQL's client would fetch
@@ -70,7 +73,7 @@ def _walk_chunk(db, condition: str, params: dict, before: dict | None) -> list[d
         condition, params = f"{condition} AND {_BEFORE_CURSOR}", {**params, **before}
     return db.execute(
         f"SELECT {SESSION_KEY.format(a='i')} AS session_id, i.started_at, i.id FROM interceptions i "
-        f"WHERE {condition} {_NEWEST_FIRST} LIMIT {_WALK_CHUNK}", params).fetchall()
+        f"WHERE {condition} {_NEWEST_FIRST} LIMIT {int(chunk)}", params).fetchall()
 
 
 def count_sessions(db, where: InterceptionFilter) -> int:
