@@ -22,7 +22,12 @@ fills it again), and the report goes to ``<date>-dashboard-postgres.md``.
 
 from __future__ import annotations
 
-import argparse
+# As `aibridge server` runs: under gevent, the pages' reads on OS threads, PostgreSQL's from the process's pool.
+from gevent import monkey  # noqa: I001
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
 import datetime as dt
 import json
 import os
@@ -108,26 +113,39 @@ def signed_in_client(app, token: str):
 
 
 def postgres_cpu(postgres_url: str):
-    """A function giving the CPU seconds used so far by the server's finished connections (0 without PostgreSQL).
+    """A function giving the CPU seconds PostgreSQL has used so far for the benchmark's database (0 without it).
 
-    The pages open a connection per read (outside gevent there is no pool) and close it: the connection's
-    process then ends and its CPU time is added to the postmaster's children's, read from /proc (the
-    server runs on this host). Other clients of the server add theirs too: the median keeps them out.
+    The server runs on this host: its processes' times are read from /proc. The connections of the process's
+    read pool are counted while they live; the ones that ended (a page checks its session on a connection of
+    its own) are in the postmaster's children's times, with those of any other client of the server that
+    ended meanwhile: the median keeps them out.
     """
     if not postgres_url:
         return lambda: 0.0
     import psycopg
 
-    with psycopg.connect(postgres_url) as conn:
-        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-        postmaster = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1]
+    database = urlsplit(postgres_url).path.lstrip("/")
+    admin = psycopg.connect(urlunsplit(urlsplit(postgres_url)._replace(path="/postgres")), autocommit=True)
+    postmaster = _stat(admin.execute("SELECT pg_backend_pid()").fetchone()[0])[1]
     ticks = os.sysconf("SC_CLK_TCK")
 
     def used() -> float:
-        fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[13]) + int(fields[14])) / ticks  # cutime + cstime
+        fields = _stat(postmaster)
+        total = int(fields[13]) + int(fields[14])  # cutime + cstime: the children that ended
+        for (pid,) in admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [database]).fetchall():
+            try:
+                fields = _stat(pid)
+            except FileNotFoundError:  # ended meanwhile: counted with the postmaster's children next time
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        return total / ticks
 
     return used
+
+
+def _stat(pid) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (field 3, the state, is [0])."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def measure(client, path: str, rounds: int, store_cpu) -> tuple[list[float], list[float], list[float]]:
@@ -140,8 +158,8 @@ def measure(client, path: str, rounds: int, store_cpu) -> tuple[list[float], lis
         answer = client.get(path)
         wall.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - started_cpu) * 1000)
-        if store_cpu() or started_db:
-            time.sleep(0.02)  # the connection's process has ended and been counted
+        if started_db:
+            time.sleep(0.02)  # a connection that ended has been counted
         db_cpu.append((store_cpu() - started_db) * 1000)
         assert answer.status_code == 200, (path, answer.status_code, answer.text[:500])
     return wall, cpu, db_cpu

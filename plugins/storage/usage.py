@@ -37,27 +37,10 @@ def usage_by_group(db, where: InterceptionFilter,
         # The same bound on the day as well: the usage index (by day first) is then read from that day only.
         condition += " AND substr(i.started_at, 1, 10) >= :first_day"
         params["first_day"] = params["started_after"][:10]
-    tokens, interceptions, total = _token_rows(db)
-    sums = ", ".join(f"{total.format(f'coalesce(sum(t.{column}), 0)')} AS {column}" for column in TOKEN_COLUMNS)
+    sums = ", ".join(f"coalesce(sum(t.{column}), 0) AS {column}" for column in TOKEN_COLUMNS)
     return db.execute(
-        f"SELECT {', '.join(select)}, {interceptions} AS interceptions, {sums} "
-        f"FROM interceptions i LEFT JOIN {tokens} t ON t.interception_id = i.id "
+        f"SELECT {', '.join(select)}, count(DISTINCT i.id) AS interceptions, {sums} "
+        "FROM interceptions i LEFT JOIN token_usages t ON t.interception_id = i.id "
         f"WHERE {condition} GROUP BY {', '.join(group)} ORDER BY {order}",
         params,
     ).fetchall()
-
-
-def _token_rows(db) -> tuple[str, str, str]:
-    """What the interceptions are joined with for their tokens, how they are then counted, and a sum's type.
-
-    SQLite reads the groups in the order of the usage index, each interception's token records from
-    their covering index, and counts the interceptions with DISTINCT. PostgreSQL groups with hash tables,
-    which a DISTINCT aggregate rules out (it would sort every joined row): there the token records are
-    summed per interception first (from the same covering index), one row each, and counted plainly; a
-    sum of those sums would be PostgreSQL's NUMERIC, so it is made an integer again.
-    """
-    if not db.is_postgres:
-        return "token_usages", "count(DISTINCT i.id)", "{}"
-    per_interception = ", ".join(f"sum({column}) AS {column}" for column in TOKEN_COLUMNS)
-    return (f"(SELECT interception_id, {per_interception} FROM token_usages GROUP BY interception_id)",
-            "count(*)", "CAST({} AS BIGINT)")
