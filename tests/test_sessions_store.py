@@ -67,3 +67,23 @@ def test_pages_list_every_session_once_newest_activity_first(db, chunk):
             after = page[-1]
         assert listed == expected_order(interceptions, keep)
         assert count_sessions(database, where) == len(listed)
+
+
+def test_postgresql_reads_plan_for_the_covering_indexes_without_undoing_the_servers_own_settings(postgres_url):
+    import psycopg
+
+    from aibridge_plugins.storage import reading
+
+    open_for_writing(postgres_url).close()
+
+    def settings():
+        with reading(postgres_url) as db:
+            return db.value("SHOW random_page_cost"), db.value("SHOW work_mem")
+
+    assert settings() == ("1.1", "16MB")  # the server's defaults are 4 and 4MB
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        database = conn.execute("SELECT current_database()").fetchone()[0]
+        assert conn.execute("SHOW random_page_cost").fetchone()[0] == "4"  # only the reads' transactions change
+        conn.execute(f'ALTER DATABASE "{database}" SET random_page_cost = 1')
+        conn.execute(f'ALTER DATABASE "{database}" SET work_mem = \'64MB\'')
+    assert settings() == ("1", "64MB")
