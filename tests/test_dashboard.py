@@ -18,6 +18,7 @@ from dashboard_support import (
     ALICE_SESSION,
     BOB_FAILED_SESSION,
     BOB_SESSION,
+    INTERCEPTIONS,
     api,
     form_token,
     record_sessions,
@@ -234,6 +235,43 @@ def test_pages_render_the_recorded_sessions_and_say_what_is_wrong_with_a_filter(
     assert answer.status_code == 400 and "Since:" in answer.text
     answer = owner.get(gateway.url + "/requests", params={"person": "nobody"})
     assert answer.status_code == 400 and "no user &#39;nobody&#39;" in answer.text
+
+
+def listed(html: str) -> list[str]:
+    """The sessions a sessions or requests page lists, in its order (a request's session once)."""
+    found = re.findall(r'<a href="/sessions/([^"#?]+)', html)
+    return list(dict.fromkeys(found))
+
+
+def test_each_filter_of_the_sessions_and_requests_pages_narrows_them_and_a_page_starts_after_another(on_store):
+    gateway, tokens = on_store
+    owner = sign_in(gateway.url, tokens["olivia"])
+    everyone = [BOB_FAILED_SESSION, BOB_SESSION, ALICE_SESSION]
+    models = {s["id"]: s["models"] for s in api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions")["results"]}
+    (codex_model,) = models[BOB_SESSION]
+    cases = [
+        ({}, everyone),
+        ({"person": "bob"}, [BOB_FAILED_SESSION, BOB_SESSION]),
+        ({"person": "alice", "client": "Claude Code"}, [ALICE_SESSION]),
+        ({"client": "Codex"}, [BOB_SESSION]),
+        ({"provider": "openai"}, [BOB_SESSION]),
+        ({"model": codex_model}, [BOB_SESSION]),
+        ({"since": "1d"}, everyone),
+        ({"since": "2020-01-01", "until": "2020-01-02"}, []),
+        ({"text": "Say Goodbye"}, [ALICE_SESSION]),
+        ({"after": BOB_SESSION}, [ALICE_SESSION]),
+        ({"person": "bob", "after": BOB_FAILED_SESSION}, [BOB_SESSION]),
+    ]
+    for params, expected in cases:
+        answer = owner.get(gateway.url + "/sessions", params=params)
+        assert answer.status_code == 200 and listed(answer.text) == expected, params
+    failed = owner.get(gateway.url + "/requests", params={"person": "bob", "status": "failed"}).text
+    assert listed(failed) == [BOB_FAILED_SESSION]
+    codex = owner.get(gateway.url + "/requests", params={"provider": "openai"}).text
+    assert listed(codex) == [BOB_SESSION] and codex.count("<tr") - 1 == 2  # its two requests (and the header row)
+    newest = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/interceptions", limit=1)["results"][0]["id"]
+    older = owner.get(gateway.url + "/requests", params={"after": newest}).text
+    assert f"#i-{newest}" not in older and older.count('href="/sessions/') == INTERCEPTIONS - 1
 
 
 def test_the_usage_csv_is_what_the_page_sums(on_store):
