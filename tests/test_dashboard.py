@@ -286,6 +286,12 @@ def test_the_usage_csv_is_what_the_page_sums(on_store):
     assert sum(int(row.split(",")[3]) for row in rows) == recorded
     member = sign_in(gateway.url, tokens["alice"]).get(gateway.url + "/usage.csv", params={"since": "1d"})
     assert {row.split(",")[2] for row in member.text.strip().splitlines()[1:]} == {"alice"}
+    # The page's Download CSV link carries what the page shows: its person and range.
+    page = owner.get(gateway.url + "/usage", params={"person": "bob", "since": "1d", "by": "person"}).text
+    link = re.search(r'<a class="button" href="([^"]+)" download>Download CSV</a>', page).group(1).replace("&amp;", "&")
+    assert "person=bob" in link and "since=1d" in link
+    shown = owner.get(gateway.url + link).text.strip().splitlines()[1:]
+    assert {row.split(",")[2] for row in shown} == {"bob"} and sum(int(row.split(",")[3]) for row in shown) == 3
 
 
 def test_owners_manage_people_but_cannot_lock_themselves_out(on_store):
