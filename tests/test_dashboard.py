@@ -14,7 +14,7 @@ from pathlib import Path
 import anthropic
 import pytest
 import requests
-from dashboard_support import (
+from support.dashboard_support import (
     ALICE_SESSION,
     BOB_FAILED_SESSION,
     BOB_SESSION,
@@ -25,11 +25,11 @@ from dashboard_support import (
     sign_in,
 )
 from conftest import STORES
-from gateway import Gateway, gateway_config
-from test_recorder_support import wait_until
+from support.gateway import Gateway, gateway_config
+from support.recorder_support import wait_until
 
 from aibridge.db import open_database
-from aibridge.users import UserStore
+from aibridge.people.users import UserStore
 
 READ_RESULT = "File does not exist. Note: your current working directory is /work/scratch/run/proj."
 

@@ -12,7 +12,7 @@ import datetime as dt
 import random
 
 import pytest
-from test_recorder_support import ended, make_interception, utc
+from support.recorder_support import ended, make_interception, utc
 
 from aibridge_plugins.storage import (
     END,

@@ -61,6 +61,7 @@ class UpstreamAttempts:
         self.key: Key | None = None if byok else provider.pool.pick(self.clock.monotonic())
         self.hint = mask(byok_secret) if byok else (self.key.hint if self.key else "")
         self.record = None
+        self.dump = None  # the interception's dumps.Exchange with --aibridge-dump-dir
         self.attempts = 0
         self.failovers = 0
         self.tried = {provider.name}
@@ -170,7 +171,8 @@ class _Round:
         if self.refused_key is not None and key is not self.refused_key:
             attempts.failovers += 1
         self.refused_key = None
-        return self.instance.send_intercepted(out.path, out.query, out.headers, self.payload, out.timeout, key)
+        return self.instance.send_intercepted(out.path, out.query, out.headers, self.payload, out.timeout, key,
+                                              dump=attempts.dump)
 
     def _judge(self, response: Response, key: Key | None, now: float) -> Response | None:
         """The answer to relay, or None after making ready to send again (another key, or a retry after a wait)."""
