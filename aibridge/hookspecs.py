@@ -79,6 +79,11 @@ def on_circuit_breaker_reject(provider_name, endpoint, model):
     """A request was refused without reaching the upstream: its circuit breaker is open."""
 
 
+@hookspec
+def on_budget_threshold(user_id, username, percent, spent_usd, budget_usd, budget, resets_at):
+    """A person's spend this month reached ``percent`` (85 or 100) of their budget; once per person, month and percent."""
+
+
 @hookspec(firstresult=True)
 def aibridge_authenticate(request):
     """Return an Actor for this Flask request, or None to let the next plugin decide."""

@@ -78,6 +78,7 @@ ERROR_KINDS = (
     "concurrency_limited",  # refused by --aibridge-max-concurrency (503)
     "circuit_open",  # refused: the circuit breaker of the instance, endpoint and model is open (503)
     "key_pool_exhausted",  # refused: every key of the instance is cooling down (429) or was refused (502)
+    "budget",  # refused: the person's monthly budget is spent (403; the budgets plugin)
 )
 
 
