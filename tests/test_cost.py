@@ -544,3 +544,10 @@ def test_a_message_reported_over_several_records_is_priced_at_its_tier():
     log.tokens("msg_1", output=1_999)
     log.tokens("msg_2", input=10, output=10)  # another message: its own tier
     assert [usage.cost_usd_nanos for usage in collector.of("token_usage")] == [150_000 * 6_000 + 1 * 22_500 + 60_000 * 600, 1_999 * 22_500, 10 * 3_000 + 10 * 15_000]
+
+
+def test_the_dashboard_writes_dollars_readably():
+    from aibridge_plugins.dashboard.formatting import usd
+
+    assert [usd(n) for n in (None, 0, 12_345_678_901, 10_000_000, 4_200_000, 123_456, 99)] == [
+        "—", "$0.00", "$12.35", "$0.01", "$0.0042", "$0.00012", "<$0.0001"]

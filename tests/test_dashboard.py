@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import anthropic
@@ -30,6 +31,7 @@ from support.recorder_support import wait_until
 
 from aibridge.db import open_database
 from aibridge.people.users import UserStore
+from aibridge_plugins.dashboard.formatting import usd
 
 READ_RESULT = "File does not exist. Note: your current working directory is /work/scratch/run/proj."
 
@@ -284,6 +286,13 @@ def test_the_usage_csv_is_what_the_page_sums(on_store):
     assert sorted({row.split(",")[2] for row in rows}) == ["alice", "bob"]
     recorded = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/interceptions", q="started_after:1d")["count"]
     assert sum(int(row.split(",")[3]) for row in rows) == recorded
+    # What the tokens cost: the same sum as the usage API's, exact (docs/cost.md).
+    assert header.split(",")[-2:] == ["cost_usd", "unpriced_records"]
+    usage = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/usage", started_after="1d")["totals"]
+    assert usage["cost_usd_nanos"] > 0
+    assert sum(Decimal(row.split(",")[-2] or 0) for row in rows) * 10**9 == usage["cost_usd_nanos"]
+    page = owner.get(gateway.url + "/usage", params={"since": "1d"}).text
+    assert f"<dt>Cost</dt><dd>{usd(usage['cost_usd_nanos'])}" in page
     member = sign_in(gateway.url, tokens["alice"]).get(gateway.url + "/usage.csv", params={"since": "1d"})
     assert {row.split(",")[2] for row in member.text.strip().splitlines()[1:]} == {"alice"}
     # The page's Download CSV link carries what the page shows: its person and range.

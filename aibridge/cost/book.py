@@ -118,6 +118,10 @@ class PriceBook:
                         admin = read_admin_prices(db)
                     self._replace(admin)
                     self.failing = False
+                    if not is_postgres(self.database):
+                        # A new SQLite connection each time (cheap): a restored backup at the path is read too.
+                        db.close()
+                        db = None
                 except Database.errors() as error:
                     self.failing = True
                     if db is not None:
