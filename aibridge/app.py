@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, jsonify
 
-from .auth import AuthError
+from .people.auth import AuthError
 from .config import Config
 from .datafiles import warn_about_shared_data_files
 from .gateway import Gateway

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
-from .auth import REFUSAL_KEY, AuthLimited, TokenStoreAuth
-from .auth_limit import FailedAuthLimit
+from .cost.book import PriceBook
+from .dumps import Dumps
 from .logs import Redactor, config_secrets
+from .people.auth import REFUSAL_KEY, AuthLimited, TokenStoreAuth
+from .people.auth_limit import FailedAuthLimit
 from .plugins import collect, notify
 from .providers import build_provider
 from .resilience.breaker import BreakerSettings
@@ -40,6 +43,10 @@ class Gateway:
             self.token_store = TokenStoreAuth(config.database)
             pm.register(self.token_store, name="token-store")
         self.auth_limit = FailedAuthLimit(config.auth_failure_limit)
+        self.prices = PriceBook(config.database)  # what each token record costs (docs/cost.md)
+        self.prices.start()
+        self.dumps = Dumps(config.dump_dir) if config.dump_dir else None  # --aibridge-dump-dir
+        self._retired_dumps: list[Dumps] = []
         self._shut_down = False
 
     def reload(self, app, config) -> None:
@@ -51,7 +58,17 @@ class Gateway:
         self.config, self.providers = config, providers
         self.redact = Redactor(config_secrets(config))
         self.limits.configure(config.max_concurrency, config.rate_limit)
+        self._reload_dumps(config)
         notify(self.pm, "aibridge_reload", app=app, config=config)
+
+    def _reload_dumps(self, config) -> None:
+        """A new dump directory takes effect for the interceptions that start from now on."""
+        old = self.dumps
+        if old is not None and config.dump_dir and old.directory == Path(config.dump_dir):
+            return
+        self.dumps = Dumps(config.dump_dir) if config.dump_dir else None
+        if old is not None:
+            self._retired_dumps.append(old)  # requests in flight finish their files; closed at shutdown
 
     def _build_providers(self, config) -> dict:
         """The instances of ``config``: new key pools and breakers (a reload starts them afresh)."""
@@ -108,7 +125,11 @@ class Gateway:
             return
         self._shut_down = True
         notify(self.pm, "aibridge_shutdown", app=app)  # one plugin failing must not keep the recorder from flushing
+        self.prices.stop()
         self.upstream.close()
+        for dumps in [*self._retired_dumps, self.dumps]:
+            if dumps is not None:
+                dumps.close()
         if self.config.postgres_url:
             from .db.postgres import close_pools
 

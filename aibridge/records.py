@@ -138,7 +138,11 @@ class InterceptionEnd(_Record):
 
 @dataclass(frozen=True)
 class TokenUsage(_Record):
-    """Tokens of one upstream message; the records of an interception sum to the bill."""
+    """Tokens of one upstream message; the records of an interception sum to the bill.
+
+    ``cost_usd_nanos`` is what they cost in nano-dollars (1e-9 USD) at the model's
+    price (docs/cost.md); None when the model has no price ("unpriced", never 0).
+    """
 
     record_type = "token_usage"
 
@@ -150,6 +154,7 @@ class TokenUsage(_Record):
     cache_write_input_tokens: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: dt.datetime = field(default_factory=utcnow)
+    cost_usd_nanos: int | None = None
 
 
 @dataclass(frozen=True)

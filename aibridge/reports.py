@@ -10,7 +10,10 @@ class Measurement:
     """One value for the metrics endpoint (``aibridge_measurements``); exported with the gateway's metric prefix.
 
     ``kind`` is "gauge" (a level: records waiting) or "counter" (a running
-    total since the process started: records lost).
+    total since the process started: records lost). ``processes`` says how a
+    gauge of several processes of one host (gunicorn workers) adds up on the
+    one endpoint: "sum" (records waiting in all of them), "min" (1 only if
+    every one is up) or "max"; counters are always summed.
     """
 
     name: str  # e.g. "recorder_backlog_records"; counters end in "_total"
@@ -18,6 +21,7 @@ class Measurement:
     help: str
     kind: str = "gauge"
     labels: dict[str, str] = field(default_factory=dict)
+    processes: str = "sum"
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from fakeupstream import FakeUpstream
-from gateway import Gateway, RecordCollector, gateway_config
+from support.fakeupstream import FakeUpstream
+from support.gateway import Gateway, RecordCollector, gateway_config
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ DEPLOYMENT_DOC = Path(__file__).resolve().parent.parent / "docs" / "deployment.m
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory) -> Path:
-    from wheelhouse import build_wheelhouse
+    from support.wheelhouse import build_wheelhouse
 
     return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
 
@@ -147,7 +147,7 @@ def wheelhouse(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def installed_venv(tmp_path_factory, wheelhouse) -> Path:
     """The bin directory of a new virtualenv where the deployment guide's ``pip install`` line was run."""
-    from wheelhouse import fresh_venv, offline_pip_environ, source_copy
+    from support.wheelhouse import fresh_venv, offline_pip_environ, source_copy
 
     match = re.search(r"^pip install '(aibridge\[gunicorn\])'$", DEPLOYMENT_DOC.read_text(), re.M)
     assert match, "docs/deployment.md no longer says: pip install 'aibridge[gunicorn]'"
@@ -165,7 +165,7 @@ def installed_venv(tmp_path_factory, wheelhouse) -> Path:
 # Each test or module that asks gets a database of its own, dropped afterwards. Without a server the tests
 # that need one are skipped with one line saying why; under CI (CI=true) they fail instead.
 
-from postgres_support import POSTGRES_ADMIN_URL, PostgresServer  # noqa: E402
+from support.postgres_support import POSTGRES_ADMIN_URL, PostgresServer  # noqa: E402
 
 
 def pytest_sessionstart(session):

@@ -8,8 +8,8 @@ import socket
 import anthropic
 import pytest
 import requests
-from anthropic_support import client, token_totals  # noqa: F401
-from fakeupstream import load_fixture
+from support.anthropic_support import client, token_totals  # noqa: F401
+from support.fakeupstream import load_fixture
 
 MODEL = "claude-sonnet-4-6"
 HELLO = [{"role": "user", "content": "Say hello."}]
@@ -273,7 +273,7 @@ def test_bad_request_bodies_never_reach_upstream(gateway, token, upstream, colle
 
 
 def test_body_over_the_limit_is_refused_with_413(tmp_path, upstream):
-    from gateway import Gateway, gateway_config
+    from support.gateway import Gateway, gateway_config
 
     gw = Gateway(gateway_config(tmp_path, upstream.url, max_request_body=1024))
     try:
@@ -313,7 +313,7 @@ def test_unknown_routes_and_providers_are_404(gateway, token, collector):
 
 
 def test_disabled_bridge_says_how_to_enable_it(tmp_path, upstream):
-    from gateway import Gateway, gateway_config
+    from support.gateway import Gateway, gateway_config
 
     gw = Gateway(gateway_config(tmp_path, upstream.url, enabled=False))
     try:
@@ -326,7 +326,7 @@ def test_disabled_bridge_says_how_to_enable_it(tmp_path, upstream):
 
 
 def test_upstream_unreachable_is_502(tmp_path):
-    from gateway import Gateway, gateway_config
+    from support.gateway import Gateway, gateway_config
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -344,8 +344,8 @@ def test_upstream_unreachable_is_502(tmp_path):
 
 
 def test_upstream_timeout_is_504_before_and_an_error_event_after_bytes(tmp_path, upstream):
-    from fakeupstream import BEFORE_HEADERS
-    from gateway import Gateway, RecordCollector, gateway_config
+    from support.fakeupstream import BEFORE_HEADERS
+    from support.gateway import Gateway, RecordCollector, gateway_config
 
     upstream.reset()
     gw = Gateway(gateway_config(tmp_path, upstream.url, upstream_timeout=0.5))
@@ -414,7 +414,7 @@ def test_client_and_session_are_detected(gateway, token, upstream, collector):
 
 
 def test_actor_headers_are_sent_when_enabled(tmp_path, upstream):
-    from gateway import Gateway, gateway_config
+    from support.gateway import Gateway, gateway_config
 
     upstream.reset()
     gw = Gateway(gateway_config(tmp_path, upstream.url, send_actor_headers=True))

@@ -8,7 +8,7 @@ import json
 import pytest
 import requests
 from click.testing import CliRunner
-from test_recorder_support import RecordingApp, make_interception, user_with_token
+from support.recorder_support import RecordingApp, make_interception, user_with_token
 
 from aibridge.cli import build_cli
 

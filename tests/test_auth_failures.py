@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import requests
-from faults import AIBRIDGE, ServerProcess, data_dir, free_port, metric, upstream  # noqa: F401 (fixtures)
-from test_recorder_support import user_with_token
+from support.faults import AIBRIDGE, ServerProcess, data_dir, free_port, metric, upstream  # noqa: F401 (fixtures)
+from support.recorder_support import user_with_token
 
 from aibridge.db import open_database
-from aibridge.users import UserStore
+from aibridge.people.users import UserStore
 
 SECRET = "A" * 43
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from aibridge.cli import build_cli
 from aibridge.config.loader import load_config
 from aibridge.db import open_database
-from aibridge.users import UserStore
+from aibridge.people.users import UserStore
 
 TOKEN = re.compile(r"aib_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
 

@@ -15,10 +15,10 @@ import anthropic
 import openai
 import pytest
 import requests
-from client_recordings import GITHUB_TOKEN, posted_recordings, recording, replay
-from fakeupstream import FakeUpstream
+from support.client_recordings import GITHUB_TOKEN, posted_recordings, recording, replay
+from support.fakeupstream import FakeUpstream
 from test_audit_end_to_end import AIBRIDGE, Server, audit
-from test_recorder_support import user_with_token, wait_until
+from support.recorder_support import user_with_token, wait_until
 
 RECORDINGS = posted_recordings()
 

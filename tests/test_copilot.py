@@ -7,7 +7,7 @@ import json
 import openai
 import pytest
 import requests
-from openai_support import (  # noqa: F401
+from support.openai_support import (  # noqa: F401
     assert_no_gateway_token_upstream,
     fixture_body,
     fixture_json,

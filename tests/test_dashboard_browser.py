@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import DOCS_IMAGES, WRITE_SCREENSHOTS, ConsoleErrors, chromium_or_skip, launch
-from dashboard_support import ALICE_SESSION, BOB_SESSION, record_sessions
+from support.browser import DOCS_IMAGES, WRITE_SCREENSHOTS, ConsoleErrors, chromium_or_skip, launch
+from support.dashboard_support import ALICE_SESSION, BOB_SESSION, record_sessions
 from test_audit_end_to_end import Server
-from test_recorder_support import user_with_token
+from support.recorder_support import user_with_token
 
 CHROMIUM = chromium_or_skip()
 

@@ -10,7 +10,7 @@ import stat
 
 import pytest
 import requests
-from edge_support import create_token, poll, server_environ, start_server
+from support.edge_support import create_token, poll, server_environ, start_server
 
 
 def mode(path) -> int:

@@ -8,7 +8,7 @@ import pytest
 import requests
 import sqlite_utils
 from click.testing import CliRunner
-from test_recorder_support import RecordingApp
+from support.recorder_support import RecordingApp
 
 import aibridge
 from aibridge.cli import build_cli
@@ -133,7 +133,7 @@ def test_db_status_and_migrate(tmp_path, store):
     sets = {entry["set"]: entry for entry in status["results"]}
     assert sets["aibridge-core"]["pending"] == [] and sets["aibridge-recorder"]["pending"] == recorder_migrations.names
     migrated = CliRunner().invoke(build_cli({}), ["db", "migrate", *where], catch_exceptions=False)
-    assert migrated.output.splitlines() == ["aibridge-core: up to date",
+    assert migrated.output.splitlines() == ["aibridge-core: up to date", "aibridge-cost: applied m001_model_prices",
                                             "aibridge-recorder: applied " + ", ".join(recorder_migrations.names)]
     after = json.loads(db_command("status", *where).stdout)
     assert all(entry["pending"] == [] for entry in after["results"])

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from terminal import run_on_terminal
-from test_recorder_support import RecordingApp, make_interception, user_with_token
+from support.terminal import run_on_terminal
+from support.recorder_support import RecordingApp, make_interception, user_with_token
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "recording.md").read_text()
 SECTION = re.search(r"^## Command line\n(.*?)(?=^## |\Z)", DOC, re.M | re.S).group(1)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import anthropic
 import pytest
-from wheelhouse import new_user_token, offline_pip_environ
+from support.wheelhouse import new_user_token, offline_pip_environ
 
 from aibridge.plugins import make_plugin_manager, plugin_names
 

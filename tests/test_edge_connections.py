@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 
-from edge_support import connect, create_token, is_closed, poll, read_response, server_environ, start_server
+from support.edge_support import connect, create_token, is_closed, poll, read_response, server_environ, start_server
 
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
 

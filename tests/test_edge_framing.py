@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LoggedProcess
-from edge_support import LISTENING, connect
+from support.edge_support import LISTENING, connect
 
 SMUGGLED = b"GET /healthz?smuggled HTTP/1.1\r\nHost: test\r\n\r\n"
 

@@ -12,9 +12,9 @@ import socket
 import openai
 import pytest
 import requests
-from fakeupstream import BEFORE_HEADERS, Response, load_fixture
-from gateway import Gateway, RecordCollector, gateway_config
-from openai_support import dead_upstream_url
+from support.fakeupstream import BEFORE_HEADERS, Response, load_fixture
+from support.gateway import Gateway, RecordCollector, gateway_config
+from support.openai_support import dead_upstream_url
 
 CLAUDE = "claude-sonnet-4-6"
 GPT = "gpt-4.1"

@@ -10,9 +10,9 @@ import subprocess
 
 import pytest
 import requests
-from fakeupstream import BEFORE_HEADERS, FakeUpstream, load_fixture
+from support.fakeupstream import BEFORE_HEADERS, FakeUpstream, load_fixture
 from test_audit_end_to_end import AIBRIDGE, UPSTREAM_KEY, Server
-from test_recorder_support import read_rows, user_with_token, wait_until
+from support.recorder_support import read_rows, user_with_token, wait_until
 from test_server_gunicorn import gunicorn, gunicorn_conf  # noqa: F401  (the fixture)
 
 BODY = json.dumps({"model": "claude-sonnet-4-6", "max_tokens": 64, "stream": True,

@@ -13,7 +13,7 @@ import anthropic
 import openai
 import pytest
 
-from fakeupstream import (
+from support.fakeupstream import (
     BEFORE_HEADERS,
     FIXTURES_DIR,
     FakeUpstream,

@@ -7,9 +7,9 @@ import socket
 
 import pytest
 import requests
-from fakeupstream import FakeUpstream, load_fixture
+from support.fakeupstream import FakeUpstream, load_fixture
 from test_audit_end_to_end import Server
-from test_recorder_support import user_with_token, wait_until
+from support.recorder_support import user_with_token, wait_until
 
 
 @pytest.fixture

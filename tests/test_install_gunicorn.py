@@ -2,8 +2,8 @@
 
 ``pip install 'aibridge[gunicorn]'`` runs offline, from wheels of this test
 environment (see wheelhouse.py); the gunicorn command is the guide's own,
-with two workers and a free port, and a request goes through it to the fake
-upstream. Without the extra's ``packaging`` the same command fails at once:
+with two workers and free ports, and a request goes through it to the fake
+upstream and is counted once on the one metrics endpoint of both workers. Without the extra's ``packaging`` the same command fails at once:
 ``class uri 'gevent' invalid or not found ... No module named 'packaging'``.
 """
 
@@ -15,7 +15,8 @@ import signal
 
 import anthropic
 from conftest import DEPLOYMENT_DOC
-from wheelhouse import new_user_token
+from support.wheelhouse import new_user_token
+from test_metrics import _unused_port, scrape_until_counted, value
 
 HELLO = [{"role": "user", "content": "Say hello"}]
 
@@ -24,7 +25,7 @@ def documented_deployment() -> tuple[dict[str, str], list[str]]:
     """The worked example's exported variables and its gunicorn command line."""
     text = DEPLOYMENT_DOC.read_text()
     blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
-    [block] = [b for b in blocks if "gunicorn -c gunicorn.conf.py" in b]
+    [block] = [b for b in blocks if "gunicorn -c python:aibridge.gunicorn_conf" in b]
     lines = block.replace("\\\n", " ").splitlines()
     exports = dict(line.removeprefix("export ").split("=", 1) for line in lines if line.startswith("export "))
     [command] = [shlex.split(line) for line in lines if line.startswith("gunicorn ")]
@@ -41,16 +42,16 @@ def replaced(argv: list[str], option: str, old: str, new: str) -> list[str]:
 def test_the_documented_gunicorn_command_serves_from_a_fresh_install(installed_venv, spawn, upstream, tmp_path,
                                                                       process_environ):  # fmt: skip
     exports, command = documented_deployment()
-    conf = re.search(r"```python\n(# gunicorn\.conf\.py\n.*?)```", DEPLOYMENT_DOC.read_text(), re.S).group(1)
-    (tmp_path / "gunicorn.conf.py").write_text(conf)
+    assert exports["CODER_PROMETHEUS_ENABLE"] == "true"
+    metrics_address = f"127.0.0.1:{_unused_port()}"
     environ = {**process_environ, **exports, "PATH": f"{installed_venv}:{process_environ['PATH']}",
+               "CODER_PROMETHEUS_ADDRESS": metrics_address,
                "CODER_DATA_DIR": str(tmp_path / "data"), "CODER_AIBRIDGE_ANTHROPIC_KEY": "sk-ant-upstream",
                "CODER_AIBRIDGE_ANTHROPIC_BASE_URL": upstream.url}  # fmt: skip
     assert set(exports) >= {"CODER_AIBRIDGE_ENABLED", "CODER_DATA_DIR", "CODER_AIBRIDGE_ANTHROPIC_KEY"}
 
     token = new_user_token(installed_venv, environ, "alice")
 
-    command = replaced(command, "-c", "gunicorn.conf.py", str(tmp_path / "gunicorn.conf.py"))
     command = replaced(replaced(command, "-w", "4", "2"), "-b", "127.0.0.1:3000", "127.0.0.1:0")
     master = spawn([installed_venv / command[0], *command[1:]], environ)
     url = master.wait_for_line(r"Listening at: (http://127\.0\.0\.1:\d+)").group(1)
@@ -62,8 +63,11 @@ def test_the_documented_gunicorn_command_serves_from_a_fresh_install(installed_v
     with client.messages.stream(model="claude-sonnet-4-6", max_tokens=64, messages=HELLO) as stream:
         assert stream.get_final_text()
     assert upstream.requests[-1].headers["x-api-key"] == "sk-ant-upstream"
+    samples = scrape_until_counted(f"http://{metrics_address}/metrics", 1)
+    assert value(samples, "coder_ai_gateway_interceptions_total", status="completed") == 1
 
     master.proc.send_signal(signal.SIGTERM)
     assert master.wait() == 0, master.stderr
     assert len(re.findall(r"aibridge worker \d+ shut down", master.stderr)) == 2, master.stderr
     assert "Traceback" not in master.stderr
+    assert "metrics are not served" not in master.stderr

@@ -9,13 +9,13 @@ import socket
 import anthropic
 import pytest
 import requests
-from fakebedrock import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock, stream_answer
-from fakeupstream import Response, load_fixture
-from gateway import Gateway, RecordCollector, gateway_config
-from mcp_gateway import (  # noqa: F401
+from support.fakebedrock import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock, stream_answer
+from support.fakeupstream import Response, load_fixture
+from support.gateway import Gateway, RecordCollector, gateway_config
+from support.mcp_gateway import (  # noqa: F401
     INJECTED, collector, fixture_json, fixture_with, gateway, injected_tool_record, mcp, sse_data, sse_names, token_totals,
 )
-from mcpserver import RETENTION_ANSWER
+from support.mcpserver import RETENTION_ANSWER
 
 import aibridge
 from aibridge.config import BedrockConfig, MCPServerConfig, ProviderConfig

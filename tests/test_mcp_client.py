@@ -14,7 +14,7 @@ from aibridge_plugins.mcp.client import MCPClient
 from aibridge_plugins.mcp.jsonrpc import MCPError, RPCError
 from aibridge_plugins.mcp.servers import MCPServers
 from aibridge_plugins.mcp.tools import ToolFilter, injected_name, result_text
-from mcpserver import RETENTION_ANSWER, MCPTestServer
+from support.mcpserver import RETENTION_ANSWER, MCPTestServer
 
 TOOL_NAMES = ["search", "tickets_create", "broken_tool"]
 

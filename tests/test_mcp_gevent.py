@@ -6,11 +6,11 @@ import signal
 import threading
 
 import anthropic
-from fakeupstream import FakeUpstream
-from mcpserver import RETENTION_ANSWER, MCPTestServer
+from support.fakeupstream import FakeUpstream
+from support.mcpserver import RETENTION_ANSWER, MCPTestServer
 
 from aibridge.db import open_database
-from aibridge.users import UserStore
+from aibridge.people.users import UserStore
 
 LISTENING = r"aibridge listening on (http://127\.0\.0\.1:\d+)"
 QUESTION = [{"role": "user", "content": "How long are interception records kept?"}]

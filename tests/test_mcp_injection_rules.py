@@ -13,15 +13,15 @@ import re
 import openai
 import pytest
 import requests
-from client_recordings import recording, replay
-from mcp_gateway import (  # noqa: F401
+from support.client_recordings import recording, replay
+from support.mcp_gateway import (  # noqa: F401
     INJECTED, collector, fixture_with, gateway, mcp, sse_data,
 )
-from mcpserver import RETENTION_ANSWER, MCPTestServer
+from support.mcpserver import RETENTION_ANSWER, MCPTestServer
 
 from aibridge.config import MCPServerConfig
 from aibridge_plugins.mcp.plugin import servers as mcp_servers
-from gateway import Gateway, RecordCollector, gateway_config
+from support.gateway import Gateway, RecordCollector, gateway_config
 
 # 54 characters: every tool's bmcp_<server>_<tool> name is longer than OpenAI's 64.
 LONG_SERVER = "company-internal-engineering-documentation-and-tickets"

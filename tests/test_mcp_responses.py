@@ -7,11 +7,11 @@ import json
 import openai
 import pytest
 import requests
-from fakeupstream import Response
-from mcp_gateway import (  # noqa: F401
+from support.fakeupstream import Response
+from support.mcp_gateway import (  # noqa: F401
     INJECTED, collector, fixture_json, fixture_with, gateway, injected_tool_record, mcp, sse_data, sse_names, token_totals,
 )
-from mcpserver import RETENTION_ANSWER
+from support.mcpserver import RETENTION_ANSWER
 
 MODEL = "gpt-4.1"
 QUESTION = "How long are interception records kept?"

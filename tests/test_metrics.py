@@ -13,9 +13,9 @@ import anthropic
 import openai
 import pytest
 import requests
-from fakeupstream import FakeUpstream, Response, load_fixture
-from gateway import Gateway, RecordCollector, gateway_config
-from mcpserver import MCPTestServer
+from support.fakeupstream import FakeUpstream, Response, load_fixture
+from support.gateway import Gateway, RecordCollector, gateway_config
+from support.mcpserver import MCPTestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from aibridge.config import Config, MCPServerConfig
@@ -351,3 +351,22 @@ def _unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_every_series_has_its_ai_gateway_twin_without_created(metrics_gateway, upstream):
+    """Scrape-time gauges (key pools, recorder, auth) and resilience counters too, not only the counted ones."""
+    gw = metrics_gateway
+    upstream.queue("anthropic/stream_text")
+    with anthropic_client(gw, gw.create_token("alice")).messages.stream(
+        model=CLAUDE, max_tokens=256, messages=HELLO
+    ) as stream:
+        stream.get_final_message()
+    samples = scrape_when_ended(gw, 1)
+    old = {(s.name.removeprefix("coder_aibridged_"), tuple(sorted(s.labels.items())), s.value)
+           for s in samples if s.name.startswith("coder_aibridged_") and not s.name.endswith("_created")}
+    new = {(s.name.removeprefix("coder_ai_gateway_"), tuple(sorted(s.labels.items())), s.value)
+           for s in samples if s.name.startswith("coder_ai_gateway_")}
+    assert old == new
+    names = {name for name, _, _ in new}
+    assert {"key_pool_state", "provider_info", "recorder_store_up", "key_pool_failover_attempts_count"} <= names
+    assert not any(name.endswith("_created") for name in names)

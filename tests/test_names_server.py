@@ -10,9 +10,9 @@ import openai
 import pytest
 import requests
 from click.testing import CliRunner
-from fakeupstream import FakeUpstream
+from support.fakeupstream import FakeUpstream
 from prometheus_client.parser import text_string_to_metric_families
-from test_recorder_support import user_with_token, wait_until
+from support.recorder_support import user_with_token, wait_until
 
 from aibridge.cli import build_cli
 from aibridge.config.loader import load_config

@@ -7,8 +7,8 @@ import json
 import openai
 import pytest
 import requests
-from fakeupstream import BEFORE_HEADERS
-from openai_support import (  # noqa: F401
+from support.fakeupstream import BEFORE_HEADERS
+from support.openai_support import (  # noqa: F401
     assert_no_gateway_token_upstream,
     client,
     dead_upstream_url,
@@ -421,7 +421,7 @@ def test_passthrough_needs_a_token_too(gateway, upstream, collector):
 
 
 def test_an_error_followed_by_done_gets_no_second_done(gateway, token, upstream, collector):
-    from fakeupstream import Response
+    from support.fakeupstream import Response
 
     body = fixture_body("openai/chat_stream_error_midstream") + b"data: [DONE]\n\n"
     upstream.queue(Response(200, {"Content-Type": "text/event-stream"}, body))

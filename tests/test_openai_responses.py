@@ -7,8 +7,8 @@ import json
 import openai
 import pytest
 import requests
-from fakeupstream import BEFORE_HEADERS
-from openai_support import (  # noqa: F401
+from support.fakeupstream import BEFORE_HEADERS
+from support.openai_support import (  # noqa: F401
     assert_no_gateway_token_upstream,
     client,
     dead_upstream_url,

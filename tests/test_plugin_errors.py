@@ -9,7 +9,7 @@ import subprocess
 import textwrap
 
 import pytest
-from faults import AIBRIDGE, LISTENING
+from support.faults import AIBRIDGE, LISTENING
 
 BROKEN_IMPORT = "import aibridge\nimport aibridge_no_such_dependency\n"
 FAILS_AT_STARTUP = textwrap.dedent("""

@@ -7,9 +7,9 @@ import logging
 import anthropic
 import pytest
 import requests
-from anthropic_support import client  # noqa: F401
+from support.anthropic_support import client  # noqa: F401
 from flask import jsonify, request
-from gateway import Gateway, gateway_config
+from support.gateway import Gateway, gateway_config
 
 import aibridge
 from aibridge.plugins import make_plugin_manager

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_recorder_support import (
+from support.recorder_support import (
     TABLES,
     RecordingApp,
     child_records,
@@ -82,7 +82,8 @@ def test_every_field_of_every_record_is_stored(recording):
     usage.pop("record_id")
     assert usage == {"id": usage["id"], "interception_id": "int-1", "msg_id": "msg_1", "input_tokens": 100,
                      "output_tokens": 20, "cache_read_input_tokens": 5, "cache_write_input_tokens": 7,
-                     "metadata": '{"web_search_requests": 1}', "created_at": created}
+                     "metadata": '{"web_search_requests": 1}', "created_at": created,
+                     "cost_usd_nanos": 417_021}
     (prompt,) = read_rows(db, "user_prompts")
     prompt.pop("record_id")
     assert prompt == {"id": prompt["id"], "interception_id": "int-1", "msg_id": "msg_1",
@@ -116,7 +117,7 @@ def test_injected_tool_with_an_error_keeps_its_server_and_error(recording):
 
 RECORDER_MIGRATIONS = ["m001_create_tables", "m002_audit_indexes", "m003_interception_error", "m004_tool_results",
                        "m005_interception_credentials", "m006_record_identity", "m007_session_and_usage_indexes",
-                       "m008_signing_keys"]
+                       "m008_signing_keys", "m009_token_usage_cost"]
 
 
 def test_schema_comes_from_the_recorder_migrations_with_indexes_and_wal(tmp_path):
@@ -285,7 +286,7 @@ GEVENT_SCRIPT = textwrap.dedent(
     import json, logging, sqlite3, pathlib
     import gevent
     sys.path.insert(0, sys.argv[2])
-    from test_recorder_support import RecordingApp, make_interception, utc
+    from support.recorder_support import RecordingApp, make_interception, utc
     from aibridge import threads
 
     from test_recorder import refuse_rows
@@ -335,7 +336,7 @@ PROCESS_SCRIPT = textwrap.dedent(
         monkey.patch_all()
     import pathlib, time
     sys.path.insert(0, sys.argv[5])
-    from test_recorder_support import RecordingApp, make_interception, utc
+    from support.recorder_support import RecordingApp, make_interception, utc
 
     data_dir, prefix, go = pathlib.Path(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
     while not go.exists():  # start together, so both migrate and write at the same time

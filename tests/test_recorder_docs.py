@@ -7,7 +7,7 @@ import logging
 import re
 from pathlib import Path
 
-from test_recorder_support import RecordingApp, make_interception
+from support.recorder_support import RecordingApp, make_interception
 
 from aibridge.config import Config
 from aibridge.logs import setup_logging

@@ -12,10 +12,11 @@ import logging
 import shutil
 
 import pytest
-from faults import LockHolder, make_immutable, small_filesystem
-from test_recorder_support import child_records, count_rows, ended, make_interception, read_rows, utc, wait_until
+from support.faults import LockHolder, make_immutable, small_filesystem
+from support.recorder_support import child_records, count_rows, ended, make_interception, read_rows, utc, wait_until
 
 from aibridge.records import PromptUsage
+from aibridge_plugins.recorder.last_resort import SHARED_MEMORY, last_resort_directory
 from aibridge_plugins.recorder.writer import RecordWriter
 from aibridge_plugins.storage import CHILD, END, START
 
@@ -200,9 +201,32 @@ def test_when_even_the_spool_is_full_new_interceptions_are_refused_or_counted_as
         assert writer.lost == (0 if overflow == "refuse" else writer.dropped)
 
 
-def test_records_neither_the_store_nor_the_spool_takes_at_shutdown_are_logged_whole(tmp_path, caplog):
+def test_records_the_spool_cannot_take_at_shutdown_are_kept_in_memory_backed_files_for_the_next_start(tmp_path):
     with small_filesystem(tmp_path / "small") as fs:
         writer = RecordWriter(fs.path / "aibridge.db", **{**FAST, "flush_timeout": 0.2})
+        writer.start()
+        last_resort = last_resort_directory(fs.path / "spool")
+        fs.fill()
+        for n in range(3):
+            record(writer, f"last-{n}", minute=n, prompt_size=10_000)
+        writer.close()
+        assert writer.kept_in_last_resort == PER * 3 and writer.lost == 0
+        assert last_resort.parent == SHARED_MEMORY and len(spool_files(last_resort)) == 1
+        assert (last_resort.stat().st_mode & 0o777, spool_files(last_resort)[0].stat().st_mode & 0o777) == (0o700, 0o600)
+        fs.free()
+        restarted = RecordWriter(fs.path / "aibridge.db", **FAST)
+        restarted.start()
+        try:
+            wait_until(lambda: restarted.written == PER * 3, what="the kept records to be written at the next start")
+        finally:
+            restarted.close()
+        assert count_rows(fs.path / "aibridge.db") == each(3)
+        assert not last_resort.exists()
+
+
+def test_records_nothing_takes_at_shutdown_are_logged_whole(tmp_path, caplog):
+    with small_filesystem(tmp_path / "small") as fs:
+        writer = RecordWriter(fs.path / "aibridge.db", **{**FAST, "flush_timeout": 0.2}, last_resort=False)
         writer.start()
         fs.fill()
         caplog.set_level(logging.ERROR, logger="aibridge.recorder")

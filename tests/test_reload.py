@@ -11,8 +11,8 @@ import threading
 from pathlib import Path
 
 import requests
-from edge_support import create_token, server_environ, start_server
-from mcpserver import MCPTestServer
+from support.edge_support import create_token, server_environ, start_server
+from support.mcpserver import MCPTestServer
 
 from aibridge.config import Config
 from aibridge.server.reload import keeping_restart_only_settings

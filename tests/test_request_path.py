@@ -10,8 +10,8 @@ import time
 
 import pytest
 import requests
-from fakeupstream import FakeUpstream, Response, load_fixture
-from gateway import Gateway, RecordCollector, gateway_config
+from support.fakeupstream import FakeUpstream, Response, load_fixture
+from support.gateway import Gateway, RecordCollector, gateway_config
 from urllib3 import HTTPHeaderDict
 
 import aibridge

@@ -13,10 +13,10 @@ import anthropic
 import openai
 import pytest
 import requests
-from fakeupstream import FakeUpstream, Response
-from gateway import gateway_config
+from support.fakeupstream import FakeUpstream, Response
+from support.gateway import gateway_config
 from prometheus_client.parser import text_string_to_metric_families
-from resilience_support import resilient_gateway, upstream  # noqa: F401 (a fixture)
+from support.resilience_support import resilient_gateway, upstream  # noqa: F401 (a fixture)
 
 from aibridge.resilience.breaker import BreakerSettings, CircuitBreaker
 

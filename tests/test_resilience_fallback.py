@@ -13,10 +13,10 @@ import subprocess
 import anthropic
 import openai
 import pytest
-from fakebedrock import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock, invocation, stream_answer
-from fakeupstream import Response
-from gateway import gateway_config
-from resilience_support import resilient_gateway, upstream  # noqa: F401 (a fixture)
+from support.fakebedrock import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock, invocation, stream_answer
+from support.fakeupstream import Response
+from support.gateway import gateway_config
+from support.resilience_support import resilient_gateway, upstream  # noqa: F401 (a fixture)
 
 from aibridge.config import BedrockConfig, ConfigError, ProviderConfig
 from aibridge.config.loader import load_config

@@ -14,9 +14,9 @@ import anthropic
 import openai
 import pytest
 import requests
-from fakebedrock import REGION, FakeBedrock, invoke_answer
-from gateway import gateway_config
-from resilience_support import KeyedUpstream, resilient_gateway, upstream  # noqa: F401 (a fixture)
+from support.fakebedrock import REGION, FakeBedrock, invoke_answer
+from support.gateway import gateway_config
+from support.resilience_support import KeyedUpstream, resilient_gateway, upstream  # noqa: F401 (a fixture)
 
 from aibridge.config import BedrockConfig, ProviderConfig
 from aibridge.resilience.keypool import mask

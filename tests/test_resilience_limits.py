@@ -10,9 +10,9 @@ import anthropic
 import openai
 import pytest
 import requests
-from fakeupstream import FakeUpstream
-from gateway import gateway_config
-from resilience_support import resilient_gateway, upstream  # noqa: F401 (a fixture)
+from support.fakeupstream import FakeUpstream
+from support.gateway import gateway_config
+from support.resilience_support import resilient_gateway, upstream  # noqa: F401 (a fixture)
 
 from aibridge.resilience.limits import Limits
 

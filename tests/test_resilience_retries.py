@@ -12,11 +12,11 @@ import json
 import anthropic
 import openai
 import pytest
-from fakebedrock import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock, invoke_answer
-from fakeupstream import BEFORE_HEADERS, FakeUpstream, Response
-from gateway import gateway_config
-from mcpserver import MCPTestServer
-from resilience_support import free_port, resilient_gateway, upstream  # noqa: F401 (a fixture)
+from support.fakebedrock import ACCESS_KEY, REGION, SECRET_KEY, FakeBedrock, invoke_answer
+from support.fakeupstream import BEFORE_HEADERS, FakeUpstream, Response
+from support.gateway import gateway_config
+from support.mcpserver import MCPTestServer
+from support.resilience_support import free_port, resilient_gateway, upstream  # noqa: F401 (a fixture)
 
 from aibridge.config import BedrockConfig, MCPServerConfig, ProviderConfig
 

@@ -8,9 +8,9 @@ import signal
 
 import anthropic
 import openai
-from edge_support import create_token, server_environ, start_server
-from fakeupstream import Response
-from resilience_support import KeyedUpstream
+from support.edge_support import create_token, server_environ, start_server
+from support.fakeupstream import Response
+from support.resilience_support import KeyedUpstream
 
 from aibridge.resilience.keypool import mask
 

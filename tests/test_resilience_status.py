@@ -8,8 +8,8 @@ import anthropic
 import pytest
 import requests
 from click.testing import CliRunner
-from gateway import gateway_config
-from resilience_support import KeyedUpstream, free_port, resilient_gateway, upstream  # noqa: F401 (a fixture)
+from support.gateway import gateway_config
+from support.resilience_support import KeyedUpstream, free_port, resilient_gateway, upstream  # noqa: F401 (a fixture)
 
 from aibridge.cli import build_cli
 from aibridge.config import ProviderConfig

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-from test_recorder_support import TABLES, RecordingApp, ended, make_interception, read_rows, utc, wait_until
+from support.recorder_support import TABLES, RecordingApp, ended, make_interception, read_rows, utc, wait_until
 
 from aibridge.cli import build_cli
 from aibridge_plugins.retention.job import RetentionJob

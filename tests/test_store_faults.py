@@ -12,8 +12,8 @@ import subprocess
 import time
 
 import requests
-from fakeupstream import FakeUpstream
-from faults import (  # noqa: F401 (data_dir and upstream are fixtures)
+from support.fakeupstream import FakeUpstream
+from support.faults import (  # noqa: F401 (data_dir and upstream are fixtures)
     AIBRIDGE,
     MESSAGE,
     LockHolder,
@@ -24,7 +24,7 @@ from faults import (  # noqa: F401 (data_dir and upstream are fixtures)
     small_filesystem,
     upstream,
 )
-from test_recorder_support import count_rows, read_rows, user_with_token, wait_until
+from support.recorder_support import count_rows, read_rows, user_with_token, wait_until
 
 # The old recorder dropped a batch after about 21 s of lock (its retries, each waiting out a 5 s busy timeout).
 OLD_GIVE_UP_SECONDS = 21
@@ -153,6 +153,31 @@ def test_a_full_disk_spools_to_another_filesystem_and_the_records_come_back(
         wait_until(lambda: records_of(server.data_dir / "aibridge.db")["interceptions"] == 21, timeout=30,
                    what="the records once there is space again")
         assert records_of(server.data_dir / "aibridge.db")["user_prompts"] == 21
+
+
+def test_a_full_disk_at_shutdown_keeps_the_records_for_the_next_start(spawn, process_environ, upstream, tmp_path):
+    # The spool is on the same full filesystem (the default): at SIGTERM the records go to the last resort.
+    with small_filesystem(tmp_path / "small", size=8 * 1024 * 1024) as fs:
+        data_dir = fs.path / "data"
+        data_dir.mkdir()
+        _, alice = user_with_token(data_dir / "aibridge.db", "alice")
+        server = ServerProcess(spawn, process_environ, data_dir, upstream.url, "--shutdown-grace", "1s")
+        ask(server, upstream, alice)
+        wait_until(lambda: records_of(data_dir / "aibridge.db")["interceptions"] == 1, what="the first record")
+        fs.fill()
+        big = {**MESSAGE, "messages": [{"role": "user", "content": "x" * 100_000}]}  # the database must grow
+        for _ in range(10):
+            upstream.queue("anthropic/blocking_text")
+            assert server.post(alice, big, timeout=10).status_code == 200
+        assert server.stop() == 0, server.process.stderr
+        assert server.log_lines(r"records kept in /dev/shm/aibridge-spool-"), server.process.stderr
+        assert not server.log_lines("not recorded: ")
+        fs.free()
+        restarted = ServerProcess(spawn, process_environ, data_dir, upstream.url)
+        wait_until(lambda: records_of(data_dir / "aibridge.db")["interceptions"] == 11, timeout=30,
+                   what="the records kept at shutdown, written by the next start")
+        assert restarted.stop() == 0, restarted.process.stderr
+        assert records_of(data_dir / "aibridge.db") == {"interceptions": 11, "user_prompts": 11, "token_usages": 11}
 
 
 def test_when_nothing_can_keep_records_new_interceptions_get_503_in_the_api_shape(

@@ -11,11 +11,11 @@ import json
 import anthropic
 import openai
 import pytest
-from fakeupstream import Response
-from gateway import gateway_config
-from mcpserver import RETENTION_ANSWER, MCPTestServer
+from support.fakeupstream import Response
+from support.gateway import gateway_config
+from support.mcpserver import RETENTION_ANSWER, MCPTestServer
 from opentelemetry.trace import SpanKind, StatusCode
-from resilience_support import free_port, resilient_gateway
+from support.resilience_support import free_port, resilient_gateway
 from tracing_support import gateway_spans, memory_exporter, named, trace_of, wait_for_spans
 
 from aibridge.config import MCPServerConfig, ProviderConfig

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import anthropic
 import requests
-from fakeupstream import BEFORE_HEADERS, FakeUpstream
+from support.fakeupstream import BEFORE_HEADERS, FakeUpstream
 from test_failures_server import open_stream
-from test_recorder_support import user_with_token, wait_until
+from support.recorder_support import user_with_token, wait_until
 
 LISTENING = r"aibridge listening on (http://127\.0\.0\.1:(\d+))"
 RECEIVER = Path(__file__).resolve().parent / "otlp_receiver.py"
@@ -158,7 +158,7 @@ from pathlib import Path
 from aibridge.app import create_app, shutdown_app
 from aibridge.config import Config, ProviderConfig
 from aibridge.db import open_database
-from aibridge.users import UserStore
+from aibridge.people.users import UserStore
 
 data_dir, upstream_url = Path(sys.argv[1]), sys.argv[2]
 app = create_app(Config(enabled=True, data_dir=data_dir, max_retries=0, providers=(

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import anthropic
 import pytest
-from fakeupstream import FakeUpstream
-from gateway import Gateway, RecordCollector, gateway_config
+from support.fakeupstream import FakeUpstream
+from support.gateway import Gateway, RecordCollector, gateway_config
 
 CLAUDE = "claude-sonnet-4-6"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from edge_support import connect, create_token, read_response, server_environ, start_server
+from support.edge_support import connect, create_token, read_response, server_environ, start_server
 from test_http1 import ScriptedServer
 
 BODY = json.dumps({"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})

@@ -10,7 +10,7 @@ import pytest
 
 from aibridge.db import Database, open_database
 from aibridge.records import Actor
-from aibridge.users import UserError, UserStore
+from aibridge.people.users import UserError, UserStore
 
 
 @pytest.fixture

@@ -80,6 +80,7 @@ class Config:
     http_write_timeout: float = 60.0  # seconds a client may stop reading (or sending its body)
     http_max_connections: int = 0  # 0: automatic, from the open-file limit
     spool_dir: Path | None = None  # None: <data_dir>/spool
+    dump_dir: Path | None = None  # None: no request dumps
     recorder_memory: int = 32 * 1024 * 1024  # bytes of records in memory before the spool takes them
     recorder_overflow: str = "refuse"  # refuse | relay
     auth_failure_limit: int = 20  # failed authentications per client address per minute; 0: no limit

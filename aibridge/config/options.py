@@ -204,6 +204,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("aibridge-rate-limit", "rate_limit", _non_negative_int, "0",
            "Most intercepted requests per second in this process; above it, 429 with Retry-After. "
            "0: unlimited.", "int", RESILIENCE),
+    Option("aibridge-dump-dir", "dump_dir", _optional_path, "",
+           "Write each intercepted request as sent upstream and its answer as relayed to "
+           "`<dir>/<provider>/<interception id>.req.txt` and `.resp.txt`, secrets redacted; for debugging a "
+           "provider.", "path", GENERAL, default_doc="(off)"),
     Option("aibridge-openai-key", None, values.parse_str, "",
            "API key of the `openai` provider.", "string", LEGACY, secret=True, default_doc="(none)"),
     Option("aibridge-openai-base-url", None, values.parse_url, "https://api.openai.com/v1/",

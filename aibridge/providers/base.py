@@ -10,7 +10,7 @@ from urllib.parse import quote
 from ..config import ProviderConfig
 from ..resilience.breaker import BreakerBoard, BreakerSettings
 from ..resilience.keypool import Key, KeyPool, mask
-from ..upstream import Request, Response, Transport
+from ..upstream import Request, Response, Transport, UpstreamError
 from .bedrock import BedrockTransport, bedrock_keys
 from .models import with_model
 
@@ -121,14 +121,30 @@ class Provider:
         return self.kind.auth_headers(key.secret) if key else {}
 
     def send_intercepted(self, path: str, query: str, headers: dict[str, str], body: bytes, timeout: float,
-                         key: Key | None = None) -> Response:
-        """POST an intercepted API request through the instance's transport, with ``key`` (one of ``pool``)."""
+                         key: Key | None = None, dump=None) -> Response:
+        """POST an intercepted API request through the instance's transport, with ``key`` (one of ``pool``).
+
+        ``dump`` (a ``dumps.Exchange``, with --aibridge-dump-dir) is shown the
+        request and the answer (for Bedrock: as handed to its transport, and as relayed).
+        """
         url = self.upstream_url(path, query)
-        if self.bedrock:
-            return self.bedrock.send(Request("POST", url, headers, body, timeout), key.secret if key else None)
-        if key is not None:
+        if key is not None and not self.bedrock:
             headers = {**headers, **self.kind.auth_headers(key.secret)}
-        return self.transport.send(Request("POST", url, headers, body, timeout))
+        request = Request("POST", url, headers, body, timeout)
+        if dump is None:
+            return self._send(request, key)
+        dump.sent(request)
+        try:
+            response = self._send(request, key)
+        except UpstreamError as error:
+            dump.failed(error)
+            raise
+        return dump.answered(response)
+
+    def _send(self, request: Request, key: Key | None) -> Response:
+        if self.bedrock:
+            return self.bedrock.send(request, key.secret if key else None)
+        return self.transport.send(request)
 
     def send_passthrough(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes | None,
                          timeout: float) -> Response:

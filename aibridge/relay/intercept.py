@@ -6,7 +6,8 @@ from flask import Response, request, stream_with_context
 
 from .. import toolloop
 from ..apis import API_CLASSES, Api, BadRequest
-from ..auth import GOVERNANCE_HEADER
+from ..dumps import client_secrets
+from ..people.auth import GOVERNANCE_HEADER
 from ..errors import error_response
 from ..records import Interception, utcnow
 from ..resilience.attempts import Outgoing, UpstreamAttempts
@@ -46,8 +47,11 @@ def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool) ->
     send = UpstreamAttempts(gateway, provider, _outgoing(gateway, path, api, requested_model, actor, byok),
                             byok, _client_key(request.headers) if byok else "")
     interception = _interception(provider, api, actor, send, client, client_session)
-    record = InterceptionLog(gateway.pm, interception, gateway.redact, on_end=release)
+    record = InterceptionLog(gateway.pm, interception, gateway.redact, on_end=release, cost_of=gateway.prices.cost_of)
     send.record = record
+    if gateway.dumps is not None:
+        secrets = [*gateway.redact.secrets, *client_secrets(request.headers)]
+        send.dump = gateway.dumps.exchange(provider.name, record.id, secrets)
     record.start(prompt, tool_results)
     if refusal is not None:
         return refusal_answer(shape, refusal, record)

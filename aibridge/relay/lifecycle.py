@@ -31,8 +31,11 @@ class InterceptionLog:
     ``client_watch`` (set once the request is sent) stops when the interception ends.
     """
 
-    def __init__(self, pm, interception: Interception, redact: Callable[[str], str] = str, on_end=None):
+    def __init__(self, pm, interception: Interception, redact: Callable[[str], str] = str, on_end=None,
+                 cost_of: Callable | None = None):
         self.pm = pm
+        self.cost_of = cost_of  # (interception, usage, message_input) -> nano-dollars or None: the price book's
+        self._message_input: dict[str, int] = {}  # input tokens (cache included) of each message so far
         self.interception = interception
         self.redact = redact
         self.client_watch = None
@@ -72,6 +75,12 @@ class InterceptionLog:
             cache_write_input_tokens=cache_write,
             metadata=metadata or {},
         )
+        if self.cost_of is not None:
+            # Priced with the model that answered (after a fallback, the instance's), from memory only. A long
+            # context's rate depends on the whole message's input, which a stream reports in its first record.
+            message_input = self._message_input.get(msg_id, 0) + input + cache_read + cache_write
+            self._message_input[msg_id] = message_input
+            usage = dataclasses.replace(usage, cost_usd_nanos=self.cost_of(self.interception, usage, message_input))
         notify(self.pm, "on_token_usage", interception=self.interception, usage=usage)
 
     def tool(self, msg_id: str, tool_call_id: str, name: str, input: str, *, server_url=None, injected=False, error=None) -> None:

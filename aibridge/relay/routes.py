@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, request
 
-from ..auth import GOVERNANCE_HEADER, AuthError, is_byok
+from ..people.auth import GOVERNANCE_HEADER, AuthError, is_byok
 from ..errors import error_response
 from .intercept import intercept
 from .passthrough import passthrough

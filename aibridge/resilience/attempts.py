@@ -64,6 +64,7 @@ class UpstreamAttempts:
         self.key: Key | None = None if byok else provider.pool.pick(self.clock.monotonic())
         self.hint = mask(byok_secret) if byok else (self.key.hint if self.key else "")
         self.record = None
+        self.dump = None  # the interception's dumps.Exchange with --aibridge-dump-dir
         self.attempts = 0
         self.failovers = 0
         self.tried = {provider.name}
@@ -173,13 +174,18 @@ class _Round:
         if self.refused_key is not None and key is not self.refused_key:
             attempts.failovers += 1
         self.refused_key = None
+
+        def send() -> Response:
+            return self.instance.send_intercepted(out.path, out.query, out.headers, self.payload, out.timeout, key,
+                                                  dump=attempts.dump)
+
         if not attempts.record.observes_attempts:
-            return self.instance.send_intercepted(out.path, out.query, out.headers, self.payload, out.timeout, key)
+            return send()
         started_at, started = utcnow(), time.monotonic()
         status = error_kind = None
         host = ""
         try:
-            response = self.instance.send_intercepted(out.path, out.query, out.headers, self.payload, out.timeout, key)
+            response = send()
             status, host = response.status, response.host
             return response
         except UpstreamError as error:

@@ -180,7 +180,7 @@ def _program_name() -> str:
 
 def _first_owner(config: Config) -> str | None:
     from ..db import open_database
-    from ..users import UserStore
+    from ..people.users import UserStore
 
     db = open_database(config.database)
     try:

@@ -33,7 +33,7 @@ from .nginx import Nginx
 from .procs import http_status
 
 REPO = Path(__file__).resolve().parent.parent.parent
-TCP_PROXY = REPO / "tests" / "tcp_proxy.py"
+TCP_PROXY = REPO / "tests" / "support" / "tcp_proxy.py"
 
 
 @contextlib.contextmanager

@@ -24,13 +24,14 @@ TOKEN_FIELDS = (
 class GatewayMetrics:
     """The metrics of one app, in a registry of their own (never the process-wide default one).
 
-    ``registry`` is what the endpoint serves: every metric under both prefixes.
+    ``registry`` is what the endpoint serves: every metric of ``counted`` under both prefixes.
+    Metrics and collectors of the plugin's other parts register in ``counted``.
     """
 
     def __init__(self):
-        self._counted = CollectorRegistry()  # the metrics themselves, under PREFIX
+        self.counted = CollectorRegistry()  # the metrics themselves, under PREFIX
         self.registry = CollectorRegistry()
-        self.registry.register(UnderBothPrefixes(self._counted))
+        self.registry.register(UnderBothPrefixes(self.counted))
         # status and error_kind take a few fixed values each (docs/metrics.md), so they add few series.
         self.interceptions = self._counter(
             "interceptions_total", "The count of intercepted requests.",
@@ -38,12 +39,13 @@ class GatewayMetrics:
         )
         self.inflight = Gauge(
             PREFIX + "interceptions_inflight", "The number of intercepted requests which are being processed.",
-            ("provider", "model", "route"), registry=self._counted,
+            ("provider", "model", "route"), registry=self.counted,
+            multiprocess_mode="livesum",  # several processes: the requests in flight in all of them
         )
         self.duration = Histogram(
             PREFIX + "interceptions_duration_seconds",
             "The total duration of intercepted requests, in seconds; mostly the upstream's processing time.",
-            ("provider", "model", "route", "status"), buckets=DURATION_BUCKETS, registry=self._counted,
+            ("provider", "model", "route", "status"), buckets=DURATION_BUCKETS, registry=self.counted,
         )
         self.prompts = self._counter(
             "prompts_total", "The number of prompts issued by users (initiators).",
@@ -61,6 +63,11 @@ class GatewayMetrics:
             "non_injected_tool_selections_total", "The number of times a model selected a tool the client runs.",
             ("provider", "model", "tool"),
         )
+        self.unpriced_records = self._counter(
+            "cost_control_unpriced_token_usage_records_total",
+            "Token records whose model has no price: their cost is unknown (null), see aibridge prices missing.",
+            ("provider", "model"),
+        )
         # Extra token types already counted, per (interception, message): see count_tokens.
         self._extra_counted: dict[str, dict[tuple[str, str], float]] = {}
         # The in-flight labels each interception started with: a fallback may change its model on the way.
@@ -68,7 +75,7 @@ class GatewayMetrics:
         self._lock = threading.Lock()
 
     def _counter(self, name: str, documentation: str, labels: tuple[str, ...]) -> Counter:
-        return Counter(PREFIX + name, documentation, labels, registry=self._counted)
+        return Counter(PREFIX + name, documentation, labels, registry=self.counted)
 
     def interception_started(self, interception) -> None:
         labels = (interception.provider, interception.model, interception.api)
@@ -107,6 +114,8 @@ class GatewayMetrics:
                 self.tokens.labels(i.provider, i.model, token_type, i.initiator_id, i.client).inc(count)
         for token_type, increase in self._extra_increases(usage).items():
             self.tokens.labels(i.provider, i.model, token_type, i.initiator_id, i.client).inc(increase)
+        if usage.cost_usd_nanos is None:
+            self.unpriced_records.labels(i.provider, i.model).inc()
 
     def _extra_increases(self, usage) -> dict[str, float]:
         increases = {}

@@ -19,15 +19,20 @@ class MeasurementsCollector:
         return []  # nothing fixed: registering must not call collect()
 
     def collect(self):
-        families = {}
+        return [family for family, _ in self.families()]
+
+    def families(self):
+        """Each family with how its processes add up (``Measurement.processes``; counters are summed)."""
+        families, modes = {}, {}
         for measurement in aibridge.measurements(self.app):
             labels = sorted(measurement.labels)
             family = families.get(measurement.name)
             if family is None:
                 family = _family(measurement, labels)
                 families[measurement.name] = family
+                modes[measurement.name] = measurement.processes
             family.add_metric([str(measurement.labels[name]) for name in labels], measurement.value)
-        return list(families.values())
+        return [(family, modes[name]) for name, family in families.items()]
 
 
 def _family(measurement, labels):

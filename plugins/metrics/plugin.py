@@ -13,17 +13,23 @@ from .gateway_metrics import GatewayMetrics
 from .listener import MetricsListener, start_listener
 from .resilience_metrics import ResilienceMetrics
 from .measurements import MeasurementsCollector
+from .multiprocess import Sampler, SharedEndpoint, multiprocess_dir
 
 log = logging.getLogger("aibridge.metrics")
 
 
 @dataclass
 class MetricsState:
-    """What the plugin keeps per app: the metrics, and the listener serving them (None if it could not bind)."""
+    """What the plugin keeps per app: the metrics, and the listener serving them (None if it could not bind).
+
+    With several processes (``PROMETHEUS_MULTIPROC_DIR``), ``endpoint`` is this
+    process's share of the one endpoint, and ``listener`` stays None.
+    """
 
     metrics: GatewayMetrics
     listener: MetricsListener | None
     resilience: ResilienceMetrics | None = None
+    endpoint: SharedEndpoint | None = None
 
 
 state = PluginState("aibridge.metrics")  # only with --prometheus-enable
@@ -34,8 +40,16 @@ def aibridge_startup(app, config):
     if not config.prometheus_enable:
         return
     metrics = GatewayMetrics()
-    resilience = ResilienceMetrics(metrics.registry, app)
-    metrics.registry.register(MeasurementsCollector(app))
+    # Registered where the gateway's own metrics are, so that they are served under both prefixes too.
+    resilience = ResilienceMetrics(metrics.counted, app)
+    measured = MeasurementsCollector(app)
+    metrics.counted.register(measured)
+    directory = multiprocess_dir()
+    if directory is not None:
+        endpoint = SharedEndpoint(directory, config.prometheus_address, Sampler([resilience.status, measured]))
+        state.set(app, MetricsState(metrics, None, resilience, endpoint))
+        endpoint.start()
+        return
     try:
         listener = start_listener(metrics.registry, config.prometheus_address)
     except (OSError, ValueError) as error:
@@ -52,6 +66,8 @@ def aibridge_startup(app, config):
 @hookimpl
 def aibridge_shutdown(app):
     running = state.get(app)
+    if running is not None and running.endpoint is not None:
+        running.endpoint.stop()
     if running is not None and running.listener is not None:
         running.listener.stop()
         running.listener = None

@@ -19,6 +19,10 @@ from .gateway_metrics import PREFIX
 KEY_STATES = ("valid", "temporary", "permanent")
 BREAKER_VALUES = {"closed": 0, "half-open": 1, "open": 2}
 FAILOVER_BUCKETS = (0, 1, 2, 3, 4, 5, 10)
+# How the gauges of several processes of one host add up (docs/metrics.md, "Several processes"): each
+# worker has key pools of its own, so their key counts are shown per process (a ``pid`` label); a
+# breaker is shown in the most open state any process has it in; provider_info is 1 in every process.
+PROCESSES = {"key_pool_state": "all", "circuit_breaker_state": "max", "provider_info": "max"}
 
 
 class ResilienceMetrics:
@@ -46,7 +50,8 @@ class ResilienceMetrics:
             PREFIX + "circuit_breaker_rejects_total", "Requests refused because their circuit breaker was open.",
             ("provider", "endpoint", "model"), registry=registry,
         )
-        registry.register(StatusCollector(app))
+        self.status = StatusCollector(app)
+        registry.register(self.status)
 
     def key_changed(self, provider_name: str, state: str, reason: str) -> None:
         self.transitions.labels(provider_name, reason).inc()
@@ -77,6 +82,13 @@ class StatusCollector(Collector):
         return []  # collected only on scrape: the instances can change with a reload
 
     def collect(self):
+        return [family for family, _ in self.families()]
+
+    def families(self):
+        """Each gauge family with how its processes add up (``PROCESSES``)."""
+        return [(family, PROCESSES[family.name.removeprefix(PREFIX)]) for family in self._gauges()]
+
+    def _gauges(self):
         keys = GaugeMetricFamily(PREFIX + "key_pool_state", "Keys of each instance in each state.",
                                  labels=("provider", "state"))
         breakers = GaugeMetricFamily(PREFIX + "circuit_breaker_state",

@@ -85,7 +85,7 @@ def aibridge_measurements(app):
         Measurement("recorder_backlog_records", running.in_spool, "Records waiting for the database, by where "
                     "they wait.", labels={"where": "spool"}),
         Measurement("recorder_store_up", int(running.store_up), "1 while the database takes records, 0 while "
-                    "the recorder keeps them for later."),
+                    "the recorder keeps them for later.", processes="min"),
         Measurement("recorder_records_written_total", running.written, "Records written to the database.",
                     kind="counter"),
         Measurement("recorder_records_lost_total", running.lost, "Records not recorded: refused by the database, "

@@ -4,7 +4,8 @@ Each file is JSON lines, one row write per line (storage.RowWrite), named
 ``<instance id>-<n>.jsonl`` in the spool directory, and locked (``flock``) by
 the process that writes or replays it. A file no one holds belongs to a
 process that is gone: the next process to look adopts it and replays it
-before its own records. Writes are idempotent, so a file replayed twice (a
+before its own records (also those a shutdown left in the last-resort
+directory, see last_resort.py). Writes are idempotent, so a file replayed twice (a
 crash in the middle of a replay) stores nothing twice. A file is deleted once
 every line reached the store. Nothing here exists while the store takes every
 write: the spool costs nothing until it is needed.
@@ -18,6 +19,7 @@ import os
 from pathlib import Path
 
 from ..storage import RowWrite, as_json_line, lock_if_free
+from .last_resort import prepare_private_directory
 
 SUFFIX = ".jsonl"
 
@@ -128,8 +130,9 @@ class SpoolFile:
 class Spool:
     """This process's spool files and those it adopted, in the order they are replayed."""
 
-    def __init__(self, directory: Path | str, instance_id: str, logger):
+    def __init__(self, directory: Path | str, instance_id: str, logger, last_resort: Path | None = None):
         self.directory = Path(directory)
+        self.last_resort = last_resort  # see last_resort.py; None: records are logged whole instead
         self.instance_id = instance_id
         self.log = logger  # usable from the writer's thread
         self.unreadable = 0  # lines that could not be read back
@@ -154,7 +157,7 @@ class Spool:
         """Take over the files no live process holds; how many records they hold."""
         held = {spool_file.path for spool_file in self.adopted + self.own}
         found = 0
-        for path in sorted(self.directory.glob("*" + SUFFIX), key=_age):
+        for path in sorted(self._orphan_paths(), key=_age):
             if path in held:
                 continue
             spool_file = SpoolFile.adopt(path)
@@ -163,6 +166,26 @@ class Spool:
                 self.adopted.append(spool_file)
                 found += spool_file.pending
         return found
+
+    def _orphan_paths(self) -> list[Path]:
+        paths = list(self.directory.glob("*" + SUFFIX))
+        if self.last_resort is not None and self.last_resort.is_dir():
+            paths += self.last_resort.glob("*" + SUFFIX)
+        return paths
+
+    def keep_in_last_resort(self, writes: list[RowWrite]) -> Path:
+        """Keep these writes in a new file of the last-resort directory, for the next start; OSError if not."""
+        if self.last_resort is None:
+            raise FileNotFoundError("this machine has no shared memory (/dev/shm) for a last-resort spool")
+        prepare_private_directory(self.last_resort)
+        spool_file = SpoolFile.create(self.last_resort / f"{self.instance_id}-last{SUFFIX}")
+        try:
+            spool_file.append(writes)
+        except OSError:
+            spool_file.remove()
+            raise
+        spool_file.close()
+        return spool_file.path
 
     def append(self, writes: list[RowWrite]) -> None:
         """Keep these writes in our newest file (a new one when there is none); OSError when that fails."""
@@ -195,6 +218,11 @@ class Spool:
                 left.append(spool_file.path)
                 spool_file.close()
         self.adopted, self.own = [], []
+        if self.last_resort is not None:
+            try:
+                self.last_resort.rmdir()  # only when empty: nothing left there for the next start
+            except OSError:
+                pass
         return left
 
 

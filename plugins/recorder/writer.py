@@ -37,6 +37,7 @@ from ..storage import (
     row_write,
 )
 from .backlog import INTERRUPTED_MESSAGE, Backlog
+from .last_resort import last_resort_directory
 from .reports import OutageReport
 from .spool import Spool
 from .writing import StoreUnavailable, StoreWriter, describe_error
@@ -66,7 +67,7 @@ class RecordWriter:
                  overflow: str = "refuse", flush_timeout: float = 30.0, memory_limit: int = MEMORY_LIMIT,
                  max_batch: int = MAX_BATCH, linger: float = LINGER_SECONDS, retry_interval: float = RETRY_INTERVAL,
                  spill_after: float = SPILL_AFTER, warn_interval: float | None = None,
-                 instance_timeout: float = INSTANCE_TIMEOUT):
+                 instance_timeout: float = INSTANCE_TIMEOUT, last_resort: bool = True):
         """``database``: the SQLite file (its directory is the data directory unless given) or a PostgreSQL URL."""
         if overflow not in OVERFLOWS:
             raise ValueError(f"overflow must be one of {', '.join(OVERFLOWS)}")
@@ -80,6 +81,7 @@ class RecordWriter:
         self.retry_interval = retry_interval
         self.spill_after = spill_after
         self.instance_timeout = instance_timeout
+        self.last_resort = last_resort  # at shutdown, keep in /dev/shm what the spool cannot take (last_resort.py)
         self.instance = Instance(self.data_dir)
         self._record_ids = RecordIds(self.instance.id)
         self.thread_ident: int | None = None
@@ -88,7 +90,8 @@ class RecordWriter:
         self.in_memory = 0
         self.in_spool = 0
         self.dropped = 0  # records dropped with overflow "relay"
-        self.lost_at_shutdown = 0  # records neither the store nor the spool took by the end (logged whole)
+        self.lost_at_shutdown = 0  # records nothing took by the end, not even the last resort (logged whole)
+        self.kept_in_last_resort = 0  # records only the last-resort spool took at shutdown
         self.unreadable = 0  # spool lines that could not be read back (logged whole)
         self.refused_interceptions = 0  # counted on the app's thread(s)
         self._refused_lock = aibridge.new_lock()
@@ -119,7 +122,8 @@ class RecordWriter:
         """Create or migrate the tables and claim this process's instance now (errors surface at startup)."""
         ensure_tables(self.database)
         self._log = aibridge.ThreadSafeLogger(log)
-        spool = Spool(self.spool_dir, self.instance.id, self._log)
+        spool = Spool(self.spool_dir, self.instance.id, self._log,
+                      last_resort_directory(self.spool_dir) if self.last_resort else None)
         try:
             spool.prepare()
         except OSError as error:
@@ -439,14 +443,28 @@ class RecordWriter:
         try:
             backlog.spill()
         except OSError as error:
-            self._log.error("recorder: neither the store nor the spool %s takes records (%s): %d records logged "
-                            "here instead", self.spool_dir, describe_error(error), len(backlog.memory))
-            for write in backlog.memory:
+            self._keep_in_last_resort(backlog, describe_error(error))
+
+    def _keep_in_last_resort(self, backlog: Backlog, why: str) -> None:
+        """The spool refused the records left at shutdown: keep them in memory-backed files, else log them whole."""
+        writes = list(backlog.memory)
+        backlog.memory.clear()
+        backlog.memory_weight = 0
+        try:
+            path = backlog.spool.keep_in_last_resort(writes)
+        except OSError as error:
+            self._log.error("recorder: neither the store, the spool %s (%s) nor the last-resort spool (%s) takes "
+                            "records: %d records logged here instead", self.spool_dir, why, describe_error(error),
+                            len(writes))
+            for write in writes:
                 self._log.error("not recorded: %s %s", write.record_type, json.dumps(write.as_json(),
                                                                                        ensure_ascii=False))
-            self.lost_at_shutdown += len(backlog.memory)
-            backlog.memory.clear()
-            backlog.memory_weight = 0
+            self.lost_at_shutdown += len(writes)
+            return
+        self.kept_in_last_resort += len(writes)
+        self._log.warning("recorder: neither the store nor the spool %s takes records (%s): %d records kept in %s "
+                          "(memory: kept through a restart of the gateway, not of the machine); the next start "
+                          "on this spool directory writes them", self.spool_dir, why, len(writes), path)
 
     def _release(self) -> None:
         """Let go of the spool files, gone processes and our instance; left files are for the next start."""

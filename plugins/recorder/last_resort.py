@@ -1,0 +1,36 @@
+"""Where records go at shutdown when neither the store nor the spool takes them: a spool directory in memory.
+
+A full data disk holds the database and, by default, the spool. Records still in
+the process's memory at shutdown would be lost with it; ``/dev/shm`` (memory
+backed, outside the process) keeps them through a restart of the gateway,
+though not of the machine, and the next start on the same spool directory
+writes them first. The directory is private (0700, ours) and named after the
+spool directory, so gateways with different data directories never share it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+SHARED_MEMORY = Path("/dev/shm")
+
+
+def last_resort_directory(spool_dir: Path, base: Path = SHARED_MEMORY) -> Path | None:
+    """The last-resort directory of this spool directory, or None where the machine has no shared memory."""
+    if not base.is_dir():
+        return None
+    key = hashlib.sha256(str(spool_dir.resolve()).encode("utf-8")).hexdigest()[:16]
+    return base / f"aibridge-spool-{os.geteuid()}-{key}"
+
+
+def prepare_private_directory(path: Path) -> None:
+    """Create ``path`` 0700, or check that it is already ours alone; OSError when it cannot be trusted."""
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        found = os.lstat(path)
+        if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid() or found.st_mode & 0o077:
+            raise PermissionError(f"{path} is not a directory of this user's alone") from None

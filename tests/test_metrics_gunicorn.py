@@ -1,0 +1,172 @@
+"""Metrics under gunicorn: several real gevent workers, one endpoint that reports the sum of all of them.
+
+gunicorn runs with the configuration module docs/deployment.md names
+(``-c python:aibridge.gunicorn_conf``): requests spread over the workers are
+all counted on the one endpoint, no worker fails to bind the metrics address,
+and a killed worker's in-flight requests stop counting.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import anthropic
+import pytest
+import requests
+from test_metrics import _create_token, _unused_port, scrape, value
+
+CLAUDE = "claude-sonnet-4-6"
+HELLO = [{"role": "user", "content": "Say hello."}]
+WORKERS = 3
+
+
+@pytest.fixture
+def deployment(aibridge_script, spawn, process_environ, tmp_path, upstream):
+    """gunicorn with WORKERS gevent workers and Prometheus on; yields (master, gateway URL, metrics URL, token)."""
+    upstream.reset()
+    metrics_port = _unused_port()
+    environ = {**process_environ, "CODER_AIBRIDGE_ENABLED": "true", "CODER_DATA_DIR": str(tmp_path / "data"),
+               "CODER_AIBRIDGE_ANTHROPIC_BASE_URL": upstream.url, "CODER_AIBRIDGE_ANTHROPIC_KEY": "sk-ant-upstream",
+               "CODER_PROMETHEUS_ENABLE": "true", "CODER_PROMETHEUS_ADDRESS": f"127.0.0.1:{metrics_port}"}
+    environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    token = _create_token(aibridge_script, environ)
+    gunicorn = Path(aibridge_script).parent / "gunicorn"
+    master = spawn([gunicorn, "-c", "python:aibridge.gunicorn_conf", "-k", "gevent", "-w", str(WORKERS),
+                    "-b", "127.0.0.1:0", "aibridge.app:create_app()"], environ)  # fmt: skip
+    url = master.wait_for_line(r"Listening at: (http://127\.0\.0\.1:\d+)").group(1)
+    for _ in range(WORKERS):
+        master.wait_for_line(r"aibridge worker \d+ ready")
+    assert f"serving Prometheus metrics on http://127.0.0.1:{metrics_port}/metrics" in master.stderr
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    yield master, url, metrics_url, token
+    if master.proc.poll() is None:
+        master.proc.send_signal(signal.SIGTERM)
+        master.wait()
+
+
+def send(url: str, token: str) -> None:
+    """One streamed request on a connection of its own (so that any worker may take it)."""
+    client = anthropic.Anthropic(api_key=token, base_url=url + "/api/v2/aibridge/anthropic", max_retries=0)
+    with client.messages.stream(model=CLAUDE, max_tokens=64, messages=HELLO) as stream:
+        stream.get_final_message()
+    client.close()
+
+
+def workers_that_served(data_dir: Path) -> set[str]:
+    with sqlite3.connect(data_dir / "aibridge.db") as db:
+        return {row[0] for row in db.execute("SELECT DISTINCT instance_id FROM interceptions")}
+
+
+def scrape_until(url: str, name: str, wanted: float, timeout: float = 15.0, **labels) -> list:
+    """Scrape until ``name`` sums to ``wanted`` (counts reach the files as requests end; a new server takes over)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            samples = scrape(url)
+        except requests.ConnectionError:
+            samples = []  # between the end of one serving worker and its successor
+        if samples and value(samples, name, **labels) == wanted or time.monotonic() > deadline:
+            return samples
+        time.sleep(0.05)
+
+
+def test_requests_spread_over_workers_are_counted_once_on_one_endpoint(deployment, upstream, tmp_path):
+    master, url, metrics_url, token = deployment
+    sent = 0
+    # Concurrent requests on new connections, until at least two workers served some.
+    while sent < 60 and (sent == 0 or len(workers_that_served(tmp_path / "data")) < 2):
+        batch = 6
+        for _ in range(batch):
+            upstream.queue("anthropic/stream_text", delay=0.05)
+        threads = [threading.Thread(target=send, args=(url, token)) for _ in range(batch)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sent += batch
+        time.sleep(0.2)  # the recorders write off the request path
+    assert len(workers_that_served(tmp_path / "data")) >= 2
+
+    samples = scrape_until(metrics_url, "coder_aibridged_interceptions_total", sent)
+    assert value(samples, "coder_aibridged_interceptions_total", status="completed") == sent
+    assert value(samples, "coder_ai_gateway_interceptions_total", status="completed") == sent
+    assert value(samples, "coder_ai_gateway_prompts_total") == sent
+    assert value(samples, "coder_ai_gateway_interceptions_inflight") == 0
+    # Scrape-time values of every worker, copied to its files: each worker's key pool, one provider_info.
+    assert value(samples, "coder_ai_gateway_key_pool_state", state="valid") == WORKERS
+    assert len({s.labels["pid"] for s in samples if s.name == "coder_ai_gateway_key_pool_state"}) == WORKERS
+    assert value(samples, "coder_ai_gateway_provider_info", provider="anthropic") == 1
+    assert value(samples, "coder_ai_gateway_recorder_store_up") == 1
+    text = requests.get(metrics_url, timeout=10).text
+    assert "_created" not in text
+    # One worker served all along (at shutdown, the last workers to stop take over in turn).
+    assert len([line for line in master.stderr_lines if "serving Prometheus metrics on" in line]) == 1
+
+    master.proc.send_signal(signal.SIGTERM)
+    assert master.wait() == 0, master.stderr
+    assert "Address already in use" not in master.stderr
+    assert "metrics are not served" not in master.stderr
+    assert "Traceback" not in master.stderr
+
+
+def test_a_killed_workers_requests_in_flight_stop_counting(deployment, upstream):
+    master, url, metrics_url, token = deployment
+    upstream.queue("anthropic/stream_text", stall_after=1)  # the stream starts, then the upstream goes silent
+    stalled = threading.Thread(target=_send_ignoring_errors, args=(url, token), daemon=True)
+    stalled.start()
+    samples = scrape_until(metrics_url, "coder_ai_gateway_interceptions_inflight", 1)
+    assert value(samples, "coder_ai_gateway_interceptions_inflight") == 1
+
+    # The worker serving the endpoint is killed: one of the others takes it over (before a new one boots).
+    port = int(metrics_url.rsplit(":", 1)[1].split("/")[0])
+    old = _workers(master.proc.pid)
+    serving = _listening_pid(port, old)
+    os.kill(serving, signal.SIGKILL)
+    samples = scrape_until(metrics_url, "coder_ai_gateway_provider_info", 1, provider="anthropic")
+    assert samples, "no worker took the endpoint over"
+    assert _listening_pid(port, old) in set(old) - {serving}
+
+    for pid in set(old) - {serving}:
+        os.kill(pid, signal.SIGKILL)
+    samples = scrape_until(metrics_url, "coder_ai_gateway_interceptions_inflight", 0)
+    assert samples, "no worker serves the metrics after the old ones were killed"
+    assert value(samples, "coder_ai_gateway_interceptions_inflight") == 0
+    # The killed workers' key pools are gone with them; the new workers' are shown.
+    samples = scrape_until(metrics_url, "coder_ai_gateway_key_pool_state", WORKERS)
+    assert value(samples, "coder_ai_gateway_key_pool_state", state="valid") == WORKERS
+    assert not {s.labels["pid"] for s in samples if s.name == "coder_ai_gateway_key_pool_state"} & set(map(str, old))
+
+
+def _send_ignoring_errors(url: str, token: str) -> None:
+    try:
+        send(url, token)
+    except Exception:
+        pass  # its worker is killed under it
+
+
+def _listening_pid(port: int, pids: list[int]) -> int | None:
+    """Which of ``pids`` has a socket listening on 127.0.0.1:``port`` (from /proc)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":
+            inodes.add(f"socket:[{fields[9]}]")
+    for pid in pids:
+        try:
+            links = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+        except OSError:
+            continue  # gone
+        if links & inodes:
+            return pid
+    return None
+
+
+def _workers(master_pid: int) -> list[int]:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    assert len(children) == WORKERS
+    return [int(pid) for pid in children]
