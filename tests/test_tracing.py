@@ -11,6 +11,7 @@ import json
 import anthropic
 import openai
 import pytest
+import requests
 from support.fakeupstream import Response
 from support.gateway import gateway_config
 from support.mcpserver import RETENTION_ANSWER, MCPTestServer
@@ -226,3 +227,17 @@ def test_with_tracing_off_no_span_hook_is_registered_and_no_span_made(tmp_path, 
         anthropic_client(off).messages.create(model=MODEL, max_tokens=64, messages=HELLO)
         off.records.wait_for_ends()
     assert gateway_spans(exporter) == []
+
+
+def test_a_client_trace_that_is_not_sampled_makes_no_spans_and_the_request_goes_on(gw, exporter, upstream):
+    unsampled = TRACEPARENT[:-2] + "00"  # the client decided not to record this trace: parent-based sampling follows
+    upstream.queue("anthropic/blocking_text")
+    # Plain HTTP: with a tracer provider set up, the SDK would send a traceparent of its own instead.
+    answer = requests.post(gw.url("anthropic") + "/v1/messages", timeout=30, json={
+        "model": MODEL, "max_tokens": 64, "messages": HELLO}, headers={
+        "x-api-key": gw.token, "anthropic-version": "2023-06-01", "traceparent": unsampled})
+    assert answer.status_code == 200 and answer.json()["content"][0]["text"]
+    [end] = gw.records.wait_for_ends()
+    assert end.status == "completed"
+    assert [s for s in gateway_spans(exporter) if s.attributes.get("aibridge.interception_id") == end.interception_id
+            or s.context.trace_id == int(TRACEPARENT.split("-")[1], 16)] == []
