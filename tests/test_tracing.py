@@ -241,3 +241,23 @@ def test_a_client_trace_that_is_not_sampled_makes_no_spans_and_the_request_goes_
     assert end.status == "completed"
     assert [s for s in gateway_spans(exporter) if s.attributes.get("aibridge.interception_id") == end.interception_id
             or s.context.trace_id == int(TRACEPARENT.split("-")[1], 16)] == []
+
+
+def test_a_fallback_shows_in_the_attempts_and_the_interception_names_the_instance_that_answered(tmp_path, upstream,
+                                                                                               exporter):
+    providers = (
+        ProviderConfig(type="anthropic", name="anthropic", base_url=upstream.url,
+                       keys=("sk-ant-upstream-key", "sk-ant-second-upstream-key"), fallback="backup"),
+        ProviderConfig(type="anthropic", name="backup", base_url=upstream.url, keys=("sk-ant-backup-key",)),
+    )
+    body = {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}
+    upstream.queue(Response(401, {"content-type": "application/json"}, json.dumps(body)))
+    upstream.queue(Response(401, {"content-type": "application/json"}, json.dumps(body)))
+    upstream.queue("anthropic/blocking_text")
+    with resilient_gateway(gateway_config(tmp_path, upstream.url, providers=providers, trace_enable=True)) as gw:
+        anthropic_client(gw).messages.create(model=MODEL, max_tokens=64, messages=HELLO)
+        spans = finished_trace(gw, exporter)
+    [root] = spans["aibridge.interception"]
+    assert [(a.attributes["aibridge.provider_name"], a.attributes["http.response.status_code"])
+            for a in spans["aibridge.upstream_attempt"]] == [("anthropic", 401), ("anthropic", 401), ("backup", 200)]
+    assert (root.attributes["aibridge.provider_name"], root.attributes["aibridge.status"]) == ("backup", "completed")
