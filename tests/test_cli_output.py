@@ -31,9 +31,9 @@ LISTINGS = {
     "interceptions list": (["interceptions", "list"], "STARTED"),
     "usage": (["usage"], "USER"),
     "prices list": (["prices", "list", "--library"], "MODEL"),
-    "prices missing": (["prices", "missing", "--all"], "MODEL"),
     "groups list": (["groups", "list"], "GROUP"),
     "budgets list": (["budgets", "list"], "USER"),
+    "prices missing": (["prices", "missing", "--all"], "MODEL"),
     # The month of i2 (an hour ago)
     "spend export": (["spend", "export", "--month",
                       (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).strftime("%Y-%m")], "DAY"),
@@ -61,8 +61,7 @@ def data_dir(tmp_path_factory):
                          children=False)  # fmt: skip
     recording.wait_written()
     recording.close()
-    for args in (["groups", "create", "platform"], ["groups", "add", "platform", "alice"],
-                 ["budgets", "set", "--group", "platform", "--monthly-usd", "200"]):
+    for args in (["groups", "create", "platform"], ["groups", "add", "platform", "alice"]):
         assert cli(*args, "--data-dir", str(path)).exit_code == 0
     return path
 

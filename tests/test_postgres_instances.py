@@ -171,8 +171,8 @@ def test_ten_processes_migrating_at_once_apply_each_migration_once(process_envir
     assert len(applied_by) == 1
     with open_database(postgres_url) as db:
         rows = db.query("SELECT migration_set, name FROM _aibridge_migrations ORDER BY id")
-    expected = {(migrations.name, name) for migrations in (core_migrations, cost_migrations, recorder_migrations,
-                                                           budgets_migrations) for name in migrations.names}
+    every_set = (core_migrations, cost_migrations, recorder_migrations, budgets_migrations)
+    expected = {(migrations.name, name) for migrations in every_set for name in migrations.names}
     assert {(row["migration_set"], row["name"]) for row in rows} == expected and len(rows) == len(expected)
 
 

@@ -11,6 +11,7 @@ import json
 import anthropic
 import openai
 import pytest
+import requests
 from support.fakeupstream import Response
 from support.gateway import gateway_config
 from support.mcpserver import RETENTION_ANSWER, MCPTestServer
@@ -226,3 +227,37 @@ def test_with_tracing_off_no_span_hook_is_registered_and_no_span_made(tmp_path, 
         anthropic_client(off).messages.create(model=MODEL, max_tokens=64, messages=HELLO)
         off.records.wait_for_ends()
     assert gateway_spans(exporter) == []
+
+
+def test_a_client_trace_that_is_not_sampled_makes_no_spans_and_the_request_goes_on(gw, exporter, upstream):
+    unsampled = TRACEPARENT[:-2] + "00"  # the client decided not to record this trace: parent-based sampling follows
+    upstream.queue("anthropic/blocking_text")
+    # Plain HTTP: with a tracer provider set up, the SDK would send a traceparent of its own instead.
+    answer = requests.post(gw.url("anthropic") + "/v1/messages", timeout=30, json={
+        "model": MODEL, "max_tokens": 64, "messages": HELLO}, headers={
+        "x-api-key": gw.token, "anthropic-version": "2023-06-01", "traceparent": unsampled})
+    assert answer.status_code == 200 and answer.json()["content"][0]["text"]
+    [end] = gw.records.wait_for_ends()
+    assert end.status == "completed"
+    assert [s for s in gateway_spans(exporter) if s.attributes.get("aibridge.interception_id") == end.interception_id
+            or s.context.trace_id == int(TRACEPARENT.split("-")[1], 16)] == []
+
+
+def test_a_fallback_shows_in_the_attempts_and_the_interception_names_the_instance_that_answered(tmp_path, upstream,
+                                                                                               exporter):
+    providers = (
+        ProviderConfig(type="anthropic", name="anthropic", base_url=upstream.url,
+                       keys=("sk-ant-upstream-key", "sk-ant-second-upstream-key"), fallback="backup"),
+        ProviderConfig(type="anthropic", name="backup", base_url=upstream.url, keys=("sk-ant-backup-key",)),
+    )
+    body = {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}
+    upstream.queue(Response(401, {"content-type": "application/json"}, json.dumps(body)))
+    upstream.queue(Response(401, {"content-type": "application/json"}, json.dumps(body)))
+    upstream.queue("anthropic/blocking_text")
+    with resilient_gateway(gateway_config(tmp_path, upstream.url, providers=providers, trace_enable=True)) as gw:
+        anthropic_client(gw).messages.create(model=MODEL, max_tokens=64, messages=HELLO)
+        spans = finished_trace(gw, exporter)
+    [root] = spans["aibridge.interception"]
+    assert [(a.attributes["aibridge.provider_name"], a.attributes["http.response.status_code"])
+            for a in spans["aibridge.upstream_attempt"]] == [("anthropic", 401), ("anthropic", 401), ("backup", 200)]
+    assert (root.attributes["aibridge.provider_name"], root.attributes["aibridge.status"]) == ("backup", "completed")

@@ -152,6 +152,15 @@ def test_tracing_on_without_the_sdk_is_one_line_naming_the_extra(aibridge_script
         "pip install 'aibridge[tracing]'\n")
 
 
+def test_an_otlp_protocol_it_does_not_speak_is_one_line(aibridge_script, spawn, process_environ, tmp_path):
+    environ = {**process_environ, "CODER_AIBRIDGE_ENABLED": "true", "CODER_DATA_DIR": str(tmp_path / "data"),
+               "CODER_HTTP_ADDRESS": "127.0.0.1:0", "CODER_TRACE_ENABLE": "true", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+    server = spawn([aibridge_script, "server"], environ)
+    assert server.wait() == 2, server.stderr
+    assert server.stderr == ("aibridge: error: OTEL_EXPORTER_OTLP_PROTOCOL=grpc: aibridge exports traces over OTLP/HTTP "
+                             "only; set it to http/protobuf or unset it\n")
+
+
 OFF_SCRIPT = """
 import sys
 from pathlib import Path

@@ -10,4 +10,4 @@ import aibridge
 
 @aibridge.hookspec
 def on_records_written(interception_ids, rows, started_at, duration_ms, stored):
-    """The writer finished a batch carrying the ends of ``interception_ids``; ``stored`` False: kept for later."""
+    """The writer finished a batch carrying the ends of ``interception_ids``; ``stored`` False: in its backlog."""
