@@ -17,7 +17,7 @@ from decimal import Decimal
 import anthropic
 import openai
 import pytest
-from budgets_support import budgets_json, keeper, refreshed, run_cli
+from support.budgets_support import budgets_json, keeper, refreshed, run_cli
 from support.gateway import Gateway, RecordCollector, gateway_config
 from support.recorder_support import read_rows, wait_until
 
