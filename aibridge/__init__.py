@@ -16,6 +16,7 @@ from .records import (
     Actor,
     Interception,
     InterceptionEnd,
+    InjectedToolCall,
     InterceptionError,
     ModelThought,
     PromptUsage,
@@ -24,8 +25,10 @@ from .records import (
     ToolCallResult,
     ToolResult,
     ToolUsage,
+    UpstreamAttempt,
 )
 from .threads import (
+    AppThread,
     QueueEmpty,
     ThreadSafeLogger,
     new_lock,
@@ -51,6 +54,16 @@ def authenticate(request):
     from flask import current_app
 
     return current_app.extensions["aibridge"].authenticate(request)
+
+
+def add_plugin(app, plugin, name: str) -> None:
+    """Register ``plugin`` (an object or module with ``@hookimpl`` methods) on ``app``'s plugin manager.
+
+    For hooks that should run only when a feature is on: register them from
+    ``aibridge_startup`` when it is, and the gateway calls nothing of yours
+    per request when it is not.
+    """
+    app.extensions["aibridge"].pm.register(plugin, name=name)
 
 
 def hooks():
@@ -83,6 +96,10 @@ _LAZY = {
     "parse_time": "aibridge.cli.timebounds",
     "UserStore": "aibridge.people.users",
     "UserError": "aibridge.people.users",
+    "nanos_to_usd": "aibridge.cost.money",
+    "Price": "aibridge.cost.price",
+    "price_lookup": "aibridge.cost.admin",
+    "usd_number": "aibridge.cost.money",
 }
 
 
@@ -109,11 +126,14 @@ __all__ = [
     "ToolUsage",
     "ToolCallResult",
     "ModelThought",
+    "UpstreamAttempt",
+    "InjectedToolCall",
     "Tool",
     "ToolResult",
     # Requests and per-app state
     "authenticate",
     "PluginState",
+    "add_plugin",
     "provider_status",
     "Refusal",
     # Metrics
@@ -130,6 +150,11 @@ __all__ = [
     "read_database",
     "Migrations",
     "migrate",
+    # Money: integer nano-dollars (TokenUsage.cost_usd_nanos) as USD
+    "nanos_to_usd",
+    "usd_number",
+    "Price",
+    "price_lookup",
     # People and their gateway tokens
     "UserStore",
     "UserError",
@@ -142,6 +167,7 @@ __all__ = [
     "os_sleep",
     "thread_ident",
     "ThreadSafeLogger",
+    "AppThread",
     # Command-line commands
     "config_options",
     "fail",

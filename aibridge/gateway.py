@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from .cost.book import PriceBook
 from .dumps import Dumps
+from .logs import Redactor, config_secrets
 from .people.auth import REFUSAL_KEY, AuthLimited, TokenStoreAuth
 from .people.auth_limit import FailedAuthLimit
-from .logs import Redactor, config_secrets
 from .plugins import collect, notify
 from .providers import build_provider
 from .resilience.breaker import BreakerSettings
@@ -42,6 +43,8 @@ class Gateway:
             self.token_store = TokenStoreAuth(config.database)
             pm.register(self.token_store, name="token-store")
         self.auth_limit = FailedAuthLimit(config.auth_failure_limit)
+        self.prices = PriceBook(config.database)  # what each token record costs (docs/cost.md)
+        self.prices.start()
         self.dumps = Dumps(config.dump_dir) if config.dump_dir else None  # --aibridge-dump-dir
         self._retired_dumps: list[Dumps] = []
         self._shut_down = False
@@ -122,6 +125,7 @@ class Gateway:
             return
         self._shut_down = True
         notify(self.pm, "aibridge_shutdown", app=app)  # one plugin failing must not keep the recorder from flushing
+        self.prices.stop()
         self.upstream.close()
         for dumps in [*self._retired_dumps, self.dumps]:
             if dumps is not None:

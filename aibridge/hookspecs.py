@@ -50,6 +50,16 @@ def on_interception_end(interception):
 
 
 @hookspec
+def on_upstream_attempt(interception, attempt):
+    """The gateway sent a request upstream and got its answer's head or an error (an UpstreamAttempt)."""
+
+
+@hookspec
+def on_injected_tool_call(interception, call):
+    """The gateway ran an injected tool for the model (an InjectedToolCall)."""
+
+
+@hookspec
 def on_key_state_change(provider_name, key_hint, state, reason):
     """A key of a provider instance became valid, temporary or permanent; ``reason`` says why."""
 
@@ -67,6 +77,11 @@ def on_circuit_breaker_change(provider_name, endpoint, model, state):
 @hookspec
 def on_circuit_breaker_reject(provider_name, endpoint, model):
     """A request was refused without reaching the upstream: its circuit breaker is open."""
+
+
+@hookspec
+def on_budget_threshold(user_id, username, percent, spent_usd, budget_usd, budget, resets_at):
+    """A person's spend this month reached ``percent`` (85 or 100) of their budget; once per person, month and percent."""
 
 
 @hookspec(firstresult=True)

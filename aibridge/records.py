@@ -78,6 +78,7 @@ ERROR_KINDS = (
     "concurrency_limited",  # refused by --aibridge-max-concurrency (503)
     "circuit_open",  # refused: the circuit breaker of the instance, endpoint and model is open (503)
     "key_pool_exhausted",  # refused: every key of the instance is cooling down (429) or was refused (502)
+    "budget",  # refused: the person's monthly budget is spent (403; the budgets plugin)
 )
 
 
@@ -138,7 +139,11 @@ class InterceptionEnd(_Record):
 
 @dataclass(frozen=True)
 class TokenUsage(_Record):
-    """Tokens of one upstream message; the records of an interception sum to the bill."""
+    """Tokens of one upstream message; the records of an interception sum to the bill.
+
+    ``cost_usd_nanos`` is what they cost in nano-dollars (1e-9 USD) at the model's
+    price (docs/cost.md); None when the model has no price ("unpriced", never 0).
+    """
 
     record_type = "token_usage"
 
@@ -150,6 +155,7 @@ class TokenUsage(_Record):
     cache_write_input_tokens: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: dt.datetime = field(default_factory=utcnow)
+    cost_usd_nanos: int | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,43 @@ class ModelThought(_Record):
     content: str
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: dt.datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class UpstreamAttempt(_Record):
+    """One request the gateway sent upstream for an interception; each retry, key failover and tool-loop round is one.
+
+    ``duration_ms`` runs until the answer's head arrived (or the attempt
+    failed); ``status`` is the answer's HTTP status, None when none came;
+    ``error_kind`` says why none came: unreachable, timeout, broken, or
+    cancelled (the request was cut while it waited: client gone, shutdown).
+    """
+
+    record_type = "upstream_attempt"
+
+    interception_id: str
+    attempt: int  # 1, 2, ... across the whole interception
+    provider_name: str  # the instance sent to (a fallback's after a fallback)
+    host: str  # the upstream's host, never a URL
+    started_at: dt.datetime
+    duration_ms: float
+    status: int | None = None
+    error_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class InjectedToolCall(_Record):
+    """The gateway ran an injected tool (``aibridge_call_tool``) for the model: which one, how long, its error if any."""
+
+    record_type = "injected_tool_call"
+
+    interception_id: str
+    tool_call_id: str
+    tool: str
+    server_url: str | None
+    started_at: dt.datetime
+    duration_ms: float
+    error: str | None = None  # the tool's error; "cancelled" when the request was cut while it ran
 
 
 @dataclass(frozen=True)

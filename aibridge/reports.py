@@ -29,12 +29,17 @@ class Refusal:
     """Why an intercepted request is turned away before it starts (``aibridge_refuse_interception``).
 
     The client gets ``status`` with ``message`` in its API's error shape, and a
-    Retry-After header when ``retry_after`` (seconds) is set.
+    Retry-After header when ``retry_after`` (seconds) is set. With ``kind`` (one
+    of the error kinds of docs/recording.md) the request is also recorded: an
+    interception that ended ``failed`` with that kind, never sent upstream;
+    ``code`` is the OpenAI error's ``code``.
     """
 
     status: int
     message: str
     retry_after: float | None = None
+    kind: str | None = None
+    code: str | None = None
 
 
 def measurements(app) -> list[Measurement]:

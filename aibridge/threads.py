@@ -168,3 +168,27 @@ class ThreadSafeLogger:
         finally:
             with self._pending_lock:
                 self._pending -= 1
+
+
+class AppThread:
+    """Hand calls from an OS thread back to the app's thread: under gevent each runs in a new greenlet of the hub.
+
+    Create it on the thread that runs the gevent hub (the app's thread, e.g. in
+    ``aibridge_startup``). Without gevent there is no such thread to go back
+    to: ``call`` runs the function right away, on the caller's thread.
+    """
+
+    def __init__(self):
+        self._loop = None
+        if gevent_patched():
+            import gevent
+
+            self._loop = gevent.get_hub().loop
+            self._spawn = gevent.spawn
+
+    def call(self, function, *args) -> None:
+        """Run ``function(*args)`` on the app's thread soon (never waits for it); its exceptions are its own."""
+        if self._loop is None:
+            function(*args)
+        else:
+            self._loop.run_callback_threadsafe(self._spawn, function, *args)

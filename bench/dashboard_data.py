@@ -9,6 +9,12 @@ session of ``--long-session`` requests (id ``bench-long-session``) for the
 session page's worst case.
 
     .venv/bin/python bench/dashboard_data.py /tmp/dash-data --interceptions 100000
+    .venv/bin/python bench/dashboard_data.py /tmp/dash-data --postgres-url postgresql://postgres@127.0.0.1/bench
+
+With ``--postgres-url`` the records go to that (existing) PostgreSQL database
+instead of the data directory's SQLite file, in the same batches (COPY for
+the child records), and the tables are vacuumed and analysed afterwards, as
+autovacuum would have done on a store that grew over weeks.
 
 Deterministic for a given ``--seed``. The people are created as gateway users
 (``owner-0`` is an owner); their tokens are printed to stdout (one
@@ -127,9 +133,9 @@ class Generator:
         return "Claude Code"
 
 
-def people(db_path: Path) -> list[tuple[str, str, str]]:
+def people(database: Path | str) -> list[tuple[str, str, str]]:
     """(user id, username, token) of each benchmark person, created when missing."""
-    store = aibridge.UserStore(aibridge.open_database(db_path))
+    store = aibridge.UserStore(aibridge.open_database(database))
     existing = {user.username: user for user in store.list_users()}
     found = []
     for number in range(PEOPLE):
@@ -139,16 +145,18 @@ def people(db_path: Path) -> list[tuple[str, str, str]]:
     return found
 
 
-def generate(data_dir: Path, interceptions: int, days: int, long_session: int, seed: int = 1) -> list:
+def generate(data_dir: Path, interceptions: int, days: int, long_session: int, seed: int = 1,
+             postgres_url: str = "") -> list:
+    """Write the records to ``postgres_url`` if given, else to the data directory's SQLite file; the people."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    db_path = data_dir / "aibridge.db"
-    everyone = people(db_path)
+    database = postgres_url or data_dir / "aibridge.db"
+    everyone = people(database)
     generator = Generator(seed, days, dt.datetime.now(dt.timezone.utc))
-    db = open_for_writing(db_path)
+    db = open_for_writing(database)
     written, batch = 0, []
 
     def flush():
-        write_rows(db.conn, [row_write(kind, record, "bench", generator.record_ids) for kind, record in batch])
+        write_rows(db, [row_write(kind, record, "bench", generator.record_ids) for kind, record in batch])
         batch.clear()
 
     owner = everyone[0]
@@ -169,6 +177,8 @@ def generate(data_dir: Path, interceptions: int, days: int, long_session: int, s
         if len(batch) >= BATCH:
             flush()
     flush()
+    if db.is_postgres:  # fresh statistics and visibility maps: what autovacuum gives a store that grew slowly
+        db.execute("VACUUM ANALYZE")
     db.close()
     return everyone
 
@@ -180,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=60, help="Spread the sessions over this many days before now.")
     parser.add_argument("--long-session", type=int, default=500, help="Requests of the session bench-long-session.")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--postgres-url", default="", help="Write to this PostgreSQL database instead of SQLite.")
     args = parser.parse_args(argv)
-    for _, name, token in generate(args.data_dir, args.interceptions, args.days, args.long_session, args.seed):
+    for _, name, token in generate(args.data_dir, args.interceptions, args.days, args.long_session, args.seed,
+                                   args.postgres_url):
         print(name, token)
     return 0
 

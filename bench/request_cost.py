@@ -43,7 +43,7 @@ from harness.aibridge_gateway import Aibridge  # noqa: E402
 from harness.body_runs import APIS, sizes  # noqa: E402
 from harness.cpu import tree  # noqa: E402
 from harness.nginx import Nginx  # noqa: E402
-from harness.procs import Processes, http_status, wait_until_ready  # noqa: E402
+from harness.procs import Processes, free_port, http_status, wait_until_ready  # noqa: E402
 
 WORK = BENCH_DIR / ".work"
 
@@ -58,6 +58,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=30, help="unmeasured requests per build and kind first (default 30)")
     parser.add_argument("--instructions", action="store_true", help="count instructions under callgrind instead of CPU time")
     parser.add_argument("--write", metavar="PATH", help="also write the markdown table to PATH")
+    parser.add_argument("--tracing", action="store_true",
+                        help="also measure this build with --trace-enable, exporting to a local OTLP sink")
     return parser.parse_args(argv)
 
 
@@ -166,23 +168,40 @@ def run(args, gateways: dict[str, Aibridge], meter) -> list[dict]:
 
 
 def table(rows: list[dict], names: list[str], meter) -> str:
-    ratio = len(names) == 2
+    """One column per build, then each build's median over the first's (two builds: this over the baseline)."""
+    if len(names) == 2 and names[1].startswith("baseline"):
+        ratios = [(names[0], names[1])]
+    else:
+        ratios = [(name, names[0]) for name in names[1:]]
     lines = [
-        "| body | API | bytes | " + " | ".join(f"{name}: {meter.name} (min–max)" for name in names) + (" | this / baseline |" if ratio else " |"),
-        "|---|---|--:|" + "---|" * len(names) + ("--:|" if ratio else ""),
+        "| body | API | bytes | " + " | ".join(f"{name}: {meter.name} (min–max)" for name in names)
+        + "".join(f" | {top} / {bottom}" for top, bottom in ratios) + " |",
+        "|---|---|--:|" + "---|" * len(names) + "--:|" * len(ratios),
     ]
     for row in rows:
         series = row["series"]
         cells = [series[name].cell(meter) for name in names]
-        if ratio:
-            cells.append(f"{series[names[0]].median() / series[names[1]].median():.2f}")
+        cells += [f"{series[top].median() / series[bottom].median():.2f}" for top, bottom in ratios]
         lines.append("| " + " | ".join([row["body"], row["api"], f"{row['bytes']:,}", *cells]) + " |")
     return "\n".join(lines)
+
+
+TRACED = "this, tracing on"
+
+
+def start_otlp_sink(procs: Processes) -> dict[str, str]:
+    """An OTLP/HTTP endpoint taking the traced build's spans; the environment that sends them there."""
+    port = free_port()
+    proc = procs.start("otlp-sink", [sys.executable, "-m", "harness.otlp_sink", str(port)], cwd=str(BENCH_DIR))
+    wait_until_ready(lambda: http_status(port, "/")[0] == 200, "otlp-sink", proc, 30, procs, "otlp-sink")
+    return {"CODER_TRACE_ENABLE": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"}
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     builds = {"this": args.aibridge}
+    if args.tracing:
+        builds[TRACED] = args.aibridge
     if args.baseline:
         commit, executable = baseline.prepare(BENCH_DIR.parent, args.baseline, WORK / "baseline")
         builds[f"baseline {commit.sha[:8]}"] = executable
@@ -192,10 +211,14 @@ def main(argv=None) -> None:
     try:
         nginx = Nginx(procs, work)
         nginx.start()
+        env = {}
+        if args.tracing:
+            env = {TRACED: start_otlp_sink(procs)}
         gateways = {}
         for number, (name, executable) in enumerate(builds.items()):
             gateway_class = CallgrindGateway if args.instructions else Aibridge
-            gateways[name] = gateway_class(procs, work, f"aibridge{number}", executable, nginx.base + "/v1/", nginx.base + "/")
+            gateways[name] = gateway_class(procs, work, f"aibridge{number}", executable, nginx.base + "/v1/", nginx.base + "/",
+                                           env=env.get(name))
             gateways[name].start()
         started = time.monotonic()
         rows = run(args, gateways, meter)

@@ -25,7 +25,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
-from harness import baseline, body_runs, faults, machine, postgres_runs, profile, report, scenarios, wrk  # noqa: E402
+from harness import baseline, body_runs, faults, machine, postgres_runs, profile, report, resilience_runs, scenarios, wrk  # noqa: E402
 from harness.aibridge_gateway import Aibridge  # noqa: E402
 from harness.faults import FaultContext, FaultSettings  # noqa: E402
 from harness.legs import RunContext, SlowUpstream, aibridge_leg, direct_leg, litellm_leg  # noqa: E402
@@ -33,6 +33,7 @@ from harness.nginx import Nginx  # noqa: E402
 from harness.procs import Processes, free_port  # noqa: E402
 
 WORK = BENCH_DIR / ".work"
+SCENARIOS = ("main", "bodies", "faults", "postgres", "resilience")
 
 
 def log(message: str) -> None:
@@ -43,7 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--aibridge", default=os.environ.get("AIBRIDGE_BIN", ""), help="the aibridge executable (default: next to this Python)")
     parser.add_argument("--litellm-venv", default=str(WORK / "litellm-venv"), help="virtualenv with litellm[proxy]")
-    parser.add_argument("--scenario", action="append", help="main, bodies, faults, postgres (repeatable or comma-separated; default main,bodies)")
+    parser.add_argument("--scenario", action="append", help="main, bodies, faults, postgres, resilience (repeatable or comma-separated; default main,bodies)")
     parser.add_argument("--baseline", metavar="REF", help="also measure aibridge at this earlier commit (git worktree + its own venv under bench/.work/baseline)")
     parser.add_argument("--skip", action="append", default=[], choices=["aibridge", "litellm", "idle"], help="leave out a leg (repeatable)")
     parser.add_argument("--seconds", type=float, help="length of each wrk run (default 10, --quick 3)")
@@ -57,6 +58,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--postgres", default=os.environ.get("AIBRIDGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"),
                         help="postgres scenario: a database to create its own databases from (they are dropped after)")
     parser.add_argument("--pg-outage-seconds", type=float, help="postgres scenario: how long PostgreSQL is cut off (default 60, --quick 8)")
+    parser.add_argument("--resilience-rounds", type=int, help="resilience scenario: rounds of both gateways in turn (default 4, --quick 2)")
+    parser.add_argument("--resilience-seconds", type=float, help="resilience scenario: length of each wrk run (default 3, --quick 1)")
+    parser.add_argument("--resilience-control", action="store_true",
+                        help="resilience scenario: give the second gateway the plain settings too (an A/A run: the noise alone)")
     parser.add_argument("--quick", action="store_true", help="short runs and 200/1000 idle streams: checks the harness, not the numbers")
     parser.add_argument("--profile", action="store_true", help="sample aibridge with py-spy during an extra c=50 run of each body size")
     parser.add_argument("--py-spy", default=str(WORK / "tools-venv" / "bin" / "py-spy"))
@@ -78,10 +83,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.litellm_idle = "200" if args.quick else "1000"
     if args.pg_outage_seconds is None:
         args.pg_outage_seconds = 8 if args.quick else 60
+    if args.resilience_rounds is None:
+        args.resilience_rounds = 2 if args.quick else 4
+    if args.resilience_seconds is None:
+        args.resilience_seconds = 1 if args.quick else 3
+    if args.resilience_rounds < 2:
+        parser.error("--resilience-rounds: at least 2 (the verdict needs the plain gateway's spread over rounds)")
     args.scenario = _names(",".join(args.scenario or ["main,bodies"]))
-    unknown = set(args.scenario) - {"main", "bodies", "faults", "postgres"}
+    unknown = set(args.scenario) - set(SCENARIOS)
     if unknown:
-        parser.error(f"unknown scenario {', '.join(sorted(unknown))}: choose from main, bodies, faults, postgres")
+        parser.error(f"unknown scenario {', '.join(sorted(unknown))}: choose from {', '.join(SCENARIOS)}")
     unknown = set(_names(args.fault_cases)) - set(faults.CASES)
     if unknown:
         parser.error(f"unknown fault case {', '.join(sorted(unknown))}: choose from {', '.join(faults.CASES)}")
@@ -236,6 +247,18 @@ def run(args, procs: Processes, work: Path) -> dict:
         except Exception as exc:  # noqa: BLE001 - reported, like a failed leg
             traceback.print_exc()
             results["failures"].append(f"postgres: {exc}")
+    if "resilience" in chosen:
+        leg_name, executable, title = builds[0]
+        second = "plain again (control run)" if args.resilience_control else \
+            f"with the circuit breaker and a {resilience_runs.POOL_SIZE}-key pool"
+        log(f"resilience: {title}, plain and {second}, in turns")
+        resilience_settings = resilience_runs.Settings(args.resilience_rounds, args.resilience_seconds, settings.warmup_seconds,
+                                                       control=args.resilience_control)
+        try:
+            results["resilience"] = resilience_runs.run(ctx, executable, resilience_settings)
+        except Exception as exc:  # noqa: BLE001 - reported, like a failed leg
+            traceback.print_exc()
+            results["failures"].append(f"resilience: {exc}")
     return results
 
 
@@ -264,6 +287,9 @@ def render_only(path: Path) -> int:
         if raw.is_file():  # the raw stacks are kept in bench/.work: summarise them again with today's rules
             results["profiles"][label] = {**profile.summarise(raw), "raw": str(raw)}
             resummarised = True
+    if "resilience" in results:  # the summary is derived from the rounds: today's rules
+        results["resilience"]["summary"] = resilience_runs.summarise(results["resilience"]["rounds"])
+        resummarised = True
     if resummarised:
         path.write_text(json.dumps(results, indent=2) + "\n")
     md = path.with_suffix(".md")
@@ -285,7 +311,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.render:
         return render_only(Path(args.render))
-    args.stem = results_stem(args.scenario)
+    args.stem = results_stem(args.scenario) + ("-control" if args.resilience_control and "resilience" in args.scenario else "")
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _stop_on_signal)
     Path(args.results).mkdir(parents=True, exist_ok=True)

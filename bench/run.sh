@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for the whole benchmark: install what it needs, then run bench/run.py.
 #   bench/run.sh [run.py options]     e.g. bench/run.sh --profile, bench/run.sh --quick,
-#                                          bench/run.sh --baseline HEAD~1, bench/run.sh --scenario faults
+#                                          bench/run.sh --baseline HEAD~1, bench/run.sh --scenario faults,
+#                                          bench/run.sh --scenario resilience
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,7 +22,7 @@ for arg in "$@"; do
     [[ "$arg" == --scenario=* ]] && scenarios="$scenarios,${arg#--scenario=}"
     prev="$arg"
 done
-# LiteLLM is only in the load scenarios (main, bodies), not in faults.
+# LiteLLM is only in the load scenarios (main, bodies), not in faults, postgres or resilience.
 if [[ -n "$scenarios" && "$scenarios" != *main* && "$scenarios" != *bodies* ]]; then
     want_litellm=0
 fi

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from aibridge import InterceptionEnd, PluginState, hookimpl
+from aibridge import InterceptionEnd, PluginState, hookimpl, usd_number
 
 log = logging.getLogger("aibridge.records")
 
@@ -47,7 +47,8 @@ def on_prompt_usage(interception, prompt):
 @hookimpl
 def on_token_usage(interception, usage):
     if enabled.get():
-        _log(usage.record_type, usage.as_dict())
+        # cost_usd: the record's cost as a number of dollars for a SIEM to sum (null: unpriced, docs/cost.md)
+        _log(usage.record_type, {**usage.as_dict(), "cost_usd": usd_number(usage.cost_usd_nanos)})
 
 
 @hookimpl

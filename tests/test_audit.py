@@ -45,12 +45,13 @@ def test_each_interception_carries_its_records(audit):
         "status": "completed", "error": None, "started_at": "2025-03-03T10:00:00.000000+00:00",
         "ended_at": "2025-03-03T10:00:03.000000+00:00", "metadata": {"route": "/v1/messages"},
         "credential_kind": None, "credential_hint": None,
+        "cost_usd": 0.000417021, "cost_usd_nanos": 417_021, "unpriced_records": 0,
     }
     (usage,) = children["token_usages"]
     assert {k: v for k, v in usage.items() if k != "id"} == {
         "interception_id": "a3", "msg_id": "msg_1", "input_tokens": 400, "output_tokens": 40,
         "cache_read_input_tokens": 5, "cache_write_input_tokens": 6, "metadata": {"web_search_requests": 1},
-        "created_at": created}
+        "created_at": created, "cost_usd_nanos": 417_021, "cost_usd": 0.000417021}
     (prompt,) = children["user_prompts"]
     assert {k: v for k, v in prompt.items() if k != "id"} == {
         "interception_id": "a3", "msg_id": "msg_1", "prompt": "prompt of a3", "created_at": created}

@@ -125,8 +125,13 @@ def test_a_streamed_request_is_recorded_logged_and_listed(setup, upstream):
     sums = {column: sum(u[column] for u in found["token_usages"]) for column in
             ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens")}
     assert sums == billed_tokens("anthropic/stream_thinking_tool_use")
+    # Priced at the library's Sonnet rates: $3 in, $15 out per million tokens (docs/cost.md).
+    cost = sums["input_tokens"] * 3_000 + sums["output_tokens"] * 15_000
+    assert (found["cost_usd_nanos"], found["unpriced_records"]) == (cost, 0)
+    assert sum(u["cost_usd_nanos"] for u in found["token_usages"]) == cost
     usage = audit(server, alice_token, "/api/v2/aibridge/usage")
-    assert usage["totals"] == {"interceptions": 1, **sums}
+    assert usage["totals"] == {"interceptions": 1, **sums, "cost_usd": cost / 10**9, "cost_usd_nanos": cost,
+                               "unpriced_records": 0}
     assert audit(server, alice_token) == audit(server, owner_token)
 
     assert server.stop() == 0

@@ -185,7 +185,7 @@ def test_records_are_the_same_as_through_anthropic_directly(gateway, token, bedr
 
     def comparable(provider):
         [interception] = [r for r in collector.of("interception_start") if r.provider_name == provider]
-        ignored = {"interception_id", "created_at"}
+        ignored = {"interception_id", "created_at", "cost_usd_nanos"}  # Bedrock's price is its own (test_cost.py)
         records = {}
         for kind in ("prompt_usage", "token_usage", "tool_usage", "model_thought"):
             records[kind] = [{k: v for k, v in r.as_dict().items() if k not in ignored}
@@ -197,6 +197,7 @@ def test_records_are_the_same_as_through_anthropic_directly(gateway, token, bedr
     assert (bedrock_model, direct_model) == (SONNET, CLIENT_MODEL)
     assert bedrock_records == direct_records
     assert bedrock_records["token_usage"]
+    assert all(r.cost_usd_nanos for r in collector.of("token_usage"))  # both priced
 
 
 # -- what the client receives, byte for byte --------------------------------------

@@ -21,7 +21,7 @@ from support.terminal import run_on_terminal
 from support.recorder_support import RecordingApp, make_interception, user_with_token
 
 from aibridge.cli import build_cli
-from aibridge.records import PromptUsage
+from aibridge.records import PromptUsage, TokenUsage
 from aibridge.cli.output import FORMATS
 
 LISTINGS = {
@@ -30,6 +30,13 @@ LISTINGS = {
     "plugins": (["plugins"], "PLUGIN"),
     "interceptions list": (["interceptions", "list"], "STARTED"),
     "usage": (["usage"], "USER"),
+    "prices list": (["prices", "list", "--library"], "MODEL"),
+    "groups list": (["groups", "list"], "GROUP"),
+    "budgets list": (["budgets", "list"], "USER"),
+    "prices missing": (["prices", "missing", "--all"], "MODEL"),
+    # The month of i2 (an hour ago)
+    "spend export": (["spend", "export", "--month",
+                      (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).strftime("%Y-%m")], "DAY"),
 }
 
 
@@ -41,7 +48,10 @@ def data_dir(tmp_path_factory):
     alice, _ = user_with_token(recording.database_path, "alice")
     user_with_token(recording.database_path, "olivia", "owner")
     now = dt.datetime.now(dt.timezone.utc)
-    recording.record(make_interception("i1", initiator_id=alice, started_at=now - dt.timedelta(hours=2)))
+    i1 = make_interception("i1", initiator_id=alice, started_at=now - dt.timedelta(hours=2))
+    recording.record(i1)
+    # A record without tokens and without a price: it changes no sum, the costs say it is there.
+    recording.notify("on_token_usage", interception=i1, usage=TokenUsage("i1", "msg_0", cost_usd_nanos=None))
     i2 = make_interception("i2", initiator_id=alice, started_at=now - dt.timedelta(hours=1), streaming=False)
     recording.record(i2)
     recording.notify("on_prompt_usage", interception=i2, prompt=PromptUsage("i2", "msg_2", "fix\nthe " + "x" * 60))
@@ -51,6 +61,8 @@ def data_dir(tmp_path_factory):
                          children=False)  # fmt: skip
     recording.wait_written()
     recording.close()
+    for args in (["groups", "create", "platform"], ["groups", "add", "platform", "alice"]):
+        assert cli(*args, "--data-dir", str(path)).exit_code == 0
     return path
 
 
@@ -131,21 +143,25 @@ def test_csv_booleans_are_true_and_false(data_dir):
 def test_the_usage_table_ends_with_the_totals(data_dir):
     out = cli("usage", "--data-dir", str(data_dir), "--group-by", "model", "--format", "table").stdout
     headings, model, total = out.splitlines()
-    assert headings.split() == ["MODEL", "INTERCEPTIONS", "INPUT", "OUTPUT", "CACHE", "READ", "CACHE", "WRITE"]
-    assert model.split() == ["claude-sonnet-4-6", "1205", "200", "40", "10", "14"]
-    assert total.split() == ["total", "1205", "200", "40", "10", "14"]
+    assert headings.split() == ["MODEL", "INTERCEPTIONS", "INPUT", "OUTPUT", "CACHE", "READ", "CACHE", "WRITE",
+                                "COST", "USD", "UNPRICED"]
+    # Two records of 417 021 nano-dollars and one unpriced: the priced part, marked as a lower bound.
+    assert model.split() == ["claude-sonnet-4-6", "1205", "200", "40", "10", "14", "0.000834+?", "1"]
+    assert total.split() == ["total", "1205", "200", "40", "10", "14", "0.000834+?", "1"]
 
 
 def test_an_interceptions_table_keeps_each_row_on_one_line(data_dir):
     out = cli("interceptions", "list", "--data-dir", str(data_dir), "--format", "table", "--limit", "2").stdout
     headings, *rows = out.splitlines()
-    assert headings.split() == ["STARTED", "USER", "PROVIDER", "MODEL", "CLIENT", "STATUS", "IN", "OUT", "PROMPT", "ID"]
+    assert headings.split() == ["STARTED", "USER", "PROVIDER", "MODEL", "CLIENT", "STATUS", "IN", "OUT", "COST", "USD",
+                                "PROMPT", "ID"]
     assert [row.split()[2:5] for row in rows] == [["UTC", "alice", "anthropic"], ["UTC", "alice", "anthropic"]]
     assert rows[0].endswith(" i2") and rows[1].endswith(" i1")
     # i2's prompts ("prompt of i2", then "fix\nthe xxx...") in one cell of 40 characters, cut with "…"
     cell = ("prompt of i2 fix the " + "x" * 60)[:39] + "…"
     assert rows[0].endswith(f" {cell}  i2")
     assert "completed" in rows[0]
+    assert " 0.000417  " in rows[0] and " 0.000417+?  " in rows[1]  # i1 has an unpriced record too
 
 
 # Progress

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import anthropic
@@ -18,36 +19,62 @@ from support.dashboard_support import (
     ALICE_SESSION,
     BOB_FAILED_SESSION,
     BOB_SESSION,
+    INTERCEPTIONS,
     api,
     form_token,
     record_sessions,
     sign_in,
 )
-from support.gateway import Gateway
+from conftest import STORES
+from support.gateway import Gateway, gateway_config
 from support.recorder_support import wait_until
 
 from aibridge.db import open_database
 from aibridge.people.users import UserStore
+from aibridge_plugins.dashboard.formatting import usd
 
 READ_RESULT = "File does not exist. Note: your current working directory is /work/scratch/run/proj."
 
 
-@pytest.fixture(scope="module")
-def tokens(gateway, upstream):
+def record(gateway, upstream) -> dict[str, str]:
+    """Tokens of olivia (owner), alice and bob, and the sessions of dashboard_support recorded through ``gateway``."""
     found = {"olivia": gateway.create_token("olivia", role="owner"), "alice": gateway.create_token("alice"),
              "bob": gateway.create_token("bob")}
     record_sessions(gateway.url, upstream, found)
     return found
 
 
+@pytest.fixture(scope="module")
+def tokens(gateway, upstream):
+    return record(gateway, upstream)
+
+
+@pytest.fixture(scope="module", params=STORES)
+def on_store(request, tmp_path_factory, upstream):
+    """(gateway, tokens) with the sessions recorded: the module's SQLite gateway, then one on PostgreSQL.
+
+    The tests that exercise the store's queries take this one; the rest (forms, cookies, packaging) run on SQLite.
+    """
+    if request.param == "sqlite":
+        yield request.getfixturevalue("gateway"), request.getfixturevalue("tokens")
+        return
+    url = request.getfixturevalue("module_postgres_url")
+    gateway = Gateway(gateway_config(tmp_path_factory.mktemp("pg"), upstream.url, postgres_url=url))
+    try:
+        yield gateway, record(gateway, upstream)
+    finally:
+        gateway.close()
+
+
 def users(gateway) -> UserStore:
-    return UserStore(open_database(gateway.config.database_path))
+    return UserStore(open_database(gateway.config.database))
 
 
 # -- the sessions API -------------------------------------------------------------------------------------------
 
 
-def test_an_owner_lists_every_session_with_its_figures(gateway, tokens):
+def test_an_owner_lists_every_session_with_its_figures(on_store):
+    gateway, tokens = on_store
     answer = api(gateway.url, tokens["olivia"], "/api/v2/ai-gateway/sessions")
     assert answer["count"] == 3 and answer["next_after_id"] is None
     by_id = {session["id"]: session for session in answer["results"]}
@@ -61,14 +88,16 @@ def test_an_owner_lists_every_session_with_its_figures(gateway, tokens):
     assert by_id[BOB_SESSION]["clients"] == ["Codex"]
 
 
-def test_a_member_lists_only_their_own_sessions(gateway, tokens):
+def test_a_member_lists_only_their_own_sessions(on_store):
+    gateway, tokens = on_store
     answer = api(gateway.url, tokens["alice"], "/api/v2/aibridge/sessions")
     assert [session["id"] for session in answer["results"]] == [ALICE_SESSION]
     answer = api(gateway.url, tokens["alice"], "/api/v2/aibridge/sessions", q="initiator:bob")
     assert answer["results"] == []  # a member's view stays their own, whatever the filter asks
 
 
-def test_a_session_is_its_threads_with_tool_calls_their_results_and_failures(gateway, tokens):
+def test_a_session_is_its_threads_with_tool_calls_their_results_and_failures(on_store):
+    gateway, tokens = on_store
     session = api(gateway.url, tokens["alice"], f"/api/v2/aibridge/sessions/{ALICE_SESSION}")
     first, second = session["threads"]
     assert first["prompt"]["prompt"] == "list the files here, then read does-not-exist.txt"
@@ -86,31 +115,37 @@ def test_a_session_is_its_threads_with_tool_calls_their_results_and_failures(gat
     assert second["prompt"]["prompt"] == "thanks! now say goodbye"
 
 
-def test_a_failed_request_says_why(gateway, tokens):
+def test_a_failed_request_says_why(on_store):
+    gateway, tokens = on_store
     session = api(gateway.url, tokens["olivia"], f"/api/v2/aibridge/sessions/{BOB_FAILED_SESSION}")
     (request,) = session["threads"][0]["interceptions"]
     assert request["status"] == "failed"
     assert (request["error"]["kind"], request["error"]["upstream_status"]) == ("upstream_status", 500)
 
 
-def test_another_persons_session_is_not_found_for_a_member(gateway, tokens):
+def test_another_persons_session_is_not_found_for_a_member(on_store):
+    gateway, tokens = on_store
     answer = api(gateway.url, tokens["alice"], f"/api/v2/ai-gateway/sessions/{BOB_SESSION}", status=404)
     assert answer == {"message": f"no session {BOB_SESSION!r}"}
     assert api(gateway.url, tokens["olivia"], f"/api/v2/ai-gateway/sessions/{BOB_SESSION}")["requests"] == 2
 
 
-def test_the_api_pages_with_a_cursor_and_filters_by_prompt_text(gateway, tokens):
+def test_the_api_pages_with_a_cursor_and_filters_by_prompt_text(on_store):
+    gateway, tokens = on_store
     first = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", limit=2)
     assert len(first["results"]) == 2 and first["next_after_id"] == BOB_SESSION
     rest = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", limit=2, after_id=first["next_after_id"])
     assert [s["id"] for s in rest["results"]] == [ALICE_SESSION] and rest["next_after_id"] is None
     found = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", q='text:"SAY GOODBYE"')
     assert [s["id"] for s in found["results"]] == [ALICE_SESSION]
+    for literal in ("say_goodbye", "say%goodbye", "now\\ say"):  # LIKE's wildcards and escape are plain text
+        assert api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", q=f'text:"{literal}"')["count"] == 0
     found = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", q="client:Codex")
     assert [s["id"] for s in found["results"]] == [BOB_SESSION]
 
 
-def test_the_api_refuses_what_the_audit_api_refuses(gateway, tokens):
+def test_the_api_refuses_what_the_audit_api_refuses(on_store):
+    gateway, tokens = on_store
     api(gateway.url, None, "/api/v2/aibridge/sessions", status=401)
     api(gateway.url, "aib_0000000000000000_" + "x" * 43, f"/api/v2/aibridge/sessions/{ALICE_SESSION}", status=401)
     bad = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions", status=400, q="colour:blue")
@@ -163,7 +198,8 @@ def test_a_form_without_the_sessions_form_token_is_refused(gateway, tokens):
     assert answer.status_code == 403
 
 
-def test_revoking_the_token_ends_the_sessions_signed_in_with_it(gateway, tokens):
+def test_revoking_the_token_ends_the_sessions_signed_in_with_it(on_store):
+    gateway, tokens = on_store
     store = users(gateway)
     token_id, token = store.create_token("alice", label="to revoke")
     browser = sign_in(gateway.url, token)
@@ -173,7 +209,8 @@ def test_revoking_the_token_ends_the_sessions_signed_in_with_it(gateway, tokens)
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/login")
 
 
-def test_a_member_cannot_open_another_persons_session_records_or_the_admin_pages(gateway, tokens):
+def test_a_member_cannot_open_another_persons_session_records_or_the_admin_pages(on_store):
+    gateway, tokens = on_store
     browser = sign_in(gateway.url, tokens["alice"])
     answer = browser.get(gateway.url + f"/sessions/{BOB_SESSION}")
     assert answer.status_code == 404 and "exec_command" not in answer.text
@@ -187,7 +224,8 @@ def test_a_member_cannot_open_another_persons_session_records_or_the_admin_pages
     assert owner.get(gateway.url + f"/records/tool_usages/{result_id}").headers["Content-Type"].startswith("text/plain")
 
 
-def test_pages_render_the_recorded_sessions_and_say_what_is_wrong_with_a_filter(gateway, tokens):
+def test_pages_render_the_recorded_sessions_and_say_what_is_wrong_with_a_filter(on_store):
+    gateway, tokens = on_store
     owner = sign_in(gateway.url, tokens["olivia"])
     page = owner.get(gateway.url + f"/sessions/{ALICE_SESSION}").text
     assert "Thread 2" in page and READ_RESULT in page and "list the files here" in page
@@ -201,7 +239,45 @@ def test_pages_render_the_recorded_sessions_and_say_what_is_wrong_with_a_filter(
     assert answer.status_code == 400 and "no user &#39;nobody&#39;" in answer.text
 
 
-def test_the_usage_csv_is_what_the_page_sums(gateway, tokens):
+def listed(html: str) -> list[str]:
+    """The sessions a sessions or requests page lists, in its order (a request's session once)."""
+    found = re.findall(r'<a href="/sessions/([^"#?]+)', html)
+    return list(dict.fromkeys(found))
+
+
+def test_each_filter_of_the_sessions_and_requests_pages_narrows_them_and_a_page_starts_after_another(on_store):
+    gateway, tokens = on_store
+    owner = sign_in(gateway.url, tokens["olivia"])
+    everyone = [BOB_FAILED_SESSION, BOB_SESSION, ALICE_SESSION]
+    models = {s["id"]: s["models"] for s in api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions")["results"]}
+    (codex_model,) = models[BOB_SESSION]
+    cases = [
+        ({}, everyone),
+        ({"person": "bob"}, [BOB_FAILED_SESSION, BOB_SESSION]),
+        ({"person": "alice", "client": "Claude Code"}, [ALICE_SESSION]),
+        ({"client": "Codex"}, [BOB_SESSION]),
+        ({"provider": "openai"}, [BOB_SESSION]),
+        ({"model": codex_model}, [BOB_SESSION]),
+        ({"since": "1d"}, everyone),
+        ({"since": "2020-01-01", "until": "2020-01-02"}, []),
+        ({"text": "Say Goodbye"}, [ALICE_SESSION]),
+        ({"after": BOB_SESSION}, [ALICE_SESSION]),
+        ({"person": "bob", "after": BOB_FAILED_SESSION}, [BOB_SESSION]),
+    ]
+    for params, expected in cases:
+        answer = owner.get(gateway.url + "/sessions", params=params)
+        assert answer.status_code == 200 and listed(answer.text) == expected, params
+    failed = owner.get(gateway.url + "/requests", params={"person": "bob", "status": "failed"}).text
+    assert listed(failed) == [BOB_FAILED_SESSION]
+    codex = owner.get(gateway.url + "/requests", params={"provider": "openai"}).text
+    assert listed(codex) == [BOB_SESSION] and codex.count("<tr") - 1 == 2  # its two requests (and the header row)
+    newest = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/interceptions", limit=1)["results"][0]["id"]
+    older = owner.get(gateway.url + "/requests", params={"after": newest}).text
+    assert f"#i-{newest}" not in older and older.count('href="/sessions/') == INTERCEPTIONS - 1
+
+
+def test_the_usage_csv_is_what_the_page_sums(on_store):
+    gateway, tokens = on_store
     owner = sign_in(gateway.url, tokens["olivia"])
     answer = owner.get(gateway.url + "/usage.csv", params={"since": "1d"})
     assert answer.headers["Content-Type"].startswith("text/csv")
@@ -210,11 +286,25 @@ def test_the_usage_csv_is_what_the_page_sums(gateway, tokens):
     assert sorted({row.split(",")[2] for row in rows}) == ["alice", "bob"]
     recorded = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/interceptions", q="started_after:1d")["count"]
     assert sum(int(row.split(",")[3]) for row in rows) == recorded
+    # What the tokens cost: the same sum as the usage API's, exact (docs/cost.md).
+    assert header.split(",")[-2:] == ["cost_usd", "unpriced_records"]
+    usage = api(gateway.url, tokens["olivia"], "/api/v2/aibridge/usage", started_after="1d")["totals"]
+    assert usage["cost_usd_nanos"] > 0
+    assert sum(Decimal(row.split(",")[-2] or 0) for row in rows) * 10**9 == usage["cost_usd_nanos"]
+    page = owner.get(gateway.url + "/usage", params={"since": "1d"}).text
+    assert f"<dt>Cost</dt><dd>{usd(usage['cost_usd_nanos'])}" in page
     member = sign_in(gateway.url, tokens["alice"]).get(gateway.url + "/usage.csv", params={"since": "1d"})
     assert {row.split(",")[2] for row in member.text.strip().splitlines()[1:]} == {"alice"}
+    # The page's Download CSV link carries what the page shows: its person and range.
+    page = owner.get(gateway.url + "/usage", params={"person": "bob", "since": "1d", "by": "person"}).text
+    link = re.search(r'<a class="button" href="([^"]+)" download>Download CSV</a>', page).group(1).replace("&amp;", "&")
+    assert "person=bob" in link and "since=1d" in link
+    shown = owner.get(gateway.url + link).text.strip().splitlines()[1:]
+    assert {row.split(",")[2] for row in shown} == {"bob"} and sum(int(row.split(",")[3]) for row in shown) == 3
 
 
-def test_owners_manage_people_but_cannot_lock_themselves_out(gateway, tokens):
+def test_owners_manage_people_but_cannot_lock_themselves_out(on_store):
+    gateway, tokens = on_store
     owner = sign_in(gateway.url, tokens["olivia"])
     page = owner.get(gateway.url + "/admin/people")
     answer = owner.post(gateway.url + "/admin/people", data={"csrf_token": form_token(page.text), "username": "dave",
@@ -229,7 +319,8 @@ def test_owners_manage_people_but_cannot_lock_themselves_out(gateway, tokens):
     assert answer.status_code == 400 and users(gateway).get_user("olivia").status == "active"
 
 
-def test_the_cookie_secret_is_the_deployments_own_and_shared_by_its_processes(gateway, tokens, upstream):
+def test_the_cookie_secret_is_the_deployments_own_and_shared_by_its_processes(on_store, upstream):
+    gateway, tokens = on_store
     browser = sign_in(gateway.url, tokens["alice"])
     second = Gateway(gateway.config)  # another process of the same deployment: the same database
     try:
@@ -267,7 +358,8 @@ def test_docs_show_a_screenshot_of_each_page_that_the_browser_tests_take():
         assert (root / "docs" / "images" / name).stat().st_size < 200_000, name
 
 
-def test_what_a_person_typed_is_shown_as_text_never_as_markup(gateway, tokens, upstream):
+def test_what_a_person_typed_is_shown_as_text_never_as_markup(on_store, upstream):
+    gateway, tokens = on_store
     typed = '<script>alert("x")</script> & <b>bold</b>'
     upstream.queue("anthropic/blocking_text")
     client = anthropic.Anthropic(api_key=tokens["bob"], base_url=gateway.bridge_url("anthropic"), max_retries=0)

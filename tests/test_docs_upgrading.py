@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from aibridge.cost.schema import cost_migrations
 from aibridge.db import core_migrations
+from aibridge_plugins.budgets.schema import migrations as budgets_migrations
 from aibridge_plugins.storage.schema import migrations as recorder_migrations
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "upgrading.md").read_text()
-MIGRATION_SETS = (core_migrations, recorder_migrations)  # in the order a starting gateway applies them
+MIGRATION_SETS = (core_migrations, cost_migrations, recorder_migrations, budgets_migrations)  # in the order a starting gateway applies them
 
 
 def code_migrations() -> list[tuple[str, str]]:

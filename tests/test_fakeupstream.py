@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import select
 import socket
 import threading
 import time
@@ -260,6 +261,19 @@ def test_delay_between_events_still_delivers_every_event(upstream):
         chunks, complete = response.chunks()
     assert complete
     assert chunks == split_sse_events(load_fixture("anthropic/stream_haiku_text").body)
+
+
+def test_hold_after_keeps_the_answer_until_released(upstream):
+    upstream.reset()
+    upstream.queue("anthropic/stream_text", hold_after=2)
+    with raw_request(upstream) as response:
+        first, second = response.next_chunk(), response.next_chunk()
+        readable, _, _ = select.select([response.sock], [], [], 0.2)
+        assert readable == []  # held: nothing more comes
+        upstream.release_held()
+        chunks, complete = response.chunks()
+    assert complete
+    assert [first, second, *chunks] == split_sse_events(load_fixture("anthropic/stream_text").body)
 
 
 def test_binary_chunks_are_sent_one_by_one(upstream):

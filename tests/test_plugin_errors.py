@@ -89,7 +89,7 @@ def test_an_unknown_name_in_the_list_is_an_error(environ):
         done = run(env, *args)
         assert done.returncode == 2
         assert done.stderr.startswith("aibridge: error: --aibridge-disable-plugins / CODER_AIBRIDGE_DISABLE_PLUGINS: "
-                                      "no plugin named 'brokn' (installed: audit, broken, dashboard, mcp, metrics, ")
+                                      "no plugin named 'brokn' (installed: audit, broken, budgets, dashboard, mcp, metrics, ")
         assert done.stderr.count("\n") == 1
 
 

@@ -25,7 +25,9 @@ from support.recorder_support import Audit, read_rows, user_with_token, wait_unt
 from aibridge.cli import build_cli
 from aibridge.db import open_database
 from aibridge.db.core_schema import core_migrations
+from aibridge.cost.schema import cost_migrations
 from aibridge.people.users import UserStore
+from aibridge_plugins.budgets.schema import migrations as budgets_migrations
 from aibridge_plugins.storage.schema import migrations as recorder_migrations
 
 TIMEOUT = "2s"  # --postgres-instance-timeout: heartbeats every third of a second
@@ -169,7 +171,8 @@ def test_ten_processes_migrating_at_once_apply_each_migration_once(process_envir
     assert len(applied_by) == 1
     with open_database(postgres_url) as db:
         rows = db.query("SELECT migration_set, name FROM _aibridge_migrations ORDER BY id")
-    expected = {(migrations.name, name) for migrations in (core_migrations, recorder_migrations) for name in migrations.names}
+    every_set = (core_migrations, cost_migrations, recorder_migrations, budgets_migrations)
+    expected = {(migrations.name, name) for migrations in every_set for name in migrations.names}
     assert {(row["migration_set"], row["name"]) for row in rows} == expected and len(rows) == len(expected)
 
 

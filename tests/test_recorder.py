@@ -82,7 +82,8 @@ def test_every_field_of_every_record_is_stored(recording):
     usage.pop("record_id")
     assert usage == {"id": usage["id"], "interception_id": "int-1", "msg_id": "msg_1", "input_tokens": 100,
                      "output_tokens": 20, "cache_read_input_tokens": 5, "cache_write_input_tokens": 7,
-                     "metadata": '{"web_search_requests": 1}', "created_at": created}
+                     "metadata": '{"web_search_requests": 1}', "created_at": created,
+                     "cost_usd_nanos": 417_021}
     (prompt,) = read_rows(db, "user_prompts")
     prompt.pop("record_id")
     assert prompt == {"id": prompt["id"], "interception_id": "int-1", "msg_id": "msg_1",
@@ -116,7 +117,7 @@ def test_injected_tool_with_an_error_keeps_its_server_and_error(recording):
 
 RECORDER_MIGRATIONS = ["m001_create_tables", "m002_audit_indexes", "m003_interception_error", "m004_tool_results",
                        "m005_interception_credentials", "m006_record_identity", "m007_session_and_usage_indexes",
-                       "m008_signing_keys"]
+                       "m008_signing_keys", "m009_token_usage_cost"]
 
 
 def test_schema_comes_from_the_recorder_migrations_with_indexes_and_wal(tmp_path):

@@ -71,7 +71,9 @@ def test_every_record_is_one_json_line_with_its_fields(tmp_path, logs):
         "int-log", "msg_1", "prompt of int-log", created)
 
     assert set(usage) - LOG_FIELDS == {"interception_id", "msg_id", "input_tokens", "output_tokens",
-                                       "cache_read_input_tokens", "cache_write_input_tokens", "metadata", "created_at"}
+                                       "cache_read_input_tokens", "cache_write_input_tokens", "metadata", "created_at",
+                                       "cost_usd_nanos", "cost_usd"}
+    assert (usage["cost_usd_nanos"], usage["cost_usd"]) == (417_021, 0.000417021)
     assert usage["input_tokens"] == 100
     assert usage["output_tokens"] == 20
     assert usage["cache_read_input_tokens"] == 5

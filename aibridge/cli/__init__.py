@@ -43,13 +43,14 @@ def build_cli(environ: Mapping[str, str] = os.environ, disabled: tuple[str, ...]
     def cli(**disable_plugins):
         """A self-hosted AI gateway that relays and records AI coding traffic."""
 
+    from ..cost.cli import prices_group
     from ..db.cli import db_group
     from .people import tokens, users
     from .plugins import plugins
     from .providers import providers
     from .server import server
 
-    for command in (server, users, tokens, plugins, providers, db_group):
+    for command in (server, users, tokens, plugins, providers, db_group, prices_group):
         cli.add_command(command)
     pm, problems = load_plugins(disabled_plugins(environ) if disabled is None else disabled)
     cli.plugin_problems = problems + add_commands(pm, cli)

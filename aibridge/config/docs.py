@@ -161,7 +161,7 @@ ones in new configurations.
 | metrics ([metrics.md](metrics.md)) | `coder_ai_gateway_*` | `coder_aibridged_*` |
 
 Options that are not the gateway's own (`--http-address`, `--data-dir`,
-`--shutdown-grace`, `--config`, `--log-*`, `--prometheus-*`) have one name.
+`--shutdown-grace`, `--config`, `--log-*`, `--prometheus-*`, `--trace-enable`) have one name.
 
 **One setting, one name.** Giving one setting under both names at once is a
 startup error that names both (exit status 2): two variables

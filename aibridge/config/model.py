@@ -63,6 +63,7 @@ class Config:
     disable_plugins: tuple[str, ...] = ()
     prometheus_enable: bool = False
     prometheus_address: str = "127.0.0.1:2112"
+    trace_enable: bool = False
     mcp_servers: tuple[MCPServerConfig, ...] = ()
     mcp_max_rounds: int = 10
     max_retries: int = 2

@@ -144,6 +144,7 @@ SERVER = "Server"
 DATABASE = "Database"
 LOGGING = "Logging"
 METRICS = "Metrics"
+TRACING = "Tracing"
 
 OPTIONS: tuple[Option, ...] = (
     Option("aibridge-enabled", "enabled", values.parse_bool, "false",
@@ -274,6 +275,11 @@ OPTIONS: tuple[Option, ...] = (
            "Serve Prometheus metrics.", "bool", METRICS),
     Option("prometheus-address", "prometheus_address", values.parse_address, "127.0.0.1:2112",
            "Address of the metrics endpoint.", "host:port", METRICS),
+    Option("trace-enable", "trace_enable", values.parse_bool, "false",
+           "Send OpenTelemetry traces (a span per interception, its upstream attempts, injected tool calls "
+           "and record write) over OTLP/HTTP, configured by the standard `OTEL_EXPORTER_OTLP_*` and "
+           "`OTEL_SERVICE_NAME` variables; needs `pip install 'aibridge[tracing]'` ([tracing](tracing.md)).",
+           "bool", TRACING),
 )  # fmt: skip
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -281,7 +287,7 @@ BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 BY_FLAG: dict[str, tuple[Option, Spelling]] = {
     spelling.flag.lstrip("-"): (opt, spelling) for opt in OPTIONS for spelling in opt.spellings
 }
-GROUPS: tuple[str, ...] = (GENERAL, RESILIENCE, LEGACY, SERVER, DATABASE, LOGGING, METRICS)
+GROUPS: tuple[str, ...] = (GENERAL, RESILIENCE, LEGACY, SERVER, DATABASE, LOGGING, METRICS, TRACING)
 
 # The YAML keys of the gateway's group that are lists of indexed entries rather than options,
 # and the kind of their indexed variables (CODER_AI_GATEWAY_PROVIDER_<N>_*).

@@ -97,11 +97,12 @@ def copy_command(to_url, progress, fmt, **flags):
 
 
 def migration_sets(config) -> list:
-    """The core's migration set, then those of the loaded plugins (``aibridge_migrations``), each once."""
+    """The core's migration sets (people and tokens, prices), then the loaded plugins' (``aibridge_migrations``)."""
+    from ..cost.schema import cost_migrations
     from ..plugins import collect, load_plugins
 
     pm, _problems = load_plugins(config.disable_plugins)
-    found = [core_migrations]
+    found = [core_migrations, cost_migrations]
     for answer in collect(pm, "aibridge_migrations"):
         found += [migrations for migrations in answer if all(migrations is not known for known in found)]
     return found

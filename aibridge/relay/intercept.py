@@ -11,6 +11,7 @@ from ..people.auth import GOVERNANCE_HEADER
 from ..errors import error_response
 from ..records import Interception, utcnow
 from ..resilience.attempts import Outgoing, UpstreamAttempts
+from ..resilience.refusals import from_plugin
 from ..upstream import forward_headers, is_event_stream, relayed_headers
 from .answers import refusal_answer, upstream_error_answer
 from .blocking import PlainAnswer, relay_blocking
@@ -22,8 +23,8 @@ from .lifecycle import InterceptionLog, new_interception_id
 from .stream import PlainStream, relay_stream
 
 
-def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool) -> Response:
-    """Handle one intercepted request end to end."""
+def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool, refused=None) -> Response:
+    """Handle one intercepted request end to end; ``refused`` (a plugin's Refusal with a kind) records it failed."""
     api_class = API_CLASSES[api_name]
     shape = api_class.error_shape
     limit = gateway.config.max_request_body
@@ -42,12 +43,15 @@ def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool) ->
     except BadRequest as exc:
         return error_response(shape, exc.status, str(exc))
 
-    refusal, release = gateway.limits.admit(gateway.clock.monotonic())
+    if refused is not None:
+        refusal, release = from_plugin(refused), None  # takes no place among the requests in flight
+    else:
+        refusal, release = gateway.limits.admit(gateway.clock.monotonic())
     # Every round (the tool loop's too) is sent through it: retries, key failover, breakers, fallback.
     send = UpstreamAttempts(gateway, provider, _outgoing(gateway, path, api, requested_model, actor, byok),
                             byok, _client_key(request.headers) if byok else "")
     interception = _interception(provider, api, actor, send, client, client_session)
-    record = InterceptionLog(gateway.pm, interception, gateway.redact, on_end=release)
+    record = InterceptionLog(gateway.pm, interception, gateway.redact, on_end=release, cost_of=gateway.prices.cost_of)
     send.record = record
     if gateway.dumps is not None:
         secrets = [*gateway.redact.secrets, *client_secrets(request.headers)]

@@ -8,6 +8,7 @@ from typing import Callable
 
 from ..plugins import notify
 from ..records import (
+    InjectedToolCall,
     Interception,
     InterceptionError,
     ModelThought,
@@ -15,6 +16,7 @@ from ..records import (
     TokenUsage,
     ToolCallResult,
     ToolUsage,
+    UpstreamAttempt,
     utcnow,
 )
 
@@ -29,8 +31,11 @@ class InterceptionLog:
     ``client_watch`` (set once the request is sent) stops when the interception ends.
     """
 
-    def __init__(self, pm, interception: Interception, redact: Callable[[str], str] = str, on_end=None):
+    def __init__(self, pm, interception: Interception, redact: Callable[[str], str] = str, on_end=None,
+                 cost_of: Callable | None = None):
         self.pm = pm
+        self.cost_of = cost_of  # (interception, usage, message_input) -> nano-dollars or None: the price book's
+        self._message_input: dict[str, int] = {}  # input tokens (cache included) of each message so far
         self.interception = interception
         self.redact = redact
         self.client_watch = None
@@ -70,6 +75,12 @@ class InterceptionLog:
             cache_write_input_tokens=cache_write,
             metadata=metadata or {},
         )
+        if self.cost_of is not None:
+            # Priced with the model that answered (after a fallback, the instance's), from memory only. A long
+            # context's rate depends on the whole message's input, which a stream reports in its first record.
+            message_input = self._message_input.get(msg_id, 0) + input + cache_read + cache_write
+            self._message_input[msg_id] = message_input
+            usage = dataclasses.replace(usage, cost_usd_nanos=self.cost_of(self.interception, usage, message_input))
         notify(self.pm, "on_token_usage", interception=self.interception, usage=usage)
 
     def tool(self, msg_id: str, tool_call_id: str, name: str, input: str, *, server_url=None, injected=False, error=None) -> None:
@@ -88,6 +99,27 @@ class InterceptionLog:
     def thought(self, content: str, source: str) -> None:
         record = ModelThought(interception_id=self.id, content=content, metadata={"source": source})
         notify(self.pm, "on_model_thought", interception=self.interception, thought=record)
+
+    @property
+    def observes_attempts(self) -> bool:
+        """Whether a plugin implements ``on_upstream_attempt`` (else attempts are not timed nor announced)."""
+        return bool(self.pm.hook.on_upstream_attempt.get_hookimpls())
+
+    def upstream_attempt(self, attempt: int, provider_name: str, host: str, started_at, duration: float,
+                         status: int | None = None, error_kind: str | None = None) -> None:
+        """One request sent upstream (``duration`` seconds until its answer's head or its error)."""
+        record = UpstreamAttempt(interception_id=self.id, attempt=attempt, provider_name=provider_name, host=host,
+                                 started_at=started_at, duration_ms=duration * 1000, status=status,
+                                 error_kind=error_kind)
+        notify(self.pm, "on_upstream_attempt", interception=self.interception, attempt=record)
+
+    def injected_tool_call(self, tool_call_id: str, tool: str, server_url: str | None, started_at, duration: float,
+                           error: str | None = None) -> None:
+        """The gateway ran an injected tool (``duration`` seconds)."""
+        record = InjectedToolCall(interception_id=self.id, tool_call_id=tool_call_id, tool=tool,
+                                  server_url=server_url, started_at=started_at, duration_ms=duration * 1000,
+                                  error=error)
+        notify(self.pm, "on_injected_tool_call", interception=self.interception, call=record)
 
     def update(self, **fields) -> None:
         """Fields learnt after the start (the instance that answered, its model and key); later records carry them."""

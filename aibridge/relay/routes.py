@@ -63,7 +63,8 @@ def handle(gateway, name: str, path: str):
     byok = provider.kind.always_byok or (gateway.config.allow_byok and is_byok(request))
     if route.intercepted:
         refusal = gateway.refusal(request, actor)
-        if refusal is not None:
+        if refusal is not None and refusal.kind is None:
             return error_response(shape, refusal.status, refusal.message, retry_after=refusal.retry_after)
-        return intercept(gateway, provider, path, route.api, actor, byok)
+        # A refusal with a kind is recorded: intercept() records it as a failed interception, sends nothing.
+        return intercept(gateway, provider, path, route.api, actor, byok, refusal)
     return passthrough(gateway, provider, path, byok)

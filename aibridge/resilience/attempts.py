@@ -10,8 +10,10 @@ the round's first byte reaches the client; what it returns is relayed as today.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+from ..records import utcnow
 from ..upstream import TIMEOUT, UNREACHABLE, Response, UpstreamError
 from .breaker import FAILURE_STATUSES
 from .held import HeldResponse
@@ -19,6 +21,7 @@ from .keypool import Key, mask
 from .refusals import Refusal, circuit_open, keys_cooling, keys_refused
 from .retry import MAX_WAIT, backoff, delay_before, retry_after, retryable
 
+CANCELLED = "cancelled"  # an attempt cut before its answer came: no upstream error, the request itself ended
 CENTRALIZED = "centralized"
 BYOK = "byok"
 
@@ -171,8 +174,30 @@ class _Round:
         if self.refused_key is not None and key is not self.refused_key:
             attempts.failovers += 1
         self.refused_key = None
-        return self.instance.send_intercepted(out.path, out.query, out.headers, self.payload, out.timeout, key,
-                                              dump=attempts.dump)
+
+        def send() -> Response:
+            return self.instance.send_intercepted(out.path, out.query, out.headers, self.payload, out.timeout, key,
+                                                  dump=attempts.dump)
+
+        if not attempts.record.observes_attempts:
+            return send()
+        started_at, started = utcnow(), time.monotonic()
+        status = error_kind = None
+        host = ""
+        try:
+            response = send()
+            status, host = response.status, response.host
+            return response
+        except UpstreamError as error:
+            error_kind, host = error.kind, error.host
+            raise
+        except BaseException:
+            error_kind = CANCELLED  # cut while it waited (client gone, shutdown) or a fault of ours
+            raise
+        finally:
+            # Each attempt is announced (observers such as tracing make one span of it), however it went.
+            attempts.record.upstream_attempt(attempts.attempts, self.instance.name, host, started_at,
+                                             time.monotonic() - started, status, error_kind)
 
     def _judge(self, response: Response, key: Key | None, now: float) -> Response | None:
         """The answer to relay, or None after making ready to send again (another key, or a retry after a wait)."""

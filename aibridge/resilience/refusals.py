@@ -86,3 +86,9 @@ def keys_cooling(provider_name: str, wait: float) -> Refusal:
 def keys_refused(provider_name: str) -> Refusal:
     return Refusal(502, "key_pool_exhausted", f"every key of provider {provider_name} was refused",
                    "key_pool_exhausted")
+
+
+def from_plugin(refusal) -> Refusal:
+    """A plugin's ``aibridge.Refusal`` that names an error kind (``aibridge_refuse_interception``), to answer and record."""
+    wait = None if refusal.retry_after is None else whole_seconds(refusal.retry_after)
+    return Refusal(refusal.status, refusal.kind, refusal.message, refusal.code or refusal.kind, wait)

@@ -26,7 +26,7 @@ from .connections import EdgeLimits
 log = logging.getLogger("aibridge.server")
 
 RESTART_ONLY = ("http_address", "data_dir", "log_human", "log_json", "disable_plugins",
-                "prometheus_enable", "prometheus_address", "config_path",
+                "prometheus_enable", "prometheus_address", "trace_enable", "config_path",
                 "postgres_url", "postgres_instance_timeout")  # fmt: skip
 _FLAG_OF_FIELD = {opt.field: opt.flag for opt in OPTIONS if opt.field}
 

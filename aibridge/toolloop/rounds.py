@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from ..apis.base import Call, Turn
 from ..apis.shared import compact_json
-from ..records import Tool, ToolResult
+from ..records import Tool, ToolResult, utcnow
 from ..upstream import Response
 
 log = logging.getLogger("aibridge.toolloop")
@@ -116,7 +117,7 @@ class ToolLoopRun:
         results = []
         for call in calls:
             tool = self.loop.tools[call.name]
-            result = self._call(tool, call)
+            result = self._timed_call(tool, call)
             self._record(call, round_log, turn, result.error)
             results.append((call, result))
         self.loop.follow_up(self.request, turn, results)
@@ -124,6 +125,18 @@ class ToolLoopRun:
     def record_not_run(self, calls: list[Call], round_log: RoundLog, turn: Turn, reason: str) -> None:
         for call in calls:
             self._record(call, round_log, turn, reason)
+
+    def _timed_call(self, tool: Tool, call: Call) -> ToolResult:
+        """Run the call; announce it (``on_injected_tool_call``) however it ends, cut by the client leaving too."""
+        started_at, started = utcnow(), time.monotonic()
+        error = "cancelled"
+        try:
+            result = self._call(tool, call)
+            error = result.error
+            return result
+        finally:
+            self.record.injected_tool_call(call.id, call.name, tool.server_url, started_at,
+                                           time.monotonic() - started, error)
 
     def _call(self, tool: Tool, call: Call) -> ToolResult:
         try:

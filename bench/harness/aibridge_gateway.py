@@ -29,6 +29,7 @@ class Aibridge:
         data_dir: Path | None = None,
         env: dict[str, str] | None = None,
         database_url: str | None = None,
+        providers: list[dict[str, str]] | None = None,
     ):
         self.procs = procs
         self.name = name
@@ -36,6 +37,8 @@ class Aibridge:
         self.data_dir = data_dir or work / name
         self.extra_env = env or {}
         self.database_url = database_url  # PostgreSQL (the URL must also be in ``env``), else SQLite in the data dir
+        # Indexed instances (CODER_AIBRIDGE_PROVIDER_<N>_<KEY>) instead of the legacy openai and anthropic ones.
+        self.providers = providers
         self.port = free_port()
         self.openai_base = openai_base
         self.anthropic_base = anthropic_base
@@ -47,13 +50,18 @@ class Aibridge:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CODER_")}
         env.update(
             CODER_AIBRIDGE_ENABLED="true",
-            CODER_AIBRIDGE_OPENAI_BASE_URL=self.openai_base,
-            CODER_AIBRIDGE_OPENAI_KEY="sk-bench-upstream-openai",
-            CODER_AIBRIDGE_ANTHROPIC_BASE_URL=self.anthropic_base,
-            CODER_AIBRIDGE_ANTHROPIC_KEY="sk-ant-bench-upstream",
             CODER_DATA_DIR=str(self.data_dir),
             CODER_HTTP_ADDRESS=f"127.0.0.1:{self.port}",
         )
+        if self.providers is None:
+            env.update(
+                CODER_AIBRIDGE_OPENAI_BASE_URL=self.openai_base,
+                CODER_AIBRIDGE_OPENAI_KEY="sk-bench-upstream-openai",
+                CODER_AIBRIDGE_ANTHROPIC_BASE_URL=self.anthropic_base,
+                CODER_AIBRIDGE_ANTHROPIC_KEY="sk-ant-bench-upstream",
+            )
+        for index, provider in enumerate(self.providers or ()):
+            env.update({f"CODER_AIBRIDGE_PROVIDER_{index}_{key}": value for key, value in provider.items()})
         env.update(self.extra_env)
         return env
 

@@ -29,6 +29,14 @@ http {{
     # gateway made, to compare with the interceptions it recorded.
     log_format bench '$status $request_method $request_uri';
     access_log {root}/access.log bench;
+    # The key each call came with, only for requests marked "X-Bench-Log-Key: 1" (gateways forward
+    # the header): the resilience scenario counts how a key pool spread its calls.
+    log_format keys '$status $http_authorization $http_x_api_key';
+    map $http_x_bench_log_key $bench_log_key {{
+        default 0;
+        1 1;
+    }}
+    access_log {root}/keys.log keys if=$bench_log_key;
     sendfile on;
     tcp_nopush off;
     tcp_nodelay on;
@@ -152,6 +160,31 @@ class Nginx:
             for line in log:
                 status, _method, uri = line.decode().split()
                 key = f"{status} {uri}"
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def keys_log_mark(self) -> int:
+        """A position in the key log; ``keys_since`` counts the keys logged after it."""
+        path = self.root / "keys.log"
+        return path.stat().st_size if path.exists() else 0
+
+    def keys_since(self, mark: int = 0) -> dict[str, int]:
+        """Answers per upstream key (the Authorization or x-api-key value) since ``mark``, of marked requests.
+
+        Keyed by the key for status 200, by "<status> <key>" for any other status.
+        """
+        counts: dict[str, int] = {}
+        path = self.root / "keys.log"
+        if not path.exists():
+            return counts
+        with open(path, "rb") as log:
+            log.seek(mark)
+            for line in log:
+                # "Bearer sk-..." and "-", or "-" and "sk-ant-...": nginx writes "-" for a missing header.
+                status, *words = line.decode().split()
+                words = [word for word in words if word not in ("-", "Bearer")]
+                key = words[-1] if words else "none"
+                key = key if status == "200" else f"{status} {key}"
                 counts[key] = counts.get(key, 0) + 1
         return counts
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import report_bodies, report_faults, report_postgres
+from . import report_bodies, report_faults, report_postgres, report_resilience
 from .report_tables import LEGS, get, leg_title, mib, table_head, table_row
 from .stats import ratio
 
@@ -172,6 +172,13 @@ def _error_warnings(results: dict) -> list[str]:
     return [f"**Errors** (non-2xx answers or socket errors; throughput counts only 2xx): {'; '.join(bad)}.", ""]
 
 
+def _run_lengths(results: dict) -> str:
+    s = results["settings"]
+    if results.get("scenarios") == ["resilience"]:
+        return f"{results['resilience']['settings']['seconds']:g} s per wrk run" if "resilience" in results else "not run"
+    return f"{s['seconds']} s per wrk run, {s['stream_seconds']} s per stream run"
+
+
 def render(results: dict) -> str:
     """The whole Markdown report."""
     m = results["machine"]
@@ -182,8 +189,7 @@ def render(results: dict) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM, {m['os']}, kernel {m['kernel']}.  ",
         f"Versions: {versions}.  ",
-        f"Run: scenarios {', '.join(results.get('scenarios', ['main']))}; {s['seconds']} s per wrk run, {s['stream_seconds']} s per "
-        f"stream run; load generator, fake upstream and gateway on the same machine, all traffic on 127.0.0.1. "
+        f"Run: scenarios {', '.join(results.get('scenarios', ['main']))}; {_run_lengths(results)}; load generator, fake upstream and gateway on the same machine, all traffic on 127.0.0.1. "
         f"Took {results.get('elapsed_seconds', 0):.0f} s.",
         "",
     ]
@@ -236,6 +242,7 @@ def render(results: dict) -> str:
     out += report_bodies.profiles(results)
     out += report_faults.section(results)
     out += report_postgres.section(results)
+    out += report_resilience.section(results)
     if results.get("notes"):
         out += ["## Notes", "", *[f"- {n}" for n in results["notes"]], ""]
     return "\n".join(out)

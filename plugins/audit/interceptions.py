@@ -13,6 +13,7 @@ from ..storage import (
     interceptions_page,
 )
 from ..storage import BadParameter, check_initiator
+from .cost import records_cost, with_usd
 
 
 def list_interceptions(db, where: InterceptionFilter, limit: int,
@@ -40,4 +41,6 @@ def interception_json(fields: dict, children: dict[str, dict[str, list]]) -> dic
         answer[name] = fields[name]
     for table in CHILD_TABLES:
         answer[table] = children[table].get(fields["id"], [])
+    answer["token_usages"] = [with_usd(usage) for usage in answer["token_usages"]]
+    answer.update(records_cost(answer["token_usages"]))
     return answer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aibridge
 from aibridge import Column
 
 INTERCEPTION_CSV_COLUMNS = (
@@ -11,6 +12,7 @@ INTERCEPTION_CSV_COLUMNS = (
     "client_session_id", "user_agent", "api", "streaming", "status", "error_kind", "upstream_status", "error_message",
     "started_at", "ended_at", "credential_kind", "credential_hint",
     "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens",
+    "cost_usd", "cost_usd_nanos", "unpriced_records",
     "prompt", "tools", "model_thoughts", "metadata",
 )
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_write_input_tokens")
@@ -18,6 +20,15 @@ TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cac
 
 def _tokens(interception: dict, field: str) -> int:
     return sum(usage[field] or 0 for usage in interception["token_usages"])
+
+
+def usd_cell(result: dict) -> str | None:
+    """A cost as a table shows it: dollars to 6 places, ``+?`` when some records had no price, ``-`` unpriced."""
+    nanos = result.get("cost_usd_nanos")
+    if nanos is None:
+        return None
+    text = f"{aibridge.nanos_to_usd(nanos):.6f}"
+    return text + "+?" if result.get("unpriced_records") else text
 
 
 def _prompt(interception: dict) -> str:
@@ -33,6 +44,7 @@ INTERCEPTION_COLUMNS = (
     Column("STATUS", "status"),
     Column("IN", lambda i: _tokens(i, "input_tokens")),
     Column("OUT", lambda i: _tokens(i, "output_tokens")),
+    Column("COST USD", lambda i: usd_cell(i)),
     Column("PROMPT", _prompt, max_width=40),
     Column("ID", "id"),
 )
@@ -65,6 +77,7 @@ _GROUP_COLUMNS = {
 _SUM_COLUMNS = (
     Column("INTERCEPTIONS", "interceptions"), Column("INPUT", "input_tokens"), Column("OUTPUT", "output_tokens"),
     Column("CACHE READ", "cache_read_input_tokens"), Column("CACHE WRITE", "cache_write_input_tokens"),
+    Column("COST USD", lambda g: usd_cell(g)), Column("UNPRICED", "unpriced_records"),
 )
 
 

@@ -24,6 +24,11 @@ def aibridge_startup(app, config):
 @hookimpl
 def aibridge_commands(cli):
     from .cli import interceptions_group, usage_command
+    from .spend import prices_missing, spend_group
 
     cli.add_command(interceptions_group)
     cli.add_command(usage_command)
+    cli.add_command(spend_group)
+    prices = cli.commands.get("prices")  # the core's price commands; the records' part is ours
+    if prices is not None:
+        prices.add_command(prices_missing)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..storage import TOKEN_COLUMNS, USAGE_GROUPS, InterceptionFilter, usage_by_group
+from ..storage import COST_COLUMNS, TOKEN_COLUMNS, USAGE_GROUPS, InterceptionFilter, usage_by_group
 from ..storage import BadParameter
+from .cost import cost_fields, groups_cost
 
 GROUP_BY_CHOICES = USAGE_GROUPS
 DEFAULT_GROUP_BY = "user"
@@ -23,11 +24,12 @@ def usage_summary(db, where: InterceptionFilter, group_by: str) -> dict[str, Any
     """``{"group_by", "totals", "results": [one entry per group]}`` for the matching interceptions."""
     results = [_group_json(group_by, row) for row in usage_by_group(db, where, group_by)]
     totals = {name: sum(entry[name] for entry in results) for name in ("interceptions", *TOKEN_COLUMNS)}
-    return {"group_by": group_by, "totals": totals, "results": results}
+    return {"group_by": group_by, "totals": {**totals, **groups_cost(results)}, "results": results}
 
 
 def _group_json(group_by: str, row: dict) -> dict[str, Any]:
-    entry = dict(row)
+    entry = {name: value for name, value in row.items() if name not in COST_COLUMNS}
+    entry.update(cost_fields(row["cost_usd_nanos"], row["unpriced_records"]))
     if group_by == "user":
         entry = {"initiator": {"id": entry.pop("initiator_id"), "username": entry.pop("initiator_username")},
                  **entry}

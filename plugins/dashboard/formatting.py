@@ -56,6 +56,16 @@ def total_tokens(usage: dict) -> int:
     return sum(usage.get(column) or 0 for column in TOKEN_COLUMNS)
 
 
+def usd(nanos) -> str:
+    """``$12.35``, ``$0.0042`` (small amounts keep two significant digits), ``—`` when unknown (unpriced)."""
+    if nanos is None:
+        return "—"
+    dollars = nanos / 1_000_000_000
+    if dollars == 0 or dollars >= 0.01:
+        return f"${dollars:,.2f}"
+    return f"${dollars:.2g}" if dollars >= 0.0001 else "<$0.0001"
+
+
 def clip(text, limit: int = CLIP) -> str:
     text = text or ""
     return text if len(text) <= limit else text[:limit].rstrip() + "…"
@@ -118,4 +128,5 @@ GLOBALS = {"text_block": text_block, "status_badge": status_badge, "error_reason
 
 # Registered on the app's Jinja environment under names no built-in filter has.
 FILTERS = {"utc": when, "duration": duration, "thousands": count, "tokens": tokens, "total_tokens": total_tokens,
+           "usd": usd,
            "clip": clip, "is_clipped": is_clipped, "highlight": highlight}

@@ -9,13 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..storage import TOKEN_COLUMNS
+import aibridge
+
+from ..storage import TOKEN_COLUMNS, total_cost
 from .charts import OTHER_COLOUR, PALETTE
 
 SERIES = len(PALETTE)  # series drawn; the rest together as "other"
 TOP = 10
 BY_CHOICES = {"model": "model", "person": "initiator_username"}
-CSV_COLUMNS = ("day", "model", "person", "interceptions", *TOKEN_COLUMNS, "total_tokens")
+CSV_COLUMNS = ("day", "model", "person", "interceptions", *TOKEN_COLUMNS, "total_tokens", "cost_usd",
+               "unpriced_records")
 
 
 def usage_report(rows: list[dict], by: str, first_day: dt.date | None, last_day: dt.date) -> dict[str, Any]:
@@ -46,7 +49,8 @@ def csv_rows(rows: list[dict]) -> list[dict[str, Any]]:
     """One CSV row per day, model and person: what the chart and tables sum."""
     return [{"day": row["day"], "model": row["model"], "person": row["initiator_username"],
              "interceptions": row["interceptions"], **{column: row[column] for column in TOKEN_COLUMNS},
-             "total_tokens": _total(row)} for row in rows]
+             "total_tokens": _total(row), "cost_usd": aibridge.nanos_to_usd(row["cost_usd_nanos"]),
+             "unpriced_records": row["unpriced_records"]} for row in rows]
 
 
 def cache_read_share(figures: dict) -> float | None:
@@ -68,6 +72,9 @@ def _figures(rows: list[dict]) -> dict[str, Any]:
     figures = {column: sum(row[column] for row in rows) for column in ("interceptions", *TOKEN_COLUMNS)}
     figures["total_tokens"] = sum(figures[column] for column in TOKEN_COLUMNS)
     figures["cache_read_share"] = cache_read_share(figures)
+    # What the tokens cost (docs/cost.md): the priced records' sum, None when none was priced.
+    figures["unpriced_records"] = sum(row["unpriced_records"] for row in rows)
+    figures["cost_usd_nanos"] = total_cost((row["cost_usd_nanos"] for row in rows), figures["unpriced_records"])
     return figures
 
 

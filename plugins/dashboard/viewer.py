@@ -67,10 +67,10 @@ class SessionCookies:
 def current_viewer(database, claims: dict) -> Viewer | None:
     """The viewer a valid cookie names, as the database has them now; None if their session must end.
 
-    Runs on an OS thread (it reads the database).
+    Runs on an OS thread (it reads the database): a read of one consistent state, from the read pool of
+    PostgreSQL when the gateway has one (every page asks this, so not a new connection each time).
     """
-    db = aibridge.open_database(database, create=False)
-    try:
+    with aibridge.read_database(database) as db:
         store = aibridge.UserStore(db)
         role = claims["r"]
         if claims["t"] is not None:  # signed in with a gateway token: it must still work
@@ -88,5 +88,3 @@ def current_viewer(database, claims: dict) -> Viewer | None:
         elif claims["t"] is not None:
             return None
         return Viewer(claims["u"], claims["n"], role, claims["t"], claims["c"])
-    finally:
-        db.close()

@@ -63,6 +63,11 @@ class GatewayMetrics:
             "non_injected_tool_selections_total", "The number of times a model selected a tool the client runs.",
             ("provider", "model", "tool"),
         )
+        self.unpriced_records = self._counter(
+            "cost_control_unpriced_token_usage_records_total",
+            "Token records whose model has no price: their cost is unknown (null), see aibridge prices missing.",
+            ("provider", "model"),
+        )
         # Extra token types already counted, per (interception, message): see count_tokens.
         self._extra_counted: dict[str, dict[tuple[str, str], float]] = {}
         # The in-flight labels each interception started with: a fallback may change its model on the way.
@@ -109,6 +114,8 @@ class GatewayMetrics:
                 self.tokens.labels(i.provider, i.model, token_type, i.initiator_id, i.client).inc(count)
         for token_type, increase in self._extra_increases(usage).items():
             self.tokens.labels(i.provider, i.model, token_type, i.initiator_id, i.client).inc(increase)
+        if usage.cost_usd_nanos is None:
+            self.unpriced_records.labels(i.provider, i.model).inc()
 
     def _extra_increases(self, usage) -> dict[str, float]:
         increases = {}

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
+import aibridge
 from aibridge import Measurement, PluginState, Refusal, hookimpl
 
+from . import hookspecs
 from ..storage import CHILD, END, START
 from ..storage.schema import aibridge_migrations  # noqa: F401 - the record tables' hook
 from .writer import RecordWriter
 
 writer = PluginState("aibridge.recorder")
+log = logging.getLogger("aibridge.recorder")
 
 RETRY_AFTER_SECONDS = 10
 
@@ -19,7 +24,38 @@ def aibridge_startup(app, config):
                            overflow=config.recorder_overflow, memory_limit=config.recorder_memory,
                            flush_timeout=config.shutdown_grace, instance_timeout=config.postgres_instance_timeout)
     started.start()
+    with app.app_context():
+        started.on_written = _WrittenNotice(app, aibridge.hooks())
     writer.set(app, started)
+
+
+@hookimpl
+def aibridge_add_hookspecs(pm):
+    pm.add_hookspecs(hookspecs)
+
+
+class _WrittenNotice:
+    """From the writer thread: ``on_records_written`` is called on the app's thread, in the app's context."""
+
+    def __init__(self, app, relay):
+        self.app = app
+        self.relay = relay
+        self.app_thread = aibridge.AppThread()
+
+    def wanted(self) -> bool:
+        """Whether a plugin implements the hook now (plugins may register theirs at startup, after ours)."""
+        return bool(self.relay.on_records_written.get_hookimpls())
+
+    def __call__(self, interception_ids, rows, started_at, duration_ms, stored):
+        self.app_thread.call(self._announce, interception_ids, rows, started_at, duration_ms, stored)
+
+    def _announce(self, interception_ids, rows, started_at, duration_ms, stored):
+        try:
+            with self.app.app_context():
+                self.relay.on_records_written(interception_ids=interception_ids, rows=rows, started_at=started_at,
+                                              duration_ms=duration_ms, stored=stored)
+        except Exception:
+            log.exception("a plugin failed in on_records_written")
 
 
 @hookimpl

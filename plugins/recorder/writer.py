@@ -25,6 +25,7 @@ from typing import Any
 import aibridge
 
 from ..storage import (
+    END,
     Instance,
     InstanceAbout,
     RecordIds,
@@ -111,6 +112,9 @@ class RecordWriter:
         self._writer: StoreWriter | None = None
         self._backlog: Backlog | None = None
         self._report: OutageReport | None = None
+        # Asked (``wanted()``) and called on the writer thread after each batch that carries interception ends
+        # (see plugin.py).
+        self.on_written = None
 
     # On the app's thread
 
@@ -263,14 +267,35 @@ class RecordWriter:
 
     def _handle(self, batch: list) -> None:
         writes = self._rows(batch)
+        tell = self.on_written is not None and self.on_written.wanted()
+        started_at, started = (dt.datetime.now(dt.timezone.utc), time.monotonic()) if tell else (None, 0.0)
         if self._backlog.empty:
-            try:
-                self._writer.write(writes)
-                return
-            except StoreUnavailable as outage:
-                self._store_failed(outage)
-                writes = outage.unwritten
-        self._backlog.keep(writes)
+            stored = self._write_now(writes)
+        else:
+            self._backlog.keep(writes)  # after what waits already: records stay in order
+            stored = False
+        if tell:
+            self._tell_written(batch, len(writes), started_at, time.monotonic() - started, stored)
+
+    def _write_now(self, writes: list) -> bool:
+        """Write straight to the store; False when it is away (what it did not take waits in the backlog)."""
+        try:
+            self._writer.write(writes)
+            return True
+        except StoreUnavailable as outage:
+            self._store_failed(outage)
+            self._backlog.keep(outage.unwritten)
+            return False
+
+    def _tell_written(self, batch: list, rows: int, started_at, duration: float, stored: bool) -> None:
+        """Tell ``on_written`` which interceptions' ends this batch carried; its failure never stops the writer."""
+        ended = [record.interception_id for kind, record in batch if kind == END]
+        if not ended:
+            return
+        try:
+            self.on_written(ended, rows, started_at, duration * 1000, stored)
+        except Exception as error:
+            self._log.error("recorder: telling the plugins about a written batch failed: %s", error)
 
     def _tend(self) -> None:
         """Between batches: catch up when it is time, bound memory, report, look for gone processes."""

@@ -19,7 +19,7 @@ INTERCEPTION_COLUMNS = (
 # The columns of each child table a row may set (a spooled row is checked against them before it is replayed).
 CHILD_COLUMNS = {
     "token_usages": ("record_id", "interception_id", "msg_id", "input_tokens", "output_tokens",
-                     "cache_read_input_tokens", "cache_write_input_tokens", "metadata", "created_at"),
+                     "cache_read_input_tokens", "cache_write_input_tokens", "metadata", "created_at", "cost_usd_nanos"),
     "user_prompts": ("record_id", "interception_id", "msg_id", "prompt", "created_at"),
     "tool_usages": ("record_id", "interception_id", "msg_id", "tool_call_id", "tool", "input", "server_url",
                     "injected", "invocation_error", "created_at"),
@@ -84,6 +84,7 @@ def token_usage_row(usage: TokenUsage) -> dict[str, Any]:
         "cache_write_input_tokens": usage.cache_write_input_tokens,
         "metadata": to_json_text(usage.metadata),
         "created_at": to_db(usage.created_at),
+        "cost_usd_nanos": usage.cost_usd_nanos,
     }
 
 

@@ -197,6 +197,19 @@ def m008_signing_keys(db: aibridge.Database) -> None:
                f"created_at {db.text} NOT NULL)")
 
 
+@migrations()
+def m009_token_usage_cost(db: aibridge.Database) -> None:
+    # What each token record cost, in nano-dollars (1e-9 USD) at the model's price when it was recorded;
+    # NULL when the model had no price ("unpriced", docs/cost.md). Integers sum exactly, on either store.
+    db.execute("ALTER TABLE token_usages ADD COLUMN cost_usd_nanos BIGINT")
+    # Token and cost sums per interception from the index alone, as m007 made it for the tokens.
+    db.execute("DROP INDEX idx_token_usages_interception_sums")
+    db.execute("CREATE INDEX idx_token_usages_interception_sums ON token_usages (interception_id, input_tokens, "
+               "output_tokens, cache_read_input_tokens, cache_write_input_tokens, cost_usd_nanos)")
+    # The unpriced records (`aibridge prices missing`), found without reading the priced ones.
+    db.execute("CREATE INDEX idx_token_usages_unpriced ON token_usages (interception_id) WHERE cost_usd_nanos IS NULL")
+
+
 def migrate(db: aibridge.Database) -> None:
     """Apply pending migrations; safe when several processes start on one database at once."""
     aibridge.migrate(db, migrations)

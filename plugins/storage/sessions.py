@@ -33,25 +33,21 @@ class UnknownSession(LookupError):
 
 
 def sessions_page(db, where: InterceptionFilter, limit: int,
-                  after_session: str | None = None) -> list[str]:
-    """The ids of up to ``limit`` sessions with a matching interception, newest first, after ``after_session``."""
+                  after_session: str | None = None, chunk: int = _WALK_CHUNK) -> list[str]:
+    """The ids of up to ``limit`` sessions with a matching interception, newest first, after ``after_session``.
+
+    ``chunk``: how many interceptions each query of the walk reads.
+    """
     condition, params = where.where("i")
-    walk_condition, walk_params = condition, dict(params)
     cursor = None
     if after_session is not None:
         cursor = _newest_match(db, condition, params, after_session)
-        walk_condition += " AND " + _BEFORE_CURSOR
-        walk_params.update(cursor)
-    rows = db.execute(
-        f"SELECT {SESSION_KEY.format(a='i')} AS session_id FROM interceptions i "
-        f"WHERE {walk_condition} {_NEWEST_FIRST}", walk_params)
     found: list[str] = []
     met: set[str] = set()
+    walked = cursor  # where the walk goes on from: the page's cursor, then the last row of each chunk
     while len(found) < limit:
-        chunk = rows.fetchmany(_WALK_CHUNK)
-        if not chunk:
-            break
-        for row in chunk:
+        rows = _walk_chunk(db, condition, params, walked, chunk)
+        for row in rows:
             session = row["session_id"]
             if session in met:
                 continue
@@ -61,15 +57,32 @@ def sessions_page(db, where: InterceptionFilter, limit: int,
                 found.append(session)
                 if len(found) == limit:
                     break
-    rows.close()
+        if len(rows) < chunk:
+            break
+        walked = {"cursor_at": rows[-1]["started_at"], "cursor_id": rows[-1]["id"]}
     return found
+
+
+def _walk_chunk(db, condition: str, params: dict, before: dict | None, chunk: int) -> list[dict]:
+    """The next matching interceptions, newest first, before ``before`` (a (started_at, id) cursor).
+
+    One bounded query per chunk rather than one query read lazily: PostgreSQL's client would fetch
+    every matching row at once, and its planner sorts the whole table for an unbounded ORDER BY.
+    """
+    if before is not None:
+        condition, params = f"{condition} AND {_BEFORE_CURSOR}", {**params, **before}
+    return db.execute(
+        f"SELECT {SESSION_KEY.format(a='i')} AS session_id, i.started_at, i.id FROM interceptions i "
+        f"WHERE {condition} {_NEWEST_FIRST} LIMIT {int(chunk)}", params).fetchall()
 
 
 def count_sessions(db, where: InterceptionFilter) -> int:
     """How many sessions have a matching interception."""
     condition, params = where.where("i")
-    # The distinct session ids, read off the session index, and the interceptions without one (each its own).
-    sql = (f"SELECT (SELECT count(DISTINCT i.client_session_id) FROM interceptions i WHERE {condition}) "
+    # The distinct session ids, and the interceptions without one (each its own). DISTINCT in a subquery rather
+    # than count(DISTINCT ...): SQLite reads it off the session index either way, PostgreSQL can then hash it.
+    sql = (f"SELECT (SELECT count(*) FROM (SELECT DISTINCT i.client_session_id FROM interceptions i "
+           f"WHERE i.client_session_id IS NOT NULL AND {condition}) AS s) "
            f"+ (SELECT count(*) FROM interceptions i WHERE i.client_session_id IS NULL AND {condition}) AS n")
     return db.execute(sql, params).fetchone()["n"]
 

@@ -193,6 +193,7 @@ class _Planned:
     delay: float = 0.0
     stall_after: int | None = None
     close_after: int | None = None
+    hold_after: int | None = None  # chunks sent before the answer waits for ``FakeUpstream.release_held()``
 
 
 class FakeUpstream:
@@ -206,6 +207,7 @@ class FakeUpstream:
         self._by_path: list[tuple[str, deque[_Planned]]] = []
         self._requests: list[ReceivedRequest] = []
         self._server: _Server | None = None
+        self.released = threading.Event()  # set by release_held(): held answers go on
         self._accept_thread: threading.Thread | None = None
         self.url: str | None = None
         self.port: int | None = None
@@ -236,16 +238,21 @@ class FakeUpstream:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
-    def queue(self, fixture, *, status=None, headers=None, delay=0.0, stall_after=None, close_after=None) -> None:
-        """Queue an answer for the next request (FIFO); ``fixture`` is a fixture name or a Response."""
-        planned = _plan(fixture, status, headers, delay, stall_after, close_after)
+    def queue(self, fixture, *, status=None, headers=None, delay=0.0, stall_after=None, close_after=None,
+              hold_after=None) -> None:
+        """Queue an answer for the next request (FIFO); ``fixture`` is a fixture name or a Response.
+
+        ``hold_after``: send that many chunks, then wait for :meth:`release_held` before the rest (an answer
+        kept in flight for as long as a test needs).
+        """
+        planned = _plan(fixture, status, headers, delay, stall_after, close_after, hold_after)
         with self._lock:
             self._fifo.append(planned)
 
     def queue_for(self, path_prefix, fixture, *, status=None, headers=None, delay=0.0, stall_after=None,
-                  close_after=None) -> None:
+                  close_after=None, hold_after=None) -> None:
         """Queue an answer for the next request whose path starts with ``path_prefix``, ahead of the FIFO."""
-        planned = _plan(fixture, status, headers, delay, stall_after, close_after)
+        planned = _plan(fixture, status, headers, delay, stall_after, close_after, hold_after)
         with self._lock:
             for prefix, planned_queue in self._by_path:
                 if prefix == path_prefix:
@@ -259,8 +266,13 @@ class FakeUpstream:
         with self._lock:
             return len(self._fifo) + sum(len(q) for _, q in self._by_path)
 
+    def release_held(self) -> None:
+        """Let every answer queued with ``hold_after`` go on (and those held later: call reset() to hold again)."""
+        self.released.set()
+
     def reset(self) -> None:
-        """Forget queued answers and recorded requests."""
+        """Forget queued answers and recorded requests; answers queued with ``hold_after`` are held again."""
+        self.released.clear()
         with self._lock:
             self._fifo.clear()
             self._by_path.clear()
@@ -303,7 +315,7 @@ class FakeUpstream:
         return _Planned(Response(599, {"content-type": "text/plain; charset=utf-8"}, body))
 
 
-def _plan(fixture, status, headers, delay, stall_after, close_after) -> _Planned:
+def _plan(fixture, status, headers, delay, stall_after, close_after, hold_after=None) -> _Planned:
     """Resolve a fixture name or Response and the delivery options into a queued answer."""
     if stall_after is not None and close_after is not None:
         raise ValueError("give stall_after or close_after, not both")
@@ -315,7 +327,7 @@ def _plan(fixture, status, headers, delay, stall_after, close_after) -> _Planned
     response = fixture if isinstance(fixture, Response) else load_fixture(fixture)
     if status is not None or headers:
         response = response.with_changes(status, headers)
-    return _Planned(response, delay, stall_after, close_after)
+    return _Planned(response, delay, stall_after, close_after, hold_after)
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -498,6 +510,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._stall() if index == planned.stall_after else self._close()
             if index and planned.delay and self.server.stopping.wait(planned.delay):
                 return self._close()
+            if index == planned.hold_after and not self._held():
+                return self._close()
             if chunk:
                 self.wfile.write(framed(chunk))
                 self.wfile.flush()
@@ -506,6 +520,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if framed is _chunk:
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+
+    def _held(self) -> bool:
+        """Wait for release_held(); False when the server stops first."""
+        while not self.server.upstream.released.wait(0.05):
+            if self.server.stopping.is_set():
+                return False
+        return True
 
     def _stall(self) -> None:
         """Send nothing more until the client goes away or the server stops."""

@@ -32,7 +32,7 @@ class Gateway:
 
     def create_token(self, username: str = "alice", role: str = "member") -> str:
         """A user (created when missing) and a fresh gateway token for them."""
-        store = UserStore(open_database(self.config.database_path))
+        store = UserStore(open_database(self.config.database))
         if username not in {u.username for u in store.list_users()}:
             store.create_user(username, role=role)
         return store.create_token(username, None)[1]

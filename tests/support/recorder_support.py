@@ -48,7 +48,7 @@ def child_records(interception: Interception, tokens: tuple[int, int, int, int] 
     return [
         ("on_prompt_usage", "prompt", PromptUsage(iid, "msg_1", f"prompt of {iid}", created_at=at)),
         ("on_token_usage", "usage", TokenUsage(iid, "msg_1", *tokens, metadata={"web_search_requests": 1},
-                                                created_at=at)),
+                                                created_at=at, cost_usd_nanos=417_021)),
         ("on_tool_usage", "tool", ToolUsage(iid, "msg_1", "toolu_1", "get_weather", '{"city": "Paris"}',
                                             created_at=at)),
         ("on_model_thought", "thought", ModelThought(iid, "Let me think.", {"source": "thinking"}, created_at=at)),

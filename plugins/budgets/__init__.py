@@ -1,0 +1,1 @@
+"""Monthly budgets per person, group and default, enforced before a request goes upstream (docs/cost.md#budgets)."""

@@ -1,0 +1,100 @@
+"""Hooks of the budgets plugin: refuse a person over budget before the request goes upstream, count spend,
+notify at 85 % and 100 %, and the ``aibridge groups`` and ``aibridge budgets`` commands."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+
+import aibridge
+from aibridge import Measurement, PluginState, Refusal, hookimpl
+
+from .hub import HubCaller
+from .keeper import BudgetKeeper
+from .money import usd_text
+from .store import BudgetStore
+
+log = logging.getLogger("aibridge.budgets")
+
+keeper = PluginState("aibridge.budgets")
+
+
+@hookimpl
+def aibridge_migrations():
+    from .schema import migrations
+
+    return [migrations]
+
+
+@hookimpl
+def aibridge_startup(app, config):
+    BudgetStore(aibridge.open_database(config.database)).close()  # tables created or migrated now: errors at startup
+    hub = HubCaller()
+    started = BudgetKeeper(config.database, lambda notice: hub.call(lambda: _announce(app, notice)))
+    started.start()
+    keeper.set(app, started)
+
+
+@hookimpl
+def aibridge_shutdown(app):
+    running = keeper.pop(app)
+    if running is not None:
+        running.stop()
+
+
+@hookimpl
+def aibridge_refuse_interception(request, actor):
+    running = keeper.get()
+    if running is None:
+        return None
+    over = running.check(actor.id)
+    if over is None:
+        return None
+    budget, spent, resets = over
+    message = (f"budget exceeded: {actor.username} has spent {usd_text(spent)} this month of {budget.describe()} "
+               f"({usd_text(budget.nanos)}); it resets on {resets}. Ask your gateway administrator to raise it.")
+    return Refusal(403, message, kind="budget", code="budget_exceeded")
+
+
+@hookimpl
+def on_token_usage(interception, usage):
+    running = keeper.get()
+    if running is not None:
+        running.counted(interception.initiator_id, interception.initiator_username, interception.interception_id,
+                        usage)
+
+
+@hookimpl
+def aibridge_measurements(app):
+    running = keeper.get(app)
+    if running is None:
+        return None
+    return [
+        Measurement("cost_control_blocked_requests_total", running.blocked_requests,
+                    "Intercepted requests refused (403) because the person's monthly budget was spent.",
+                    kind="counter"),
+        Measurement("cost_control_blocked_users", running.blocked_users(),
+                    "People at or over their monthly budget now (their requests are refused)."),
+    ]
+
+
+@hookimpl
+def aibridge_commands(cli):
+    from .cli import budgets_group, groups_group
+
+    cli.add_command(groups_group)
+    cli.add_command(budgets_group)
+
+
+def _announce(app, notice: dict) -> None:
+    """Call each plugin's ``on_budget_threshold`` (on the hub, in the app's context, as every hook runs).
+
+    As for every observer hook, one plugin's failure is logged and keeps no other plugin from the notice.
+    """
+    with app.app_context():
+        for impl in reversed(aibridge.hooks().on_budget_threshold.get_hookimpls()):
+            try:
+                impl.function(**{name: notice[name] for name in impl.argnames})
+            except Exception:
+                log.exception("plugin %r failed in on_budget_threshold", impl.plugin_name)

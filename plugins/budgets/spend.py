@@ -1,0 +1,77 @@
+"""Each person's spend this month, in memory: what the store said at the last refresh plus what this process
+saw since that the store does not have yet.
+
+``add`` runs in a request's greenlet (``on_token_usage``), ``refreshed`` on the
+background thread, ``of`` on every intercepted request: each holds the lock
+for a few dictionary operations only, never across I/O.
+
+A token record this process saw stays *pending* until the store has it (the
+recorder writes asynchronously); once the store has it, the store's sum
+counts it. So spend recorded by any instance counts from the next refresh,
+and this process's own counts at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import aibridge
+
+
+UsageKey = tuple[str, str, dt.datetime]  # interception id, msg id, created_at
+
+
+class Spend:
+    def __init__(self):
+        self._lock = aibridge.new_lock()
+        self.month: str | None = None  # the month the totals are of (None until the first refresh)
+        self._totals: dict[str, int] = {}  # user id -> nano-dollars: the store's sum + pending of self.month
+        self._pending: dict[UsageKey, tuple[str, str, int]] = {}  # -> (user id, month, nano-dollars)
+
+    def add(self, user_id: str, interception_id: str, msg_id: str, created_at: dt.datetime, nanos: int,
+            month: str) -> int:
+        """Count a token record's cost (``month``: the month of ``created_at``); returns the user's total for that
+        month if it is the current one, else 0."""
+        key = (interception_id, msg_id or "", created_at)
+        with self._lock:
+            self._pending[key] = (user_id, month, nanos)
+            if month != self.month:
+                return 0
+            total = self._totals.get(user_id, 0) + nanos
+            self._totals[user_id] = total
+            return total
+
+    def of(self, user_id: str, month: str) -> int:
+        """Nano-dollars ``user_id`` spent in ``month`` (0 for a month not refreshed yet: a new month starts empty)."""
+        if month != self.month:
+            return 0
+        return self._totals.get(user_id, 0)  # one dict read: atomic, no lock needed
+
+    def totals(self, month: str) -> dict[str, int]:
+        with self._lock:
+            return dict(self._totals) if month == self.month else {}
+
+    def pending_interceptions(self) -> list[str]:
+        with self._lock:
+            return sorted({key[0] for key in self._pending})
+
+    def refreshed(self, month: str, stored: dict[str, int], recorded: set[UsageKey] | None) -> None:
+        """The store's sums for ``month`` and the pending records it now has (read after this snapshot of pending);
+        ``recorded`` None: forget every pending record (no budget is set: nothing is counted)."""
+        with self._lock:
+            if recorded is None:
+                self._pending.clear()
+            for key in recorded or ():
+                self._pending.pop(key, None)
+            # Records of past months no longer count for anything.
+            self._pending = {key: value for key, value in self._pending.items() if value[1] >= month}
+            totals = dict(stored)
+            for user_id, pending_month, nanos in self._pending.values():
+                if pending_month == month:
+                    totals[user_id] = totals.get(user_id, 0) + nanos
+            self.month, self._totals = month, totals
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
