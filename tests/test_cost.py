@@ -340,6 +340,25 @@ def test_prices_are_kept_in_the_database_and_reach_a_running_price_book(tmp_path
         book.stop()
 
 
+def test_a_refresh_landing_during_a_lookup_never_keeps_the_old_price(monkeypatch):
+    import aibridge.cost.book as book_module
+
+    book = PriceBook(None)
+    old, new = Price(Decimal(1), Decimal(2)), Price(Decimal(10), Decimal(20))
+    book._replace({"my-model": old})
+    look_up = book_module.price_for
+
+    def refreshed_meanwhile(model, provider, admin):
+        found = look_up(model, provider, admin)
+        book._replace({"my-model": new})  # the refresh thread swaps the prices between lookup and memo
+        return found
+
+    monkeypatch.setattr(book_module, "price_for", refreshed_meanwhile)
+    assert book.price("my-model") == old  # the lookup that began under the old prices
+    monkeypatch.setattr(book_module, "price_for", look_up)
+    assert book.price("my-model") == new
+
+
 @pytest.mark.parametrize("args, message", [
     (["--input", "abc", "--output", "1"], "--input: 'abc' is not a number (USD per million tokens, e.g. 3 or 0.30)"),
     (["--input", "1", "--output", "-2"], "--output: '-2' must be a non-negative number of USD per million tokens"),
