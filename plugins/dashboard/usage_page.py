@@ -9,6 +9,7 @@ import io
 from flask import Response, g, render_template, request
 
 from ..storage import BadParameter, InterceptionFilter, UnknownInitiator, check_initiator, usage_by_group
+from .budgets_page import own_budget
 from .charts import stacked_bars
 from .offhub import read_off_hub
 from .page_filters import describe, read_filter
@@ -31,7 +32,7 @@ def usage():
         what = "Tokens" if metric == "tokens" else "USD"
         chart = stacked_bars(report["days"], report["series"], f"{what} per day by {by}", money=metric == "usd")
     html = render_template("dashboard/usage.html", title="Usage", page=page, by=by, metric=metric, report=report,
-                           chart=chart, error=error)
+                           chart=chart, error=error, budget=own_budget())
     return html, 400 if error else 200
 
 
