@@ -469,7 +469,7 @@ def test_docs_show_a_screenshot_of_each_page_that_the_browser_tests_take():
     root = Path(__file__).resolve().parent.parent
     shown = re.findall(r"\]\(images/(dashboard-[a-z]+\.png)\)", (root / "docs" / "dashboard.md").read_text())
     taken = re.findall(r'screenshots / "(dashboard-[a-z]+\.png)"', (root / "tests" / "test_dashboard_browser.py").read_text())
-    assert sorted(shown) == sorted(taken) and len(shown) == 9
+    assert sorted(shown) == sorted(taken) and len(shown) == 10
     for name in shown:  # written by AIBRIDGE_WRITE_SCREENSHOTS=1 python -m pytest tests/test_dashboard_browser.py
         assert (root / "docs" / "images" / name).stat().st_size < 200_000, name
 
