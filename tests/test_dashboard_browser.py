@@ -144,8 +144,11 @@ def test_requests_show_why_one_failed_and_usage_charts_and_downloads(owner, serv
     owner.get_by_role("link", name="Usage", exact=True).click()
     expect(owner.locator("svg.chart rect").first).to_be_visible()
     owner.get_by_label("Stack by").select_option("person")
+    owner.get_by_label("Show").select_option("usd")
     owner.get_by_role("button", name="Filter").click()
     expect(owner.locator("ul.legend li")).to_have_count(2)
+    expect(owner.locator("figcaption")).to_contain_text("USD per day, by person")
+    expect(owner.locator("svg.chart rect title").first).to_contain_text("$")
     expect(owner.locator("table", has_text="Top people").locator("tbody th")).to_have_text(["alice", "bob"])
     owner.screenshot(path=screenshots / "dashboard-usage.png", full_page=True)
     with owner.expect_download() as download:

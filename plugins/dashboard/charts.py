@@ -41,9 +41,11 @@ def stacked_bars(days: list[str], series: list[dict], label: str, money: bool = 
     bar = max(slot * 0.8, 1)
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
              'xmlns="http://www.w3.org/2000/svg">']
-    for step in range(5):  # the value axis: 0, 1/4 ... of the top
-        value = top * step / 4
-        y = TOP + plot_h - plot_h * step / 4
+    # The value axis: 0 to the top in quarters, or in fifths for a top of 5 (round labels: $0.10, not $0.125).
+    steps = 5 if f"{top:e}".startswith("5") else 4
+    for step in range(steps + 1):
+        value = top * step / steps
+        y = TOP + plot_h - plot_h * step / steps
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{axis_text(int(value))}</text>')
     label_every = max(1, math.ceil(len(days) / 10))
