@@ -2,22 +2,21 @@
 
 The same store and rules as ``aibridge groups`` and ``aibridge budgets``; money
 stays integer nano-dollars, and amounts typed in are read with Decimal. Every
-method opens the database, does a short transaction or a consistent read, and
-closes it: call them from an OS thread, never on the gevent hub. A change
-wakes this gateway's refresh, so it applies here at once (and on the other
-instances within their refresh interval).
+method but ``person`` (memory only) opens the database, does a short
+transaction or a consistent read, and closes it: call them from an OS thread,
+never on the gevent hub. A change wakes this gateway's refresh, so it applies
+here at once (and on the other instances within their refresh interval).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-from typing import Any, Callable
+from typing import Any
 
 import aibridge
 
 from .money import nanos_of_usd, percent_used
-from .month import month_key, reset_text, utcnow
+from .month import month_key, reset_text
 from .store import BudgetStore
 
 SCOPES = ("user", "group", "default")
@@ -26,16 +25,14 @@ SCOPES = ("user", "group", "default")
 class BudgetsAdmin:
     """What the "Groups and budgets" page shows and changes; errors are ValueError with the message to show."""
 
-    def __init__(self, database, changed: Callable[[], None] = lambda: None,
-                 clock: Callable[[], dt.datetime] = utcnow):
-        self.database = database
-        self.changed = changed
-        self.clock = clock
+    def __init__(self, keeper):
+        self.keeper = keeper  # this gateway's BudgetKeeper: its database, clock, and the budgets it enforces
+        self.database = keeper.database
 
     def overview(self) -> dict[str, Any]:
         """``month``, ``resets_at``, the ``default`` budget (nano-dollars or None), the ``groups`` (name, members,
         monthly_usd_nanos) and ``people``: each person's budget, where it comes from, their spend and % used."""
-        now = self.clock()
+        now = self.keeper.clock()
         with self._store() as store, store.db.snapshot():
             rules, usernames, spend, groups = store.rules(), store.usernames(), store.month_spend(now), store.groups()
         people = [_person(user_id, username, rules, spend.get(user_id, 0))
@@ -44,14 +41,13 @@ class BudgetsAdmin:
         return {"month": month_key(now), "resets_at": reset_text(now), "default_usd_nanos": default,
                 "groups": groups, "people": people}
 
-    def person(self, user_id: str) -> dict[str, Any] | None:
-        """One person's line of :meth:`overview` (with ``month`` and ``resets_at``); None if they are unknown."""
-        now = self.clock()
-        with self._store() as store, store.db.snapshot():
-            rules, usernames, spend = store.rules(), store.usernames(), store.month_spend(now)
-        if user_id not in usernames:
-            return None
-        return {**_person(user_id, usernames[user_id], rules, spend.get(user_id, 0)), "month": month_key(now),
+    def person(self, user_id: str) -> dict[str, Any]:
+        """One person's line of :meth:`overview` (with ``month`` and ``resets_at``) as this gateway enforces it now:
+        from its memory (no database read, so callable on the hub), current within the refresh interval."""
+        now, keeper = self.keeper.clock(), self.keeper
+        month = keeper.month_of(now)
+        username = keeper.usernames.get(user_id, "")
+        return {**_person(user_id, username, keeper.rules, keeper.spend.of(user_id, month)), "month": month,
                 "resets_at": reset_text(now)}
 
     def create_group(self, name: str) -> None:
@@ -78,7 +74,7 @@ class BudgetsAdmin:
     def _change(self, change) -> None:
         with self._store() as store:
             change(store)
-        self.changed()
+        self.keeper.refresh_soon()  # applies here now, not at the next interval
 
     def _store(self):
         return contextlib.closing(BudgetStore(aibridge.open_database(self.database, create=False)))

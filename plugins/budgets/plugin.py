@@ -33,7 +33,7 @@ def aibridge_budgets_admin(app):
     running = keeper.get(app)
     if running is None:
         return None
-    return BudgetsAdmin(running.database, running.refresh_soon, running.clock)
+    return BudgetsAdmin(running)
 
 
 @hookimpl
