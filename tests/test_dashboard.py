@@ -520,3 +520,17 @@ def test_a_budget_set_on_the_page_refuses_the_next_request_and_removing_it_lets_
     refreshed(gateway)
     upstream.queue("anthropic/blocking_text")
     client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+
+
+def test_without_the_budgets_plugin_the_budgets_page_says_so_and_changes_nothing(tmp_path, upstream):
+    gateway = Gateway(gateway_config(tmp_path, upstream.url, disable_plugins=("budgets",)))
+    try:
+        owner = sign_in(gateway.url, gateway.create_token("olivia", role="owner"))
+        page = owner.get(gateway.url + "/admin/budgets")
+        assert page.status_code == 200 and "The budgets plugin is not enabled" in page.text
+        answer = owner.post(gateway.url + "/admin/budgets/groups", data={"csrf_token": form_token(page.text),
+                                                                         "name": "eng"})
+        assert answer.status_code == 404
+        assert "own-budget" not in owner.get(gateway.url + "/usage").text
+    finally:
+        gateway.close()
