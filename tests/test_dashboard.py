@@ -379,16 +379,17 @@ def test_owners_manage_groups_and_budgets_and_see_each_persons_spend_against_the
     post("/admin/budgets/groups/eng/members", username="alice")
     post("/admin/budgets/set", scope="group", name="eng", monthly_usd="25")
     post("/admin/budgets/set", scope="default", monthly_usd="10")
-    shown = post("/admin/budgets/set", scope="user", name="bob", monthly_usd="$0.50")
+    shown = post("/admin/budgets/set", scope="user", name="bob", monthly_usd="$0.505")
     listed_ = budgets_json(gateway.config)  # what the CLI reads from the store: the same rules
     assert {name: (row["budget_usd"], row["budget"]) for name, row in listed_.items()} == {
-        "alice": ("25", "group:eng"), "bob": ("0.5", "user"), "olivia": ("10", "default")}
+        "alice": ("25", "group:eng"), "bob": ("0.505", "user"), "olivia": ("10", "default")}
     alice_spent = sum(interception_costs(gateway, tokens["alice"]).values())
     assert Decimal(listed_["alice"]["spent_usd"]) * 10**9 == alice_spent > 0  # recorded this month
     row = budget_row(shown, "alice")
     assert f'<td class="num">{usd(alice_spent)}</td>' in row and '<td class="num">$25.00</td>' in row
     assert "<td>group:eng</td>" in row and f'{listed_["alice"]["used_percent"]:.1f} %' in row
-    assert '<td class="num">$0.50</td>' in budget_row(shown, "bob") and "<strong>$10.00</strong> a month" in shown
+    # A budget reads as it was typed, to the nano-dollar (spend is rounded to the cent).
+    assert '<td class="num">$0.505</td>' in budget_row(shown, "bob") and "<strong>$10.00</strong> a month" in shown
     assert re.search(r"<li>alice\s*<form", shown)
     # A person sees their own spend against the budget that applies to them, on their usage page.
     refreshed(gateway)  # as the gateway enforces it: read from the store by its refresh

@@ -73,6 +73,16 @@ def usd(nanos) -> str:
     return f"${dollars:.2g}" if dollars >= SMALLEST else f"<${SMALLEST}"
 
 
+def usd_exact(nanos) -> str:
+    """An amount someone set (a budget) as they typed it: ``$12.50``, ``$12.345``: cents always, and the digits
+    below a cent only when there are some; ``none`` when there is no amount."""
+    if nanos is None:
+        return "none"
+    amount = aibridge.nanos_to_usd(nanos).normalize()
+    cents = amount.quantize(CENT)
+    return f"${cents if cents == amount else amount:,f}"
+
+
 def cost(figures: dict) -> Markup:
     """What a record, a request or a sum of them cost, by docs/cost.md's rule for sums: the priced part, and how
     many token records had no price ("unpriced", never $0, when none had one)."""
@@ -149,5 +159,5 @@ GLOBALS = {"cost": cost, "text_block": text_block, "status_badge": status_badge,
 
 # Registered on the app's Jinja environment under names no built-in filter has.
 FILTERS = {"utc": when, "duration": duration, "thousands": count, "tokens": tokens, "total_tokens": total_tokens,
-           "usd": usd,
+           "usd": usd, "usd_exact": usd_exact,
            "clip": clip, "is_clipped": is_clipped, "highlight": highlight}
