@@ -117,7 +117,10 @@ class Dumps:
                         batch.append(self._queue.get_nowait())
                     except QueueEmpty:
                         break
-                self._write_batch([item for item in batch if item is not _STOP], streams)
+                try:
+                    self._write_batch([item for item in batch if item is not _STOP], streams)
+                except Exception as error:  # a dump must never stop this thread (the queue would only grow)
+                    self._fail_once(f"cannot write a batch: {error!r}")
                 if _STOP in batch:
                     return
         finally:
@@ -144,10 +147,12 @@ class Dumps:
             with open(path, "ab") as file:
                 file.write(data)
         except OSError as error:
-            if not self._failed:
-                self._failed = True  # once: a full or read-only disk would fill the log otherwise
-                self._log.error("request dumps are not written: cannot write %s (--aibridge-dump-dir): %s",
-                                path, error.strerror or error)
+            self._fail_once(f"cannot write {path} (--aibridge-dump-dir): {error.strerror or error}")
+
+    def _fail_once(self, reason: str) -> None:
+        if not self._failed:
+            self._failed = True  # once: a full or read-only disk would fill the log otherwise
+            self._log.error("request dumps are not written: %s", reason)
 
 
 class Exchange:

@@ -10,15 +10,16 @@ the 85 % and 100 % notices go out once.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from decimal import Decimal
 
 import anthropic
 import openai
 import pytest
-from budgets_support import budgets_json, keeper, refreshed, run_cli
+from support.budgets_support import budgets_json, keeper, refreshed, run_cli
 from support.gateway import Gateway, RecordCollector, gateway_config
-from support.recorder_support import wait_until
+from support.recorder_support import read_rows, wait_until
 
 import aibridge
 
@@ -85,6 +86,10 @@ def test_over_budget_gets_403_in_the_anthropic_shape_and_is_recorded(gw, upstrea
     (ended,) = records.wait_for_ends(1)
     assert ended.status == "failed" and ended.error.kind == "budget" and ended.error.message == message
     assert ended.initiator_username == "zero-anthropic" and ended.model == "claude-sonnet-4-5"
+    # Stored as such: the audit API and the dashboard show who was turned away, and why.
+    stored = wait_until(lambda: [row for row in read_rows(gw.config.database_path, "interceptions")
+                                 if row["id"] == ended.interception_id and row["ended_at"]], what="the refusal stored")
+    assert stored[0]["status"] == "failed" and json.loads(stored[0]["error"])["kind"] == "budget"
 
 
 def test_over_budget_gets_403_in_the_openai_shape(gw, upstream, records):

@@ -4,7 +4,7 @@ records counts on the other within its refresh, without a database query per req
 from __future__ import annotations
 
 import requests
-from budgets_support import budgets_json, run_cli
+from support.budgets_support import budgets_json, run_cli
 from support.faults import ServerProcess, data_dir, free_port, metric, upstream  # noqa: F401 - fixtures
 from support.recorder_support import user_with_token, wait_until
 

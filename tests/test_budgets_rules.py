@@ -8,7 +8,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from budgets_support import run_cli
+from support.budgets_support import run_cli
 from support.recorder_support import user_with_token
 
 from aibridge.config import Config

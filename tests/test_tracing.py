@@ -17,7 +17,7 @@ from support.gateway import gateway_config
 from support.mcpserver import RETENTION_ANSWER, MCPTestServer
 from opentelemetry.trace import SpanKind, StatusCode
 from support.resilience_support import free_port, resilient_gateway
-from tracing_support import gateway_spans, memory_exporter, named, trace_of, wait_for_spans
+from support.tracing_support import gateway_spans, memory_exporter, named, trace_of, wait_for_spans
 
 from aibridge.config import MCPServerConfig, ProviderConfig
 

@@ -9,7 +9,7 @@ import click
 import aibridge
 
 from .money import dollars_text, nanos_of_usd, percent_used, usd, usd_text
-from .month import month_key, next_month_start, utcnow
+from .month import month_key, reset_text, utcnow
 from .store import BudgetError, BudgetStore
 
 
@@ -162,7 +162,7 @@ def budgets_list(fmt, **flags):
     with budget_store(flags) as store:
         with store.db.snapshot():
             rules, usernames, spend = store.rules(), store.usernames(), store.month_spend(now)
-    month, resets = month_key(now), next_month_start(now).strftime("%Y-%m-%d %H:%M UTC")
+    month, resets = month_key(now), reset_text(now)
     listing = aibridge.Listing(fmt, BUDGET_COLUMNS, csv_row=lambda r: {k: r[k] for k in BUDGET_CSV},
                                csv_columns=BUDGET_CSV)
     for user_id, username in sorted(usernames.items(), key=lambda item: item[1]):

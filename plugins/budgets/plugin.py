@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
-
 import aibridge
 from aibridge import Measurement, PluginState, Refusal, hookimpl
 
