@@ -28,7 +28,7 @@ from support.dashboard_support import (
 from conftest import STORES
 from support.gateway import Gateway, gateway_config
 from support.recorder_support import wait_until
-from budgets_support import budgets_json, refreshed, run_cli
+from support.budgets_support import budgets_json, refreshed, run_cli
 
 from aibridge.db import open_database
 from aibridge.people.users import UserStore
