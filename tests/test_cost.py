@@ -569,4 +569,4 @@ def test_the_dashboard_writes_dollars_readably():
     from aibridge_plugins.dashboard.formatting import usd
 
     assert [usd(n) for n in (None, 0, 12_345_678_901, 10_000_000, 4_200_000, 123_456, 99)] == [
-        "—", "$0.00", "$12.35", "$0.01", "$0.0042", "$0.00012", "<$0.0001"]
+        "unpriced", "$0.00", "$12.35", "$0.01", "$0.0042", "$0.00012", "<$0.0001"]
