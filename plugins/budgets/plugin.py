@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 
 import aibridge
-from aibridge import Measurement, PluginState, Refusal, hookimpl
+from aibridge import AppThread, Measurement, PluginState, Refusal, hookimpl
 
-from .hub import HubCaller
 from .keeper import BudgetKeeper
 from .money import usd_text
 from .store import BudgetStore
@@ -27,9 +26,9 @@ def aibridge_migrations():
 
 @hookimpl
 def aibridge_startup(app, config):
-    BudgetStore(aibridge.open_database(config.database)).close()  # tables created or migrated now: errors at startup
-    hub = HubCaller()
-    started = BudgetKeeper(config.database, lambda notice: hub.call(lambda: _announce(app, notice)))
+    BudgetStore.open(config.database).close()  # tables created or migrated now: errors at startup
+    hub = AppThread()
+    started = BudgetKeeper(config.database, lambda notice: hub.call(_announce, app, notice))
     started.start()
     keeper.set(app, started)
 
@@ -73,7 +72,8 @@ def aibridge_measurements(app):
                     "Intercepted requests refused (403) because the person's monthly budget was spent.",
                     kind="counter"),
         Measurement("cost_control_blocked_users", running.blocked_users(),
-                    "People at or over their monthly budget now (their requests are refused)."),
+                    "People at or over their monthly budget now (their requests are refused).",
+                    processes="max"),  # every worker reads the same store: each counts everyone
     ]
 
 

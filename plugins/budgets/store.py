@@ -33,6 +33,16 @@ class BudgetStore:
         self._has_costs = False
         aibridge.migrate(db, migrations)
 
+    @classmethod
+    def open(cls, database) -> BudgetStore:
+        """The store of ``database`` (a path or URL), migrated; the connection is closed when migrating fails."""
+        db = aibridge.open_database(database)
+        try:
+            return cls(db)
+        except BaseException:
+            db.close()
+            raise
+
     def close(self) -> None:
         self.db.close()
 
