@@ -103,3 +103,54 @@ def test_the_connection_is_closed_when_migrating_fails(config, monkeypatch):
     (db,) = opened
     with pytest.raises(Exception):
         db.conn.execute("SELECT 1")  # closed
+
+
+def test_the_month_is_summed_through_the_time_index_and_the_newest_records_by_id(config):
+    """EXPLAIN on either store: the minute's sum reads the month's records by time, not every token record; the
+    2-second read of the newest ones reads them by id, not the month."""
+    alice, _ = user_with_token(config.database, "alice")
+    now = dt.datetime.now(UTC)
+    last_month = now.replace(day=1) - dt.timedelta(days=3)
+    store = BudgetStore.open(config.database)
+    try:
+        with store.db.transaction():  # two months of older records first: this month is a small part of the table
+            for number in range(1500):
+                at = stored_time(now - dt.timedelta(days=35 + number % 60))
+                store.db.execute("INSERT INTO token_usages (interception_id, msg_id, created_at, cost_usd_nanos) "
+                                 "VALUES (?, ?, ?, ?)", [f"old-{number}", "m", at, 1])
+        for number, at in enumerate((now, last_month, now, last_month)):  # last month's written late too (a spool)
+            _write_usage(store.db, alice, TokenUsage(interception_id=f"i-{number}", msg_id="m", created_at=at,
+                                                     cost_usd_nanos=10 + number))
+        if store.db.is_postgres:
+            store.db.execute("ANALYZE")
+            store.db.conn.commit()
+        first = int(store.db.value("SELECT min(id) FROM token_usages WHERE interception_id = 'i-0'"))
+        asked = []
+        query = store.db.query
+        store.db.query = lambda sql, params=(): asked.append((sql, list(params))) or query(sql, params)
+        assert store.month_spend(now, up_to_id=first + 3) == {alice: 10 + 12}
+        assert store.newest_spend(now, first) == {alice: 12}
+        store.db.query = query
+        (month_sql, month_params), (newest_sql, newest_params) = [q for q in asked if "token_usages t" in q[0]]
+        month_plan, newest_plan = _plan(store.db, month_sql, month_params), _plan(store.db, newest_sql, newest_params)
+        assert "idx_token_usages_spend" in month_plan, month_plan
+        assert "idx_token_usages_spend" not in newest_plan and ("PRIMARY KEY" in newest_plan or "pkey" in newest_plan)
+    finally:
+        store.close()
+
+
+def _plan(db, sql: str, params: list) -> str:
+    explain = "EXPLAIN " if db.is_postgres else "EXPLAIN QUERY PLAN "
+    return "\n".join(str(list(row.values())[-1]) for row in db.query(explain + sql, params))
+
+
+def test_budgets_with_a_retention_shorter_than_a_month_warn_at_startup(tmp_path, upstream, caplog):
+    from support.gateway import Gateway, gateway_config
+
+    config = gateway_config(tmp_path, upstream.url, retention=dt.timedelta(days=7))
+    run_cli(config, "budgets", "set", "--default", "--monthly-usd", "10")
+    with caplog.at_level("WARNING", logger="aibridge.budgets"):
+        Gateway(config).close()
+        Gateway(gateway_config(tmp_path, upstream.url, retention=dt.timedelta(days=31))).close()
+    warned = [record.getMessage() for record in caplog.records if "budgets undercount" in record.getMessage()]
+    assert len(warned) == 1 and "7 days" in warned[0], warned

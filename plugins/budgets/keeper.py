@@ -229,7 +229,7 @@ class BudgetKeeper:
             settled = Settled(month, bound, store.month_spend(now, up_to_id=bound), top, self.monotonic())
             self.settled = settled
         totals = dict(settled.totals)
-        for user_id, nanos in store.month_spend(now, after_id=settled.bound).items():
+        for user_id, nanos in store.newest_spend(now, settled.bound).items():
             totals[user_id] = totals.get(user_id, 0) + nanos
         return totals
 

@@ -3,6 +3,7 @@ notify at 85 % and 100 %, and the ``aibridge groups`` and ``aibridge budgets`` c
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import aibridge
@@ -15,18 +16,28 @@ from .store import BudgetStore
 log = logging.getLogger("aibridge.budgets")
 
 keeper = PluginState("aibridge.budgets")
+MONTH = dt.timedelta(days=31)  # the longest month: a retention under it may purge records of the current one
 
 
 @hookimpl
 def aibridge_migrations():
+    from ..storage.schema import migrations as record_migrations
     from .schema import migrations
 
-    return [migrations]
+    return [record_migrations, migrations]  # the recorder's first: the budgets' index its token records
 
 
 @hookimpl
 def aibridge_startup(app, config):
-    BudgetStore.open(config.database).close()  # tables created or migrated now: errors at startup
+    store = BudgetStore.open(config.database)  # tables created or migrated now: errors at startup
+    try:
+        budgets_set = not store.rules().empty
+    finally:
+        store.close()
+    if budgets_set and config.retention and config.retention < MONTH:
+        log.warning("budgets undercount: retention (%s) purges records of this month before it ends, and the spend "
+                    "of purged records no longer counts against any budget; set --aibridge-retention to at least "
+                    "31 days (docs/cost.md#budgets)", config.retention)
     hub = AppThread()
     started = BudgetKeeper(config.database, lambda notice: hub.call(_announce, app, notice))
     started.start()
