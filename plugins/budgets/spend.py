@@ -24,8 +24,9 @@ UsageKey = tuple[str, str, dt.datetime]  # interception id, msg id, created_at
 class Spend:
     def __init__(self):
         self._lock = aibridge.new_lock()
-        # (the month, user id -> nano-dollars: the store's sum + pending of that month), replaced whole and
-        # never changed after: of() reads it without the lock, and never sees one month's totals as another's.
+        # (the month, user id -> nano-dollars: the store's sum + pending of that month): one pair, replaced whole
+        # by refreshed(), so of() reads it without the lock and never pairs one month with another's totals.
+        # add() updates the current month's totals in place (under the lock: no copy per record).
         self._snapshot: tuple[str | None, dict[str, int]] = (None, {})
         self._pending: dict[UsageKey, tuple[str, str, int]] = {}  # -> (user id, month, nano-dollars)
 
@@ -40,17 +41,18 @@ class Spend:
             if month != current:
                 return 0
             total = totals.get(user_id, 0) + nanos
-            self._snapshot = (current, {**totals, user_id: total})
+            totals[user_id] = total
             return total
 
     def of(self, user_id: str, month: str) -> int:
         """Nano-dollars ``user_id`` spent in ``month`` (0 for a month not refreshed yet: a new month starts empty)."""
-        current, totals = self._snapshot  # one read of one immutable pair: no lock needed
+        current, totals = self._snapshot  # one read of the pair (a tuple, replaced whole): no lock needed
         return totals.get(user_id, 0) if month == current else 0
 
     def totals(self, month: str) -> dict[str, int]:
-        current, totals = self._snapshot
-        return dict(totals) if month == current else {}
+        with self._lock:
+            current, totals = self._snapshot
+            return dict(totals) if month == current else {}
 
     def pending_interceptions(self) -> list[str]:
         with self._lock:
