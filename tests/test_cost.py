@@ -340,6 +340,25 @@ def test_prices_are_kept_in_the_database_and_reach_a_running_price_book(tmp_path
         book.stop()
 
 
+def test_a_refresh_landing_during_a_lookup_never_keeps_the_old_price(monkeypatch):
+    import aibridge.cost.book as book_module
+
+    book = PriceBook(None)
+    old, new = Price(Decimal(1), Decimal(2)), Price(Decimal(10), Decimal(20))
+    book._replace({"my-model": old})
+    look_up = book_module.price_for
+
+    def refreshed_meanwhile(model, provider, admin):
+        found = look_up(model, provider, admin)
+        book._replace({"my-model": new})  # the refresh thread swaps the prices between lookup and memo
+        return found
+
+    monkeypatch.setattr(book_module, "price_for", refreshed_meanwhile)
+    assert book.price("my-model") == old  # the lookup that began under the old prices
+    monkeypatch.setattr(book_module, "price_for", look_up)
+    assert book.price("my-model") == new
+
+
 @pytest.mark.parametrize("args, message", [
     (["--input", "abc", "--output", "1"], "--input: 'abc' is not a number (USD per million tokens, e.g. 3 or 0.30)"),
     (["--input", "1", "--output", "-2"], "--output: '-2' must be a non-negative number of USD per million tokens"),
@@ -550,7 +569,7 @@ def test_the_dashboard_writes_dollars_readably():
     from aibridge_plugins.dashboard.formatting import usd
 
     assert [usd(n) for n in (None, 0, 12_345_678_901, 10_000_000, 4_200_000, 123_456, 99)] == [
-        "—", "$0.00", "$12.35", "$0.01", "$0.0042", "$0.00012", "<$0.0001"]
+        "unpriced", "$0.00", "$12.35", "$0.01", "$0.0042", "$0.00012", "<$0.0001"]
 
 
 def test_a_dated_library_price_applies_from_its_day_without_restart(monkeypatch):

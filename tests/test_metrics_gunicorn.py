@@ -18,6 +18,7 @@ from pathlib import Path
 import anthropic
 import pytest
 import requests
+from support.recorder_support import wait_until
 from test_metrics import _create_token, _unused_port, scrape, value
 
 CLAUDE = "claude-sonnet-4-6"
@@ -57,6 +58,11 @@ def send(url: str, token: str) -> None:
     client.close()
 
 
+def recorded(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / "aibridge.db") as db:
+        return db.execute("SELECT count(*) FROM interceptions").fetchone()[0]
+
+
 def workers_that_served(data_dir: Path) -> set[str]:
     with sqlite3.connect(data_dir / "aibridge.db") as db:
         return {row[0] for row in db.execute("SELECT DISTINCT instance_id FROM interceptions")}
@@ -89,7 +95,7 @@ def test_requests_spread_over_workers_are_counted_once_on_one_endpoint(deploymen
         for thread in threads:
             thread.join()
         sent += batch
-        time.sleep(0.2)  # the recorders write off the request path
+        wait_until(lambda: recorded(tmp_path / "data") == sent, what="the batch's records")  # written off the path
     assert len(workers_that_served(tmp_path / "data")) >= 2
 
     samples = scrape_until(metrics_url, "coder_aibridged_interceptions_total", sent)

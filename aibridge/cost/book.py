@@ -44,8 +44,9 @@ class PriceBook:
     def __init__(self, database: Path | str | None, refresh_interval: float = REFRESH_INTERVAL):
         self.database = database
         self.refresh_interval = refresh_interval
-        self.admin: dict[str, Price] = {}
-        self._memo: dict[tuple[str, str], Price | None] = {}
+        # The administrator's prices and the prices looked up from them, replaced together by the refresh: a
+        # lookup reads the pair once, so a price found under the old prices never lands among the new ones.
+        self._state: tuple[dict[str, Price], dict[tuple[str, str], Price | None]] = ({}, {})
         self._queue = new_queue()
         self._done = new_lock()
         self._running = False
@@ -77,14 +78,19 @@ class PriceBook:
         wait_for_release(self._done)
         self._log.flush()
 
+    @property
+    def admin(self) -> dict[str, Price]:
+        return self._state[0]
+
     def price(self, model: str, provider: str = "") -> Price | None:
+        admin, memo = self._state
         key = (model, provider)
         try:
-            return self._memo[key]
+            return memo[key]
         except KeyError:
             pass
-        found = price_for(model, provider, self.admin)
-        self._memo[key] = found
+        found = price_for(model, provider, admin)
+        memo[key] = found
         return found
 
     def cost_of(self, interception, usage, message_input: int | None = None) -> int | None:
@@ -97,7 +103,7 @@ class PriceBook:
 
     def _replace(self, admin: dict[str, Price]) -> None:
         if admin != self.admin:
-            self.admin, self._memo = admin, {}
+            self._state = (admin, {})
 
     # On the thread
 

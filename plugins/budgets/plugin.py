@@ -1,5 +1,6 @@
 """Hooks of the budgets plugin: refuse a person over budget before the request goes upstream, count spend,
-notify at 85 % and 100 %, and the ``aibridge groups`` and ``aibridge budgets`` commands."""
+notify at 85 % and 100 %, the ``aibridge groups`` and ``aibridge budgets`` commands, and the budgets for other
+plugins' pages (the hook it adds, ``aibridge_budgets_admin``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import logging
 import aibridge
 from aibridge import AppThread, Measurement, PluginState, Refusal, hookimpl
 
+from . import hookspecs
+from .admin import BudgetsAdmin
 from .keeper import BudgetKeeper
 from .money import usd_text
 from .store import BudgetStore
@@ -17,6 +20,19 @@ log = logging.getLogger("aibridge.budgets")
 
 keeper = PluginState("aibridge.budgets")
 MONTH = dt.timedelta(days=31)  # the longest month: a retention under it may purge records of the current one
+
+
+@hookimpl
+def aibridge_add_hookspecs(pm):
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def aibridge_budgets_admin(app):
+    running = keeper.get(app)
+    if running is None:
+        return None
+    return BudgetsAdmin(running)
 
 
 @hookimpl

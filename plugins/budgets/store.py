@@ -36,9 +36,10 @@ class BudgetStore:
         aibridge.migrate(db, migrations)
 
     @classmethod
-    def open(cls, database) -> BudgetStore:
-        """The store of ``database`` (a path or URL), migrated; the connection is closed when migrating fails."""
-        db = aibridge.open_database(database)
+    def open(cls, database, **options) -> BudgetStore:
+        """The store of ``database`` (a path or URL; ``options`` for ``aibridge.open_database``), migrated; the
+        connection is closed when migrating fails."""
+        db = aibridge.open_database(database, **options)
         try:
             return cls(db)
         except BaseException:
