@@ -135,7 +135,7 @@ def test_db_status_and_migrate(tmp_path, store):
     migrated = CliRunner().invoke(build_cli({}), ["db", "migrate", *where], catch_exceptions=False)
     lines = migrated.output.splitlines()
     assert lines[0] == "aibridge-core: up to date"
-    assert sorted(lines[1:]) == ["aibridge-budgets: applied m001_groups_budgets_notifications",
+    assert sorted(lines[1:]) == ["aibridge-budgets: applied m001_groups_budgets_notifications, m002_token_usages_by_time",
                                  "aibridge-cost: applied m001_model_prices",
                                  "aibridge-recorder: applied " + ", ".join(recorder_migrations.names)]
     after = json.loads(db_command("status", *where).stdout)

@@ -190,3 +190,16 @@ def _wait_until_gone(pid: int, timeout: float = 10.0) -> None:
 
 def _workers(master_pid: int) -> list[int]:
     return [int(pid) for pid in Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()]
+
+
+def test_blocked_users_count_each_person_once_whatever_the_workers(deployment, tmp_path):
+    """Every worker reads the same budgets and spend: the endpoint shows the people blocked, not that × workers."""
+    from support.budgets_support import run_cli
+
+    master, url, metrics_url, token = deployment
+    run_cli(["--data-dir", str(tmp_path / "data")], "budgets", "set", "--default", "--monthly-usd", "0")
+    # Within 3 s each worker read it (refresh every 2 s, copied to its files every second); a sum would reach
+    # WORKERS by then: wait that long for it, and see the one person blocked (alice, who never spent).
+    samples = scrape_until(metrics_url, "coder_aibridged_cost_control_blocked_users", WORKERS, timeout=6)
+    assert value(samples, "coder_aibridged_cost_control_blocked_users") == 1
+    assert value(samples, "coder_ai_gateway_cost_control_blocked_users") == 1

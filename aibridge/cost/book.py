@@ -20,6 +20,7 @@ from pathlib import Path
 from ..db import Database, is_postgres, open_database
 from ..threads import QueueEmpty, ThreadSafeLogger, new_lock, new_queue, start_thread, wait_for_release
 from .admin import prepare, read_admin_prices
+from . import library
 from .library import candidates, library_price, load_library
 from .price import Price, cost_nanos
 
@@ -46,7 +47,8 @@ class PriceBook:
         self.refresh_interval = refresh_interval
         # The administrator's prices and the prices looked up from them, replaced together by the refresh: a
         # lookup reads the pair once, so a price found under the old prices never lands among the new ones.
-        self._state: tuple[dict[str, Price], dict[tuple[str, str], Price | None]] = ({}, {})
+        # Lookups are kept per UTC day: the library's prices can change on a date.
+        self._state: tuple[dict[str, Price], dict[tuple[str, str, object], Price | None]] = ({}, {})
         self._queue = new_queue()
         self._done = new_lock()
         self._running = False
@@ -84,7 +86,7 @@ class PriceBook:
 
     def price(self, model: str, provider: str = "") -> Price | None:
         admin, memo = self._state
-        key = (model, provider)
+        key = (model, provider, library.utc_today())
         try:
             return memo[key]
         except KeyError:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import aibridge
-
 from .money import nanos_of_usd, percent_used
 from .month import month_key, reset_text
 from .store import BudgetStore
@@ -77,7 +75,7 @@ class BudgetsAdmin:
         self.keeper.refresh_soon()  # applies here now, not at the next interval
 
     def _store(self):
-        return contextlib.closing(BudgetStore(aibridge.open_database(self.database, create=False)))
+        return contextlib.closing(BudgetStore.open(self.database, create=False))
 
 
 def _scope(scope: str) -> str:
