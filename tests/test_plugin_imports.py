@@ -1,6 +1,6 @@
 """The built-in plugins use only the public plugin API (``aibridge.__all__``) and their own modules.
 
-The recorder, retention, audit and dashboard plugins also share the storage package; no
+The recorder, retention, audit, dashboard and budgets plugins also share the storage package; no
 plugin imports another plugin's modules or a core module.
 """
 
@@ -13,7 +13,7 @@ import aibridge
 
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 PACKAGE = "aibridge_plugins"
-SHARED = {"storage": {"recorder", "retention", "audit", "dashboard"}}  # shared package -> the plugins that may use it
+SHARED = {"storage": {"recorder", "retention", "audit", "dashboard", "budgets"}}  # shared package -> the plugins that may use it
 
 
 def plugin_modules(root: Path) -> list[tuple[str, Path]]:
