@@ -9,6 +9,7 @@ import json
 import anthropic
 import pytest
 import requests
+from support.bedrock_support import HAIKU, SONNET, bedrock, bedrock_provider  # noqa: F401 (bedrock: a fixture)
 from support.fakebedrock import (
     ACCESS_KEY,
     REGION,
@@ -24,8 +25,6 @@ from support.gateway import Gateway, RecordCollector, gateway_config, token_tota
 
 from aibridge.config import BedrockConfig, ProviderConfig
 
-SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 CLIENT_MODEL = "claude-sonnet-4-6"
 HELLO = [{"role": "user", "content": "Say hello."}]
 WEATHER_TOOL = {
@@ -33,20 +32,6 @@ WEATHER_TOOL = {
     "description": "Current weather for a city",
     "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]},
 }
-
-
-def bedrock_provider(name: str, url: str, **overrides) -> ProviderConfig:
-    settings = dict(region=REGION, base_url=url, access_keys=(ACCESS_KEY,), access_key_secrets=(SECRET_KEY,),
-                    model=SONNET, small_fast_model=HAIKU)
-    settings.update(overrides)
-    return ProviderConfig(type="anthropic", name=name, base_url="https://api.anthropic.com",
-                          bedrock=BedrockConfig(**settings))
-
-
-@pytest.fixture(scope="module")
-def bedrock():
-    with FakeBedrock() as fake:
-        yield fake
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +50,8 @@ def gateway(tmp_path_factory, bedrock, direct):
                          model="arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/a1b2c3d4e5f6"),
         bedrock_provider("bedrock-bad-secret", bedrock.url, access_key_secrets=("not-the-secret",)),
     )
-    gw = Gateway(gateway_config(tmp_path_factory.mktemp("data"), direct.url, providers=providers))
-    yield gw
-    gw.close()
+    with Gateway(gateway_config(tmp_path_factory.mktemp("data"), direct.url, providers=providers)) as gw:
+        yield gw
 
 
 @pytest.fixture

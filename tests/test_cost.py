@@ -20,11 +20,12 @@ import openai
 import pytest
 import requests
 from click.testing import CliRunner
-from support.fakebedrock import FakeBedrock, invoke_answer, stream_answer
+from support.bedrock_support import SONNET as BEDROCK_SONNET
+from support.bedrock_support import bedrock, bedrock_provider  # noqa: F401 (bedrock: a fixture)
+from support.fakebedrock import invoke_answer, stream_answer
 from support.fakeupstream import FakeUpstream, load_fixture
 from support.gateway import Gateway, RecordCollector, gateway_config
 from prometheus_client.parser import text_string_to_metric_families
-from test_bedrock import bedrock_provider
 from support.recorder_support import wait_until
 
 from aibridge.cli import build_cli
@@ -38,7 +39,6 @@ from aibridge.records import TokenUsage
 FIXTURES = Path(__file__).parent / "fixtures"
 CLAUDE = "claude-sonnet-4-5-20250929"
 GPT = "gpt-4o-2024-08-06"
-BEDROCK_SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 HELLO = [{"role": "user", "content": "Say hello."}]
 
 # nano-dollars per token: input, output, cache read, cache write
@@ -112,39 +112,24 @@ def upstream():
 
 
 @pytest.fixture(scope="module")
-def bedrock():
-    with FakeBedrock() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def gateway(tmp_path_factory, upstream, bedrock):
     providers = (
         ProviderConfig(type="anthropic", name="anthropic", base_url=upstream.url, keys=("sk-ant-upstream-key",)),
         ProviderConfig(type="openai", name="openai", base_url=upstream.url + "/v1", keys=("sk-openai-upstream-key",)),
         bedrock_provider("bedrock", bedrock.url),
     )
-    gw = Gateway(gateway_config(tmp_path_factory.mktemp("data"), upstream.url, providers=providers,
-                                prometheus_enable=True, prometheus_address="127.0.0.1:0"))
-    gw.prices = gw.app.extensions["aibridge"].prices
-    gw.prices.refresh_interval = 0.2  # admin prices reach the running gateway within this (3 s by default)
-    yield gw
-    gw.close()
-
-
-@pytest.fixture(scope="module")
-def token(gateway):
-    return gateway.create_token("alice")
+    with Gateway(gateway_config(tmp_path_factory.mktemp("data"), upstream.url, providers=providers,
+                                prometheus_enable=True, prometheus_address="127.0.0.1:0")) as gw:
+        gw.prices = gw.app.extensions["aibridge"].prices
+        gw.prices.refresh_interval = 0.2  # admin prices reach the running gateway within this (3 s by default)
+        yield gw
 
 
 @pytest.fixture
-def collector(gateway, upstream, bedrock):
-    upstream.reset()
+def collector(collector, bedrock):
+    """conftest's collector (the upstream starts empty), and the fake Bedrock starts empty too."""
     bedrock.reset()
-    plugin = RecordCollector()
-    gateway.pm.register(plugin, name="test-collector")
-    yield plugin
-    gateway.pm.unregister(plugin)
+    return collector
 
 
 def anthropic_call(gateway, token, provider: str, streaming: bool, model: str = CLAUDE) -> None:

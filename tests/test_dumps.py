@@ -202,8 +202,8 @@ def test_an_unwritable_dump_dir_is_logged_once_and_the_relay_goes_on(tmp_path, u
 
 
 def test_a_bedrock_instance_dumps_without_its_aws_keys(tmp_path):
+    from support.bedrock_support import bedrock_provider
     from support.fakebedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock, stream_answer
-    from test_bedrock import bedrock_provider
 
     with FakeBedrock() as bedrock:
         gw = Gateway(gateway_config(tmp_path, bedrock.url, dump_dir=tmp_path / "dumps",

@@ -51,6 +51,12 @@ class Gateway:
         self.server.server_close()
         shutdown_app(self.app)
 
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
 
 def gateway_config(data_dir: Path, upstream_url: str, **overrides) -> Config:
     """A config with one instance of each provider type pointing at the fake upstream."""
