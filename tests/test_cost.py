@@ -25,7 +25,7 @@ from support.bedrock_support import bedrock, bedrock_provider  # noqa: F401 (bed
 from support.fakebedrock import invoke_answer, stream_answer
 from support.fakeupstream import FakeUpstream, load_fixture
 from support.gateway import Gateway, RecordCollector, gateway_config
-from prometheus_client.parser import text_string_to_metric_families
+from support.metrics_support import metrics_url, scrape
 from support.recorder_support import wait_until
 
 from aibridge.cli import build_cli
@@ -243,15 +243,10 @@ def test_a_price_set_with_the_cli_prices_a_running_gateway_without_restart(gatew
     wait_until(lambda: cost_of_a_request() == by_hand(CLAUDE, tokens), what="the library's price to apply again")
 
 
-def scrape(gateway) -> list:
-    url = gateway.app.extensions["aibridge.metrics"].listener.url
-    text = requests.get(url, timeout=10).text
-    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
-
-
 def unpriced_count(gateway, prefix: str, model: str) -> float:
-    return sum(s.value for s in scrape(gateway) if s.name == f"{prefix}cost_control_unpriced_token_usage_records_total"
-               and s.labels == {"provider": "openai", "model": model})
+    name = f"{prefix}cost_control_unpriced_token_usage_records_total"
+    return sum(s.value for s in scrape(metrics_url(gateway))
+               if s.name == name and s.labels == {"provider": "openai", "model": model})
 
 
 def test_an_unpriced_model_costs_null_is_counted_and_listed_missing(gateway, token, upstream, collector):

@@ -6,17 +6,17 @@ import json
 import logging
 import signal
 import socket
-import subprocess
-import time
 
 import anthropic
 import openai
 import pytest
 import requests
+from support.faults import free_port
 from support.fakeupstream import FakeUpstream, Response, load_fixture
 from support.gateway import Gateway, RecordCollector, gateway_config
+from support.metrics_support import metrics_url, scrape, scrape_until_counted, value
 from support.mcpserver import MCPTestServer
-from prometheus_client.parser import text_string_to_metric_families
+from support.wheelhouse import new_user_token
 
 from aibridge.config import Config, MCPServerConfig
 from aibridge.records import Interception, TokenUsage, utcnow
@@ -52,25 +52,6 @@ def metrics_gateway(tmp_path, upstream):
     gw.close()
 
 
-def metrics_url(gw: Gateway) -> str:
-    return gw.app.extensions["aibridge.metrics"].listener.url
-
-
-def scrape(url: str) -> list:
-    """Every sample the endpoint serves, parsed from the Prometheus text format."""
-    response = requests.get(url, timeout=10)
-    assert response.status_code == 200, response.text
-    assert response.headers["Content-Type"].startswith("text/plain")
-    return [sample for family in text_string_to_metric_families(response.text) for sample in family.samples]
-
-
-def value(samples: list, name: str, **labels) -> float:
-    """The sum of the samples called ``name`` whose labels include ``labels``."""
-    return sum(
-        s.value for s in samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
-    )
-
-
 def label_sets(samples: list, name: str) -> list[dict]:
     return [s.labels for s in samples if s.name == name]
 
@@ -78,15 +59,6 @@ def label_sets(samples: list, name: str) -> list[dict]:
 def scrape_when_ended(gw: Gateway, count: int) -> list:
     """Scrape once ``count`` interceptions were counted (a stream ends just after the client read it)."""
     return scrape_until_counted(metrics_url(gw), count)
-
-
-def scrape_until_counted(url: str, count: int, timeout: float = 10.0) -> list:
-    deadline = time.monotonic() + timeout
-    while True:
-        samples = scrape(url)
-        if value(samples, "coder_aibridged_interceptions_total") >= count or time.monotonic() > deadline:
-            return samples
-        time.sleep(0.01)
 
 
 def anthropic_client(gw: Gateway, token: str) -> anthropic.Anthropic:
@@ -281,7 +253,7 @@ def test_two_apps_in_one_process_count_separately(tmp_path, upstream):
 
 def test_disabled_by_default_nothing_listens(tmp_path, upstream):
     assert Config().prometheus_enable is False
-    port = _unused_port()
+    port = free_port()
     gw = Gateway(gateway_config(tmp_path, upstream.url, prometheus_address=f"127.0.0.1:{port}"))
     try:
         assert "aibridge.metrics" not in gw.app.extensions
@@ -325,7 +297,7 @@ def test_aibridge_server_serves_metrics_under_gevent(aibridge_script, spawn, pro
                     "--prometheus-enable", "--prometheus-address", "127.0.0.1:0"], environ)
     url = server.wait_for_line(r"serving Prometheus metrics on (http://127\.0\.0\.1:\d+/metrics)").group(1)
     gateway_url = server.wait_for_line(r"aibridge listening on (http://127\.0\.0\.1:\d+)").group(1)
-    token = _create_token(aibridge_script, environ)
+    token = new_user_token(aibridge_script.parent, environ, "alice")
     upstream.queue("anthropic/stream_text")
     client = anthropic.Anthropic(api_key=token, base_url=gateway_url + "/api/v2/aibridge/anthropic", max_retries=0)
     with client.messages.stream(model=CLAUDE, max_tokens=64, messages=HELLO) as stream:
@@ -338,19 +310,6 @@ def test_aibridge_server_serves_metrics_under_gevent(aibridge_script, spawn, pro
     assert server.wait() == 0, server.stderr
     assert "Traceback" not in server.stderr
     assert "GET /metrics" not in server.stderr  # scrapes leave no access log lines
-
-
-def _create_token(aibridge_script, environ) -> str:
-    for command in (["users", "create", "alice"], ["tokens", "create", "alice"]):
-        done = subprocess.run([str(aibridge_script), *command], env=environ, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def _unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_every_series_has_its_ai_gateway_twin_without_created(metrics_gateway, upstream):
