@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from support.bedrock_support import SONNET as BEDROCK_SONNET
 from support.bedrock_support import bedrock, bedrock_provider  # noqa: F401 (bedrock: a fixture)
 from support.fakebedrock import invoke_answer, stream_answer
-from support.fakeupstream import FakeUpstream, load_fixture
+from support.fakeupstream import load_fixture
 from support.gateway import Gateway, RecordCollector, gateway_config
 from support.metrics_support import metrics_url, scrape
 from support.recorder_support import wait_until
@@ -103,12 +103,6 @@ def test_every_fixture_with_usage_is_covered():
     cached = [name for name in ANTHROPIC_FIXTURES + CHAT_FIXTURES + RESPONSES_FIXTURES if billed(name)[2]]
     assert len(cached) >= 4  # cache reads of each API, and Anthropic's cache writes
     assert any(billed(name)[3] for name in ANTHROPIC_FIXTURES)
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 import requests
-from support.fakeupstream import BEFORE_HEADERS, FakeUpstream, load_fixture
+from support.fakeupstream import BEFORE_HEADERS, load_fixture
+from support.faults import data_dir, upstream  # noqa: F401 (fixtures)
 from support.server_process import (  # noqa: F401 (gunicorn_conf: a fixture)
     AIBRIDGE,
     UPSTREAM_KEY,
@@ -22,19 +23,6 @@ from support.server_process import (  # noqa: F401 (gunicorn_conf: a fixture)
 from support.recorder_support import read_rows, user_with_token, wait_until
 
 FIRST_EVENTS = load_fixture("anthropic/stream_text").chunks()[:3]
-
-
-@pytest.fixture
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    path = tmp_path / "data"
-    path.mkdir()
-    return path
 
 
 def read_until(sock: socket.socket, done) -> bytes:

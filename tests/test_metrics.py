@@ -12,8 +12,8 @@ import openai
 import pytest
 import requests
 from support.faults import free_port
-from support.fakeupstream import FakeUpstream, Response, load_fixture
-from support.gateway import Gateway, RecordCollector, gateway_config
+from support.fakeupstream import Response, load_fixture
+from support.gateway import Gateway, collecting_gateway, gateway_config
 from support.metrics_support import metrics_url, scrape, scrape_until_counted, value
 from support.mcpserver import MCPTestServer
 from support.wheelhouse import new_user_token
@@ -35,19 +35,12 @@ WEATHER_TOOL = {
 }
 
 
-@pytest.fixture(scope="module")
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
-
-
 @pytest.fixture
 def metrics_gateway(tmp_path, upstream):
     """A gateway whose metrics listen on a port of their own (port 0: the system picks a free one)."""
     upstream.reset()
-    gw = Gateway(gateway_config(tmp_path, upstream.url, prometheus_enable=True, prometheus_address="127.0.0.1:0"))
-    gw.collector = RecordCollector()
-    gw.pm.register(gw.collector, name="test-collector")
+    gw = collecting_gateway(gateway_config(tmp_path, upstream.url, prometheus_enable=True,
+                                           prometheus_address="127.0.0.1:0"))
     yield gw
     gw.close()
 
@@ -63,6 +56,15 @@ def scrape_when_ended(gw: Gateway, count: int) -> list:
 
 def anthropic_client(gw: Gateway, token: str) -> anthropic.Anthropic:
     return anthropic.Anthropic(api_key=token, base_url=gw.bridge_url("anthropic"), max_retries=0)
+
+
+def stream_hello(gw: Gateway, upstream) -> None:
+    """A streamed Messages request of "alice", answered with anthropic/stream_text."""
+    upstream.queue("anthropic/stream_text")
+    with anthropic_client(gw, gw.create_token("alice")).messages.stream(
+        model=CLAUDE, max_tokens=256, messages=HELLO
+    ) as stream:
+        stream.get_final_message()
 
 
 def anthropic_stream_usage(name: str) -> dict[str, int]:
@@ -92,11 +94,7 @@ def chat_stream_usage(name: str) -> dict:
 
 def test_a_streamed_anthropic_request_is_counted(metrics_gateway, upstream):
     gw = metrics_gateway
-    upstream.queue("anthropic/stream_text")
-    with anthropic_client(gw, gw.create_token("alice")).messages.stream(
-        model=CLAUDE, max_tokens=256, messages=HELLO
-    ) as stream:
-        stream.get_final_message()
+    stream_hello(gw, upstream)
 
     samples = scrape_when_ended(gw, 1)
     [start] = gw.collector.of("interception_start")
@@ -315,11 +313,7 @@ def test_aibridge_server_serves_metrics_under_gevent(aibridge_script, spawn, pro
 def test_every_series_has_its_ai_gateway_twin_without_created(metrics_gateway, upstream):
     """Scrape-time gauges (key pools, recorder, auth) and resilience counters too, not only the counted ones."""
     gw = metrics_gateway
-    upstream.queue("anthropic/stream_text")
-    with anthropic_client(gw, gw.create_token("alice")).messages.stream(
-        model=CLAUDE, max_tokens=256, messages=HELLO
-    ) as stream:
-        stream.get_final_message()
+    stream_hello(gw, upstream)
     samples = scrape_when_ended(gw, 1)
     old = {(s.name.removeprefix("coder_aibridged_"), tuple(sorted(s.labels.items())), s.value)
            for s in samples if s.name.startswith("coder_aibridged_") and not s.name.endswith("_created")}

@@ -58,6 +58,14 @@ class Gateway:
         self.close()
 
 
+def collecting_gateway(config: Config) -> Gateway:
+    """A Gateway whose ``collector``, a :class:`RecordCollector`, keeps every record."""
+    gw = Gateway(config)
+    gw.collector = RecordCollector()
+    gw.pm.register(gw.collector, name="test-collector")
+    return gw
+
+
 def gateway_config(data_dir: Path, upstream_url: str, **overrides) -> Config:
     """A config with one instance of each provider type pointing at the fake upstream."""
     providers = (
