@@ -56,13 +56,9 @@ def gateway(tmp_path_factory, bedrock, direct):
 
 @pytest.fixture
 def collector(gateway, bedrock, direct):
-    bedrock.reset()
     bedrock.refusals.clear()
-    direct.reset()
-    plugin = RecordCollector()
-    gateway.pm.register(plugin, name="test-collector")
-    yield plugin
-    gateway.pm.unregister(plugin)
+    with gateway.collecting(bedrock, direct) as plugin:
+        yield plugin
 
 
 @pytest.fixture

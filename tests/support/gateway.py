@@ -46,6 +46,14 @@ class Gateway:
         finally:
             self.pm.unregister(plugin)
 
+    @contextlib.contextmanager
+    def collecting(self, *fakes):
+        """A :class:`RecordCollector` registered until the block ends; each fake upstream of ``fakes`` reset first."""
+        for fake in fakes:
+            fake.reset()
+        with self.registered(RecordCollector(), "test-collector") as collector:
+            yield collector
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
