@@ -20,7 +20,7 @@ from support.fakebedrock import (
     sse_event_data,
     stream_answer,
 )
-from support.fakeupstream import FakeUpstream, load_fixture
+from support.fakeupstream import load_fixture
 from support.gateway import Gateway, RecordCollector, gateway_config, token_totals
 
 from aibridge.config import BedrockConfig, ProviderConfig
@@ -35,10 +35,9 @@ WEATHER_TOOL = {
 
 
 @pytest.fixture(scope="module")
-def direct():
-    """The Anthropic API itself, to compare records with."""
-    with FakeUpstream() as fake:
-        yield fake
+def direct(upstream):
+    """The Anthropic API itself (conftest's fake upstream), to compare records with."""
+    return upstream
 
 
 @pytest.fixture(scope="module")
