@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import http
 import logging
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -132,8 +133,9 @@ class Dumps:
 
     def _append(self, path: Path, data: bytes) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "ab") as file:
+            # Private, like the database: the files hold prompts and answers.
+            os.makedirs(path.parent, mode=0o700, exist_ok=True)
+            with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as file:
                 file.write(data)
         except OSError as error:
             self._fail_once(f"cannot write {path} (--aibridge-dump-dir): {error.strerror or error}")

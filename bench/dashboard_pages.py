@@ -61,6 +61,8 @@ PAGES = (
     ("requests list", "owner", "/requests"),
     ("requests list, failed only", "owner", "/requests?status=failed"),
     ("usage CSV, 30 days", "owner", "/usage.csv"),
+    ("usage in USD, 30 days by person", "owner", "/usage?by=person&metric=usd"),
+    ("groups and budgets (this month's spend)", "owner", "/admin/budgets"),
     ("sessions list (a member)", "member", "/sessions"),
     ("usage (a member)", "member", "/usage"),
 )

@@ -314,6 +314,25 @@ def test_prices_are_kept_in_the_database_and_reach_a_running_price_book(tmp_path
         book.stop()
 
 
+def test_a_refresh_landing_during_a_lookup_never_keeps_the_old_price(monkeypatch):
+    import aibridge.cost.book as book_module
+
+    book = PriceBook(None)
+    old, new = Price(Decimal(1), Decimal(2)), Price(Decimal(10), Decimal(20))
+    book._replace({"my-model": old})
+    look_up = book_module.price_for
+
+    def refreshed_meanwhile(model, provider, admin):
+        found = look_up(model, provider, admin)
+        book._replace({"my-model": new})  # the refresh thread swaps the prices between lookup and memo
+        return found
+
+    monkeypatch.setattr(book_module, "price_for", refreshed_meanwhile)
+    assert book.price("my-model") == old  # the lookup that began under the old prices
+    monkeypatch.setattr(book_module, "price_for", look_up)
+    assert book.price("my-model") == new
+
+
 @pytest.mark.parametrize("args, message", [
     (["--input", "abc", "--output", "1"], "--input: 'abc' is not a number (USD per million tokens, e.g. 3 or 0.30)"),
     (["--input", "1", "--output", "-2"], "--output: '-2' must be a non-negative number of USD per million tokens"),
@@ -524,4 +543,41 @@ def test_the_dashboard_writes_dollars_readably():
     from aibridge_plugins.dashboard.formatting import usd
 
     assert [usd(n) for n in (None, 0, 12_345_678_901, 10_000_000, 4_200_000, 123_456, 99)] == [
-        "—", "$0.00", "$12.35", "$0.01", "$0.0042", "$0.00012", "<$0.0001"]
+        "unpriced", "$0.00", "$12.35", "$0.01", "$0.0042", "$0.00012", "<$0.0001"]
+
+
+def test_a_dated_library_price_applies_from_its_day_without_restart(monkeypatch):
+    """genai-prices dates price changes (OpenAI's gpt-5.6-sol: $5 in, then $4 from 2026-08-21): the lookups of a
+    running process follow the UTC day."""
+    import datetime as dt
+
+    from aibridge.cost import library
+
+    book = PriceBook(None)  # what a running gateway prices with, its lookups kept in memory
+    monkeypatch.setattr(library, "utc_today", lambda: dt.date(2026, 8, 20))
+    assert library_price("gpt-5.6-sol", "openai").input == book.price("gpt-5.6-sol", "openai").input == Decimal("5")
+    monkeypatch.setattr(library, "utc_today", lambda: dt.date(2026, 8, 21))
+    assert library_price("gpt-5.6-sol", "openai").input == book.price("gpt-5.6-sol", "openai").input == Decimal("4")
+
+
+def test_copilot_instances_are_priced_as_docs_cost_md_says():
+    """Copilot's own list where it has per-token rates; else whichever provider's list has the id."""
+    own = library_price("claude-sonnet-4.6", "copilot")
+    assert (own.model, own.input, own.output) == ("claude-sonnet-4.6", Decimal("3"), Decimal("15"))
+    # Not in Copilot's list: Anthropic's rates, its long-context tier with them.
+    assert library_price("claude-sonnet-4-5", "copilot") == library_price("claude-sonnet-4-5", "anthropic")
+    assert library_price("claude-sonnet-4-5", "copilot").tiers
+    # Listed by Copilot without a rate (included in the subscription): OpenAI's list price all the same.
+    assert library_price("gpt-4o", "copilot") == library_price("gpt-4o", "openai")
+
+
+def test_an_admin_price_has_no_long_context_tier():
+    """A message above 200,000 input tokens costs the administrator's base rates (the library's tier is not kept)."""
+    admin = Price(Decimal("3"), Decimal("15"), source="admin", model="claude-sonnet-4-5")
+    from aibridge.cost.book import price_for
+
+    price = price_for(CLAUDE, "anthropic", {"claude-sonnet-4-5": admin})  # the family's price prices the dated id
+    assert price is admin and price.tiers == ()
+    long = TokenUsage(interception_id="i", msg_id="m", input_tokens=300_000, output_tokens=1000)
+    assert cost_nanos(long, price) == 300_000 * 3000 + 1000 * 15000  # base rates: $0.90 + $0.015
+    assert cost_nanos(long, library_price(CLAUDE, "anthropic")) == 300_000 * 6000 + 1000 * 22500  # the library's tier

@@ -28,6 +28,7 @@ from support.dashboard_support import (
 from conftest import STORES
 from support.gateway import Gateway, gateway_config
 from support.recorder_support import wait_until
+from support.budgets_support import budgets_json, refreshed, run_cli
 
 from aibridge.db import open_database
 from aibridge.people.users import UserStore
@@ -303,6 +304,123 @@ def test_the_usage_csv_is_what_the_page_sums(on_store):
     assert {row.split(",")[2] for row in shown} == {"bob"} and sum(int(row.split(",")[3]) for row in shown) == 3
 
 
+def interception_costs(gateway, token) -> dict[str, int | None]:
+    """Each recorded interception's cost as the audit API sums it (its token records), by id."""
+    found = api(gateway.url, token, "/api/v2/aibridge/interceptions", limit=100)["results"]
+    return {i["id"]: i["cost_usd_nanos"] for i in found}
+
+
+def test_sessions_requests_and_timelines_show_what_each_cost(on_store):
+    gateway, tokens = on_store
+    costs = interception_costs(gateway, tokens["olivia"])
+    assert all(nanos is not None for nanos in costs.values()) and sum(costs.values()) > 0
+    session = api(gateway.url, tokens["olivia"], f"/api/v2/aibridge/sessions/{ALICE_SESSION}")
+    requests_ = [r for thread in session["threads"] for r in thread["interceptions"]]
+    assert [r["cost_usd_nanos"] for r in requests_] == [costs[r["id"]] for r in requests_]
+    for thread in session["threads"]:  # a thread costs its requests, the session its threads: exact integers
+        assert thread["cost_usd_nanos"] == sum(r["cost_usd_nanos"] for r in thread["interceptions"])
+    assert session["cost_usd_nanos"] == sum(costs[r["id"]] for r in requests_) > 0
+    assert session["cost_usd"] == float(Decimal(session["cost_usd_nanos"]) / 10**9)
+    listed_ = {s["id"]: s for s in api(gateway.url, tokens["olivia"], "/api/v2/aibridge/sessions")["results"]}
+    assert listed_[ALICE_SESSION]["cost_usd_nanos"] == session["cost_usd_nanos"]
+    assert listed_[BOB_FAILED_SESSION]["cost_usd_nanos"] == 0  # refused upstream: no token record, nothing spent
+    owner = sign_in(gateway.url, tokens["olivia"])
+    row = re.search(rf'<tr>\s*<td class="prompt"><a href="/sessions/{ALICE_SESSION}">.*?</tr>',
+                    owner.get(gateway.url + "/sessions").text, re.S).group(0)
+    assert f'<td class="num cost">{usd(session["cost_usd_nanos"])}</td>' in row
+    page = owner.get(gateway.url + f"/sessions/{ALICE_SESSION}").text
+    assert f'<dt>Cost</dt><dd class="cost">{usd(session["cost_usd_nanos"])}</dd>' in page
+    for thread in session["threads"]:
+        assert f'tokens · <span class="cost">{usd(thread["cost_usd_nanos"])}</span></small></h2>' in page
+    for request in requests_:
+        item = re.search(rf'<li class="request[^"]*" id="i-{request["id"]}">.*?</p>', page, re.S).group(0)
+        assert f'<span class="cost">{usd(request["cost_usd_nanos"])}</span>' in item
+    listing = owner.get(gateway.url + "/requests").text
+    for iid, nanos in costs.items():
+        row = re.search(rf'<tr[^>]*>\s*<td><a href="/sessions/[^"#]+#i-{iid}">.*?</tr>', listing, re.S).group(0)
+        assert f'<td class="num cost">{usd(nanos)}</td>' in row
+
+
+def test_usd_per_day_stacks_what_each_person_spent(on_store):
+    gateway, tokens = on_store
+    owner = sign_in(gateway.url, tokens["olivia"])
+    rows = owner.get(gateway.url + "/usage.csv", params={"since": "1d"}).text.strip().splitlines()[1:]
+    spent: dict[str, Decimal] = {}
+    for row in rows:
+        cells = row.split(",")
+        spent[cells[2]] = spent.get(cells[2], Decimal(0)) + Decimal(cells[-2] or 0)
+    page = owner.get(gateway.url + "/usage", params={"since": "1d", "by": "person", "metric": "usd"}).text
+    assert '<option value="usd" selected>USD</option>' in page and "USD per day, by person" in page
+    for person, dollars in spent.items():
+        assert f'{person} <small class="muted">{usd(int(dollars * 10**9))}</small>' in page
+    bars = re.findall(r"<title>[0-9-]+ · (\w+): (\$[0-9.,]+)</title>", page)
+    assert {person for person, _ in bars} == set(spent) and all(amount != "$0.00" for _, amount in bars)
+    tokens_page = owner.get(gateway.url + "/usage", params={"since": "1d", "by": "person"}).text
+    assert "Tokens per day, by person" in tokens_page and " tokens</title>" in tokens_page
+
+
+def budget_row(html: str, username: str) -> str:
+    return re.search(rf'<tr[^>]*>\s*<th scope="row">{username}</th>.*?</tr>', html, re.S).group(0)
+
+
+def test_owners_manage_groups_and_budgets_and_see_each_persons_spend_against_theirs(on_store):
+    gateway, tokens = on_store
+    owner = sign_in(gateway.url, tokens["olivia"])
+    page = owner.get(gateway.url + "/admin/budgets")
+    assert page.status_code == 200 and "Groups and budgets" in page.text and "No groups yet." in page.text
+    csrf = form_token(page.text)
+
+    def post(path, expect=200, **form):
+        answer = owner.post(gateway.url + path, data={"csrf_token": csrf, **form})
+        assert answer.status_code == expect, answer.text
+        return answer.text
+
+    post("/admin/budgets/groups", name="eng")
+    post("/admin/budgets/groups/eng/members", username="alice")
+    post("/admin/budgets/set", scope="group", name="eng", monthly_usd="25")
+    post("/admin/budgets/set", scope="default", monthly_usd="10")
+    shown = post("/admin/budgets/set", scope="user", name="bob", monthly_usd="$0.505")
+    listed_ = budgets_json(gateway.config)  # what the CLI reads from the store: the same rules
+    assert {name: (row["budget_usd"], row["budget"]) for name, row in listed_.items()} == {
+        "alice": ("25", "group:eng"), "bob": ("0.505", "user"), "olivia": ("10", "default")}
+    alice_spent = sum(interception_costs(gateway, tokens["alice"]).values())
+    assert Decimal(listed_["alice"]["spent_usd"]) * 10**9 == alice_spent > 0  # recorded this month
+    row = budget_row(shown, "alice")
+    assert f'<td class="num">{usd(alice_spent)}</td>' in row and '<td class="num">$25.00</td>' in row
+    assert "<td>group:eng</td>" in row and f'{listed_["alice"]["used_percent"]:.1f} %' in row
+    # A budget reads as it was typed, to the nano-dollar (spend is rounded to the cent).
+    assert '<td class="num">$0.505</td>' in budget_row(shown, "bob") and "<strong>$10.00</strong> a month" in shown
+    assert re.search(r"<li>alice\s*<form", shown)
+    # A person sees their own spend against the budget that applies to them, on their usage page.
+    refreshed(gateway)  # as the gateway enforces it: read from the store by its refresh
+    mine = sign_in(gateway.url, tokens["alice"]).get(gateway.url + "/usage").text
+    assert (f"Your budget this month: <strong>{usd(alice_spent)}</strong> spent of $25.00 "
+            '<small class="muted">(group:eng)</small>') in mine
+    # What cannot be done is said, and nothing changes.
+    assert "is not an amount of US dollars" in post("/admin/budgets/set", 400, scope="user", name="alice",
+                                                    monthly_usd="lots")
+    assert "unknown user &#39;nobody&#39;" in post("/admin/budgets/groups/eng/members", 400, username="nobody")
+    assert "already exists" in post("/admin/budgets/groups", 400, name="eng")
+    assert owner.post(gateway.url + "/admin/budgets/groups", data={"name": "sneaky"}).status_code == 403
+    post("/admin/budgets/groups/eng/members/alice/remove")
+    for scope, name in (("group", "eng"), ("default", ""), ("user", "bob")):
+        post("/admin/budgets/unset", scope=scope, name=name)
+    post("/admin/budgets/groups/eng/delete")
+    assert run_cli(gateway.config, "groups", "list", "--format", "json").strip() in ("", "[]")
+    assert all(row["budget_usd"] is None for row in budgets_json(gateway.config).values())
+
+
+def test_a_member_can_neither_open_nor_post_to_the_budgets_page(on_store):
+    gateway, tokens = on_store
+    member = sign_in(gateway.url, tokens["alice"])
+    assert member.get(gateway.url + "/admin/budgets").status_code == 403
+    csrf = form_token(member.get(gateway.url + "/tokens").text)
+    answer = member.post(gateway.url + "/admin/budgets/set", data={"csrf_token": csrf, "scope": "default",
+                                                                     "monthly_usd": "0"})
+    assert answer.status_code == 403 and budgets_json(gateway.config)["alice"]["budget_usd"] is None
+    assert "/admin/budgets" not in member.get(gateway.url + "/sessions").text  # not in their navigation
+
+
 def test_owners_manage_people_but_cannot_lock_themselves_out(on_store):
     gateway, tokens = on_store
     owner = sign_in(gateway.url, tokens["olivia"])
@@ -353,7 +471,7 @@ def test_docs_show_a_screenshot_of_each_page_that_the_browser_tests_take():
     root = Path(__file__).resolve().parent.parent
     shown = re.findall(r"\]\(images/(dashboard-[a-z]+\.png)\)", (root / "docs" / "dashboard.md").read_text())
     taken = re.findall(r'screenshots / "(dashboard-[a-z]+\.png)"', (root / "tests" / "test_dashboard_browser.py").read_text())
-    assert sorted(shown) == sorted(taken) and len(shown) == 9
+    assert sorted(shown) == sorted(taken) and len(shown) == 10
     for name in shown:  # written by AIBRIDGE_WRITE_SCREENSHOTS=1 python -m pytest tests/test_dashboard_browser.py
         assert (root / "docs" / "images" / name).stat().st_size < 200_000, name
 
@@ -369,3 +487,51 @@ def test_what_a_person_typed_is_shown_as_text_never_as_markup(on_store, upstream
     page = sign_in(gateway.url, tokens["bob"]).get(gateway.url + f"/sessions/{found[0]['id']}").text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
     assert "<script>" not in page and "<b>bold" not in page
+
+
+def test_a_model_without_a_price_reads_unpriced_never_zero(on_store, upstream):
+    gateway, tokens = on_store  # last: it records one more request
+    upstream.queue("anthropic/blocking_text")
+    client = anthropic.Anthropic(api_key=tokens["bob"], base_url=gateway.bridge_url("anthropic"), max_retries=0)
+    client.messages.create(model="claude-nobody-prices-9", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    found = wait_until(lambda: api(gateway.url, tokens["bob"], "/api/v2/aibridge/interceptions",
+                                   q="model:claude-nobody-prices-9")["results"], what="the request to be recorded")
+    assert found[0]["cost_usd_nanos"] is None and found[0]["unpriced_records"] == 1
+    browser = sign_in(gateway.url, tokens["bob"])
+    listing = browser.get(gateway.url + "/requests", params={"model": "claude-nobody-prices-9"}).text
+    cell = re.search(r'<td class="num cost">(.*?)</td>', listing, re.S).group(1)
+    assert "unpriced" in cell and "$" not in cell
+    page = browser.get(gateway.url + "/sessions", params={"model": "claude-nobody-prices-9"}).text
+    assert re.search(r'<td class="num cost"><span class="unpriced"[^>]*>unpriced</span></td>', page)
+
+
+def test_a_budget_set_on_the_page_refuses_the_next_request_and_removing_it_lets_them_through(gateway, tokens,
+                                                                                            upstream):
+    erin = gateway.create_token("erin")  # last: it records requests
+    client = anthropic.Anthropic(api_key=erin, base_url=gateway.bridge_url("anthropic"), max_retries=0)
+    owner = sign_in(gateway.url, tokens["olivia"])
+    csrf = form_token(owner.get(gateway.url + "/admin/budgets").text)
+    page = owner.post(gateway.url + "/admin/budgets/set", data={"csrf_token": csrf, "scope": "user", "name": "erin",
+                                                                "monthly_usd": "0"})
+    assert '<td class="num">$0.00</td>' in budget_row(page.text, "erin")
+    refreshed(gateway)
+    with pytest.raises(anthropic.PermissionDeniedError, match="budget exceeded: erin has spent"):
+        client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    owner.post(gateway.url + "/admin/budgets/unset", data={"csrf_token": csrf, "scope": "user", "name": "erin"})
+    refreshed(gateway)
+    upstream.queue("anthropic/blocking_text")
+    client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+
+
+def test_without_the_budgets_plugin_the_budgets_page_says_so_and_changes_nothing(tmp_path, upstream):
+    gateway = Gateway(gateway_config(tmp_path, upstream.url, disable_plugins=("budgets",)))
+    try:
+        owner = sign_in(gateway.url, gateway.create_token("olivia", role="owner"))
+        page = owner.get(gateway.url + "/admin/budgets")
+        assert page.status_code == 200 and "The budgets plugin is not enabled" in page.text
+        answer = owner.post(gateway.url + "/admin/budgets/groups", data={"csrf_token": form_token(page.text),
+                                                                         "name": "eng"})
+        assert answer.status_code == 404
+        assert "own-budget" not in owner.get(gateway.url + "/usage").text
+    finally:
+        gateway.close()

@@ -144,8 +144,11 @@ def test_requests_show_why_one_failed_and_usage_charts_and_downloads(owner, serv
     owner.get_by_role("link", name="Usage", exact=True).click()
     expect(owner.locator("svg.chart rect").first).to_be_visible()
     owner.get_by_label("Stack by").select_option("person")
+    owner.get_by_label("Show").select_option("usd")
     owner.get_by_role("button", name="Filter").click()
     expect(owner.locator("ul.legend li")).to_have_count(2)
+    expect(owner.locator("figcaption")).to_contain_text("USD per day, by person")
+    expect(owner.locator("svg.chart rect title").first).to_contain_text("$")
     expect(owner.locator("table", has_text="Top people").locator("tbody th")).to_have_text(["alice", "bob"])
     owner.screenshot(path=screenshots / "dashboard-usage.png", full_page=True)
     with owner.expect_download() as download:
@@ -181,6 +184,34 @@ def test_an_owner_adds_a_person_issues_and_revokes_their_token_and_sees_the_prov
     owner.screenshot(path=screenshots / "dashboard-providers.png")
 
 
+def test_an_owner_changes_a_budget_and_sees_it_applied(owner, server, screenshots):
+    owner.get_by_role("navigation").get_by_role("link", name="Budgets").click()
+    expect(owner.get_by_role("heading", name="Groups and budgets")).to_be_visible()
+    alice = owner.locator("table.budgets tbody tr", has_text="alice")
+    expect(alice.locator("td").nth(1)).to_have_text("none")
+    owner.get_by_label("Monthly USD of alice").fill("0.01")
+    owner.get_by_label("Monthly USD of alice").press("Enter")  # the keyboard is enough
+    alice = owner.locator("table.budgets tbody tr", has_text="alice")
+    expect(alice.locator("td").nth(1)).to_have_text("$0.01")
+    expect(alice.locator("td").nth(2)).to_have_text("user")
+    expect(alice.locator("td").nth(3)).to_have_text(re.compile(r"\b\d+\.\d %$"))
+    owner.get_by_label("New group").fill("eng")
+    owner.get_by_role("button", name="Create group").click()
+    owner.get_by_label("Person to add to eng").fill("bob")
+    owner.get_by_role("button", name="Add to eng").click()
+    owner.get_by_label("Monthly USD of group eng").fill("25")
+    owner.get_by_role("button", name="Set the budget of group eng").click()
+    expect(owner.locator("table.groups tbody tr", has_text="eng")).to_contain_text("$25.00")
+    bob = owner.locator("table.budgets tbody tr", has_text="bob")
+    expect(bob.locator("td").nth(2)).to_have_text("group:eng")
+    owner.screenshot(path=screenshots / "dashboard-budgets.png", full_page=True)
+    owner.get_by_role("button", name="Remove the budget of alice").click()
+    expect(owner.locator("table.budgets tbody tr", has_text="alice").locator("td").nth(1)).to_have_text("none")
+    owner.set_viewport_size(PHONE)
+    assert owner.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    owner.set_viewport_size(DESKTOP)
+
+
 def test_a_member_sees_only_their_own_and_manages_their_own_tokens(member, server, screenshots, errors):
     sign_in(member, server, server.tokens["alice"])
     expect(session_rows(member)).to_have_count(1)
@@ -202,6 +233,8 @@ def test_a_member_sees_only_their_own_and_manages_their_own_tokens(member, serve
     new_row.get_by_role("button", name=re.compile("^Revoke")).click()
     expect(member.locator("table.tokens tr", has_text="second laptop").locator(".badge")).to_have_text("revoked")
     expect(member.locator("table.tokens tr", has_text="this session").locator(".badge")).to_have_text("active")
+    member.get_by_role("link", name="Usage", exact=True).click()  # bob's group has a budget; alice has none
+    expect(member.locator(".own-budget")).to_contain_text("No monthly budget limits you")
 
 
 def test_at_phone_width_nothing_spills_sideways(member, server, screenshots):

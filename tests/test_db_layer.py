@@ -135,8 +135,43 @@ def test_db_status_and_migrate(tmp_path, store):
     migrated = CliRunner().invoke(build_cli({}), ["db", "migrate", *where], catch_exceptions=False)
     lines = migrated.output.splitlines()
     assert lines[0] == "aibridge-core: up to date"
-    assert sorted(lines[1:]) == ["aibridge-budgets: applied m001_groups_budgets_notifications",
+    assert sorted(lines[1:]) == ["aibridge-budgets: applied m001_groups_budgets_notifications, m002_token_usages_by_time",
                                  "aibridge-cost: applied m001_model_prices",
                                  "aibridge-recorder: applied " + ", ".join(recorder_migrations.names)]
     after = json.loads(db_command("status", *where).stdout)
     assert all(entry["pending"] == [] for entry in after["results"])
+
+
+READS_FROM_OS_THREADS = r"""
+import sys
+from gevent import monkey
+monkey.patch_all()
+import aibridge
+from aibridge.threads import wait_until
+
+url, errors, done = sys.argv[1], [], []
+
+def read():
+    try:
+        with aibridge.read_database(url) as db:
+            db.query("SELECT pg_sleep(0.3)")
+        done.append(1)
+    except Exception as error:
+        errors.append(repr(error))
+
+for _ in range(40):
+    aibridge.start_thread(read)
+wait_until(lambda: len(done) + len(errors) == 40, 60)
+print(len(done), errors[:1])
+"""
+
+
+def test_reads_from_os_threads_under_gevent_do_not_wait_on_the_greenlets_pool(postgres_url, process_environ):
+    # The dashboard reads the store on real OS threads; the read pool's waits are gevent's and stall there.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", READS_FROM_OS_THREADS, postgres_url], env=process_environ,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "40", done.stdout

@@ -62,6 +62,9 @@ def test_a_streamed_anthropic_request_and_its_answer_are_dumped(dumping, upstrea
     assert "content-type: text/event-stream; charset=utf-8" in lines
     assert body.rstrip(b"\n") == load_fixture("anthropic/stream_text").body_bytes().rstrip(b"\n")
     assert text  # the client got its answer too
+    # Private like the database: prompts and answers are in there.
+    assert [path.stat().st_mode & 0o777 for path in (folder, folder / f"{interception_id}.req.txt",
+                                                     folder / f"{interception_id}.resp.txt")] == [0o700, 0o600, 0o600]
 
 
 def test_a_blocking_openai_request_and_its_answer_are_dumped(dumping, upstream, tmp_path):

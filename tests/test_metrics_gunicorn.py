@@ -20,6 +20,7 @@ import pytest
 import requests
 from support.faults import free_port
 from support.metrics_support import scrape, value
+from support.recorder_support import wait_until
 from support.wheelhouse import new_user_token
 
 CLAUDE = "claude-sonnet-4-6"
@@ -59,6 +60,11 @@ def send(url: str, token: str) -> None:
     client.close()
 
 
+def recorded(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / "aibridge.db") as db:
+        return db.execute("SELECT count(*) FROM interceptions").fetchone()[0]
+
+
 def workers_that_served(data_dir: Path) -> set[str]:
     with sqlite3.connect(data_dir / "aibridge.db") as db:
         return {row[0] for row in db.execute("SELECT DISTINCT instance_id FROM interceptions")}
@@ -91,7 +97,7 @@ def test_requests_spread_over_workers_are_counted_once_on_one_endpoint(deploymen
         for thread in threads:
             thread.join()
         sent += batch
-        time.sleep(0.2)  # the recorders write off the request path
+        wait_until(lambda: recorded(tmp_path / "data") == sent, what="the batch's records")  # written off the path
     assert len(workers_that_served(tmp_path / "data")) >= 2
 
     samples = scrape_until(metrics_url, "coder_aibridged_interceptions_total", sent)
@@ -186,3 +192,16 @@ def _wait_until_gone(pid: int, timeout: float = 10.0) -> None:
 
 def _workers(master_pid: int) -> list[int]:
     return [int(pid) for pid in Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()]
+
+
+def test_blocked_users_count_each_person_once_whatever_the_workers(deployment, tmp_path):
+    """Every worker reads the same budgets and spend: the endpoint shows the people blocked, not that × workers."""
+    from support.budgets_support import run_cli
+
+    master, url, metrics_url, token = deployment
+    run_cli(["--data-dir", str(tmp_path / "data")], "budgets", "set", "--default", "--monthly-usd", "0")
+    # Within 3 s each worker read it (refresh every 2 s, copied to its files every second); a sum would reach
+    # WORKERS by then: wait that long for it, and see the one person blocked (alice, who never spent).
+    samples = scrape_until(metrics_url, "coder_aibridged_cost_control_blocked_users", WORKERS, timeout=6)
+    assert value(samples, "coder_aibridged_cost_control_blocked_users") == 1
+    assert value(samples, "coder_ai_gateway_cost_control_blocked_users") == 1

@@ -224,6 +224,34 @@ def test_records_the_spool_cannot_take_at_shutdown_are_kept_in_memory_backed_fil
         assert not last_resort.exists()
 
 
+def test_a_last_resort_directory_someone_else_could_write_is_not_replayed(tmp_path, caplog):
+    # Its name in /dev/shm is predictable: another user could make it first and plant records for us to replay.
+    with small_filesystem(tmp_path / "small") as fs:
+        writer = RecordWriter(fs.path / "aibridge.db", **{**FAST, "flush_timeout": 0.2})
+        writer.start()
+        last_resort = last_resort_directory(fs.path / "spool")
+        fs.fill()
+        record(writer, "kept", prompt_size=10_000)
+        writer.close()
+        fs.free()
+        assert writer.kept_in_last_resort == PER
+        try:
+            last_resort.chmod(0o777)
+            caplog.set_level(logging.WARNING, logger="aibridge.recorder")
+            untrusting = RecordWriter(fs.path / "aibridge.db", **FAST)
+            untrusting.start()
+            untrusting.close()
+            assert count_rows(fs.path / "aibridge.db")["interceptions"] == 0
+            assert any("is not this user's alone" in r.getMessage() for r in caplog.records)
+            last_resort.chmod(0o700)  # ours alone again: replayed
+            trusting = RecordWriter(fs.path / "aibridge.db", **FAST)
+            trusting.start()
+            trusting.close()
+            assert count_rows(fs.path / "aibridge.db") == each(1)
+        finally:
+            shutil.rmtree(last_resort, ignore_errors=True)
+
+
 def test_records_nothing_takes_at_shutdown_are_logged_whole(tmp_path, caplog):
     with small_filesystem(tmp_path / "small") as fs:
         writer = RecordWriter(fs.path / "aibridge.db", **{**FAST, "flush_timeout": 0.2}, last_resort=False)

@@ -53,7 +53,7 @@ def test_each_batch_with_an_interception_end_is_reported_stored_or_kept_for_late
         # At its start the writer first ends what an earlier process left open: records put that early wait
         # behind it in the backlog (reported not stored) and are written right after.
         interception(writer, "at-start")
-        wait_until(lambda: writer.written == 2, what="the first records to be written")
+        wait_until(lambda: writer.written == 2 and "at-start" in reports.stored(), what="the first records' report")
         reports.batches.clear()
         interception(writer, "first")
         wait_until(lambda: "first" in reports.stored(), what="the first batch's report")

@@ -57,7 +57,9 @@ def test_a_database_locked_by_another_process_slows_no_request_and_loses_no_reco
                            "--prometheus-enable", "--prometheus-address", f"127.0.0.1:{metrics_port}")
     ask(server, upstream, alice)
     ask(server, upstream, carol)
-    wait_until(lambda: records_of(database)["interceptions"] == 2, what="the first records")
+    # Records are written in order: once both interceptions have ended, their token records are in too.
+    wait_until(lambda: [row["ended_at"] is not None for row in read_rows(database, "interceptions")] == [True] * 2,
+               what="the first records")
     per_request = records_of(database)["token_usages"] // 2
     answered = 2
 

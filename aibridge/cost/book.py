@@ -20,6 +20,7 @@ from pathlib import Path
 from ..db import Database, is_postgres, open_database
 from ..threads import BackgroundThread, QueueEmpty, ThreadSafeLogger
 from .admin import prepare, read_admin_prices
+from . import library
 from .library import candidates, library_price, load_library
 from .price import Price, cost_nanos
 
@@ -43,8 +44,10 @@ class PriceBook:
     def __init__(self, database: Path | str | None, refresh_interval: float = REFRESH_INTERVAL):
         self.database = database
         self.refresh_interval = refresh_interval
-        self.admin: dict[str, Price] = {}
-        self._memo: dict[tuple[str, str], Price | None] = {}
+        # The administrator's prices and the prices looked up from them, replaced together by the refresh: a
+        # lookup reads the pair once, so a price found under the old prices never lands among the new ones.
+        # Lookups are kept per UTC day: the library's prices can change on a date.
+        self._state: tuple[dict[str, Price], dict[tuple[str, str, object], Price | None]] = ({}, {})
         self._thread = BackgroundThread()
         self._log: ThreadSafeLogger | None = None
         self.failing = False
@@ -67,14 +70,19 @@ class PriceBook:
     def stop(self) -> None:
         self._thread.stop()
 
+    @property
+    def admin(self) -> dict[str, Price]:
+        return self._state[0]
+
     def price(self, model: str, provider: str = "") -> Price | None:
-        key = (model, provider)
+        admin, memo = self._state
+        key = (model, provider, library.utc_today())
         try:
-            return self._memo[key]
+            return memo[key]
         except KeyError:
             pass
-        found = price_for(model, provider, self.admin)
-        self._memo[key] = found
+        found = price_for(model, provider, admin)
+        memo[key] = found
         return found
 
     def cost_of(self, interception, usage, message_input: int | None = None) -> int | None:
@@ -87,7 +95,7 @@ class PriceBook:
 
     def _replace(self, admin: dict[str, Price]) -> None:
         if admin != self.admin:
-            self.admin, self._memo = admin, {}
+            self._state = (admin, {})
 
     # On the thread
 

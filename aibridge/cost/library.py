@@ -28,8 +28,17 @@ _COMPONENTS = {"input": "input_mtok", "output": "output_mtok", "cache_read": "ca
 
 
 def library_price(model: str, provider: str = "") -> Price | None:
-    """The library's price of ``model`` served by a provider of type ``provider``; None when it has none."""
-    return _cached(model.strip(), provider)
+    """The library's price of ``model`` served by a provider of type ``provider`` today (UTC); None when it has none.
+
+    The library dates its price changes: a price that changes on a day applies from that day's first lookup, on
+    every process alike, without a restart (the price of a day is the one in force at its start, 00:00 UTC).
+    """
+    return _cached(model.strip(), provider, utc_today())
+
+
+def utc_today() -> dt.date:
+    """Today in UTC (tests set another day)."""
+    return dt.datetime.now(dt.timezone.utc).date()
 
 
 def load_library() -> None:
@@ -57,10 +66,10 @@ def library_prices() -> list[Price]:
     return found
 
 
-@functools.lru_cache(maxsize=4096)
-def _cached(model: str, provider: str) -> Price | None:
+@functools.lru_cache(maxsize=4096)  # by day too: yesterday's entries are no longer asked for, and age out
+def _cached(model: str, provider: str, day: dt.date) -> Price | None:
     for provider_id, ref in candidates(model, provider):
-        found = _lookup(ref, provider_id)
+        found = _lookup(ref, provider_id, day)
         if found is not None:
             return found
     return None
@@ -93,12 +102,14 @@ def _family_provider(model: str) -> str | None:
     return "anthropic" if model.startswith("claude") else None
 
 
-def _lookup(ref: str, provider_id: str | None) -> Price | None:
+def _lookup(ref: str, provider_id: str | None, day: dt.date | None = None) -> Price | None:
+    """The library's price of ``ref`` in force at the start of ``day`` (UTC; default today)."""
     from genai_prices import data_snapshot
 
+    at = dt.datetime.combine(day or utc_today(), dt.time(), tzinfo=dt.timezone.utc)
     try:
         _provider, info = data_snapshot.get_snapshot().find_provider_model(ref, None, provider_id, None)
-        prices = info.get_prices(dt.datetime.now(dt.timezone.utc))
+        prices = info.get_prices(at)
     except (LookupError, ValueError):
         return None
     rates = {name: getattr(prices, key, None) for name, key in _COMPONENTS.items()}

@@ -12,7 +12,7 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-from ..threads import gevent_patched
+from ..threads import gevent_patched, on_started_thread
 from .core_schema import core_migrations
 from .database import Database, display_target, is_postgres
 from .migrations import Migrations, migrate
@@ -42,12 +42,14 @@ def open_database(target: str | Path, create: bool = True) -> Database:
 def read_database(target: str | Path) -> Iterator[Database]:
     """One consistent, read-only state of the database, for the duration of the block.
 
-    On PostgreSQL under gevent (a serving gateway) the connection comes from a
-    small pool and every wait lets other greenlets run; elsewhere it is a new
-    connection, closed afterwards. The SQLite database must exist.
+    On PostgreSQL under gevent (a serving gateway), in a greenlet, the connection
+    comes from a small pool and every wait lets other greenlets run; elsewhere,
+    and on the real OS threads of ``start_thread`` (the pool's locks and waits
+    are gevent's, made for the hub's greenlets: from OS threads it stalls), it is
+    a new connection, closed afterwards. The SQLite database must exist.
     """
     if is_postgres(target):
-        if gevent_patched():
+        if gevent_patched() and not on_started_thread():
             from .postgres import pooled_connection
 
             with pooled_connection(str(target)) as conn:

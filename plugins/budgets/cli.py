@@ -17,7 +17,7 @@ from .store import BudgetError, BudgetStore
 def budget_store(flags):
     """The store of the configured database; a BudgetError ends the command with its message."""
     config = aibridge.load_config(flags)
-    store = BudgetStore(aibridge.open_database(config.database))
+    store = BudgetStore.open(config.database)
     try:
         yield store
     except BudgetError as error:

@@ -118,10 +118,11 @@ class BudgetKeeper:
         rules, month = self.rules, self.month_of(self.clock())
         if rules.empty:
             return 0
-        over = {user_id for user_id, spent in self.spend.totals(month).items()
-                if (budget := rules.budget_for(user_id)) is not None and spent >= budget.nanos}
-        over |= {user_id for user_id, budget in rules.own.items() if budget.nanos == 0}  # blocked before any spend
-        return len(over)
+        totals = self.spend.totals(month)
+        # Everyone known (a default or group budget of 0 blocks people who never spent), decided as check() does.
+        people = set(self.usernames) | set(totals)
+        return sum(1 for user_id in people
+                   if (budget := rules.budget_for(user_id)) is not None and totals.get(user_id, 0) >= budget.nanos)
 
     # The background thread
 
@@ -174,7 +175,6 @@ class BudgetKeeper:
         """Read budgets, groups, the month's spend and the notices sent; then send the notices now due."""
         now = self.clock()
         month = self.month_of(now)
-        pending = self.spend.pending_interceptions()
         store = self._open_store()
         with store.db.snapshot():
             rules, usernames = self._rules(store)
@@ -183,7 +183,9 @@ class BudgetKeeper:
                 self.settled = None
             else:
                 stored = self._month_spend(store, now, month)
-                recorded = store.recorded_usages(pending)
+                # Taken after the sums were read: a record counted here and written before the read is in
+                # ``stored`` and found in ``recorded``, so it is not counted a second time from memory.
+                recorded = store.recorded_usages(self.spend.pending_interceptions())
                 sent = store.sent_notices(month)
         self.usernames = usernames
         self.sent = {(user_id, month, percent) for user_id, percent in sent}
@@ -216,13 +218,13 @@ class BudgetKeeper:
             settled = Settled(month, bound, store.month_spend(now, up_to_id=bound), top, self.monotonic())
             self.settled = settled
         totals = dict(settled.totals)
-        for user_id, nanos in store.month_spend(now, after_id=settled.bound).items():
+        for user_id, nanos in store.newest_spend(now, settled.bound).items():
             totals[user_id] = totals.get(user_id, 0) + nanos
         return totals
 
     def _open_store(self) -> BudgetStore:
         if self._store is None:
-            self._store = BudgetStore(aibridge.open_database(self.database))
+            self._store = BudgetStore.open(self.database)
         return self._store
 
     # Notices at 85 % and 100 %

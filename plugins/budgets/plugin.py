@@ -1,14 +1,17 @@
 """Hooks of the budgets plugin: refuse a person over budget before the request goes upstream, count spend,
-notify at 85 % and 100 %, and the ``aibridge groups`` and ``aibridge budgets`` commands."""
+notify at 85 % and 100 %, the ``aibridge groups`` and ``aibridge budgets`` commands, and the budgets for other
+plugins' pages (the hook it adds, ``aibridge_budgets_admin``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import aibridge
-from aibridge import Measurement, PluginState, Refusal, hookimpl
+from aibridge import AppThread, Measurement, PluginState, Refusal, hookimpl
 
-from .hub import HubCaller
+from . import hookspecs
+from .admin import BudgetsAdmin
 from .keeper import BudgetKeeper
 from .money import usd_text
 from .store import BudgetStore
@@ -16,20 +19,43 @@ from .store import BudgetStore
 log = logging.getLogger("aibridge.budgets")
 
 keeper = PluginState("aibridge.budgets")
+MONTH = dt.timedelta(days=31)  # the longest month: a retention under it may purge records of the current one
+
+
+@hookimpl
+def aibridge_add_hookspecs(pm):
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def aibridge_budgets_admin(app):
+    running = keeper.get(app)
+    if running is None:
+        return None
+    return BudgetsAdmin(running)
 
 
 @hookimpl
 def aibridge_migrations():
+    from ..storage.schema import migrations as record_migrations
     from .schema import migrations
 
-    return [migrations]
+    return [record_migrations, migrations]  # the recorder's first: the budgets' index its token records
 
 
 @hookimpl
 def aibridge_startup(app, config):
-    BudgetStore(aibridge.open_database(config.database)).close()  # tables created or migrated now: errors at startup
-    hub = HubCaller()
-    started = BudgetKeeper(config.database, lambda notice: hub.call(lambda: _announce(app, notice)))
+    store = BudgetStore.open(config.database)  # tables created or migrated now: errors at startup
+    try:
+        budgets_set = not store.rules().empty
+    finally:
+        store.close()
+    if budgets_set and config.retention and config.retention < MONTH:
+        log.warning("budgets undercount: retention (%s) purges records of this month before it ends, and the spend "
+                    "of purged records no longer counts against any budget; set --aibridge-retention to at least "
+                    "31 days (docs/cost.md#budgets)", config.retention)
+    hub = AppThread()
+    started = BudgetKeeper(config.database, lambda notice: hub.call(_announce, app, notice))
     started.start()
     keeper.set(app, started)
 
@@ -73,7 +99,8 @@ def aibridge_measurements(app):
                     "Intercepted requests refused (403) because the person's monthly budget was spent.",
                     kind="counter"),
         Measurement("cost_control_blocked_users", running.blocked_users(),
-                    "People at or over their monthly budget now (their requests are refused)."),
+                    "People at or over their monthly budget now (their requests are refused).",
+                    processes="max"),  # every worker reads the same store: each counts everyone
     ]
 
 

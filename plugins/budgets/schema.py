@@ -26,3 +26,12 @@ def m001_groups_budgets_notifications(db: aibridge.Database) -> None:
     db.execute(f"CREATE TABLE budget_notifications (user_id {t} NOT NULL, month {t} NOT NULL, percent INTEGER NOT NULL, "
                f"spent_usd_nanos BIGINT NOT NULL, budget_usd_nanos BIGINT NOT NULL, sent_at {t} NOT NULL, "
                "PRIMARY KEY (user_id, month, percent))")
+
+
+@migrations()
+def m002_token_usages_by_time(db: aibridge.Database) -> None:
+    # Every gateway process sums the month's spend once a minute: through this index it reads the month's token
+    # records alone (their time, interception, cost and id), not the whole table. By time, not by id: ids do not
+    # follow created_at (the recorder's spool writes records late, PostgreSQL numbers rows before they commit).
+    # The recorder's tables are migrated before this set (BudgetStore, aibridge_migrations).
+    db.execute("CREATE INDEX idx_token_usages_spend ON token_usages (created_at, interception_id, cost_usd_nanos, id)")

@@ -24,8 +24,10 @@ UsageKey = tuple[str, str, dt.datetime]  # interception id, msg id, created_at
 class Spend:
     def __init__(self):
         self._lock = aibridge.new_lock()
-        self.month: str | None = None  # the month the totals are of (None until the first refresh)
-        self._totals: dict[str, int] = {}  # user id -> nano-dollars: the store's sum + pending of self.month
+        # (the month, user id -> nano-dollars: the store's sum + pending of that month): one pair, replaced whole
+        # by refreshed(), so of() reads it without the lock and never pairs one month with another's totals.
+        # add() updates the current month's totals in place (under the lock: no copy per record).
+        self._snapshot: tuple[str | None, dict[str, int]] = (None, {})
         self._pending: dict[UsageKey, tuple[str, str, int]] = {}  # -> (user id, month, nano-dollars)
 
     def add(self, user_id: str, interception_id: str, msg_id: str, created_at: dt.datetime, nanos: int,
@@ -35,21 +37,22 @@ class Spend:
         key = (interception_id, msg_id or "", created_at)
         with self._lock:
             self._pending[key] = (user_id, month, nanos)
-            if month != self.month:
+            current, totals = self._snapshot
+            if month != current:
                 return 0
-            total = self._totals.get(user_id, 0) + nanos
-            self._totals[user_id] = total
+            total = totals.get(user_id, 0) + nanos
+            totals[user_id] = total
             return total
 
     def of(self, user_id: str, month: str) -> int:
         """Nano-dollars ``user_id`` spent in ``month`` (0 for a month not refreshed yet: a new month starts empty)."""
-        if month != self.month:
-            return 0
-        return self._totals.get(user_id, 0)  # one dict read: atomic, no lock needed
+        current, totals = self._snapshot  # one read of the pair (a tuple, replaced whole): no lock needed
+        return totals.get(user_id, 0) if month == current else 0
 
     def totals(self, month: str) -> dict[str, int]:
         with self._lock:
-            return dict(self._totals) if month == self.month else {}
+            current, totals = self._snapshot
+            return dict(totals) if month == current else {}
 
     def pending_interceptions(self) -> list[str]:
         with self._lock:
@@ -69,7 +72,12 @@ class Spend:
             for user_id, pending_month, nanos in self._pending.values():
                 if pending_month == month:
                     totals[user_id] = totals.get(user_id, 0) + nanos
-            self.month, self._totals = month, totals
+            self._snapshot = (month, totals)
+
+    @property
+    def month(self) -> str | None:
+        """The month the totals are of (None until the first refresh)."""
+        return self._snapshot[0]
 
     @property
     def pending(self) -> int:

@@ -27,11 +27,24 @@ class BudgetStore:
     """The budgets' tables of one open :class:`aibridge.Database`, migrated on first use."""
 
     def __init__(self, db):
+        from ..storage.schema import migrate as migrate_records
         from .schema import migrations
 
         self.db = db
         self._has_costs = False
+        migrate_records(db)  # the token records the spend is summed from, indexed by the budgets' own migrations
         aibridge.migrate(db, migrations)
+
+    @classmethod
+    def open(cls, database, **options) -> BudgetStore:
+        """The store of ``database`` (a path or URL; ``options`` for ``aibridge.open_database``), migrated; the
+        connection is closed when migrating fails."""
+        db = aibridge.open_database(database, **options)
+        try:
+            return cls(db)
+        except BaseException:
+            db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -144,23 +157,38 @@ class BudgetStore:
 
     # Spend (token_usages.cost_usd_nanos of the recorder's tables; unpriced records count nothing)
 
-    def month_spend(self, now: dt.datetime, after_id: int | None = None, up_to_id: int | None = None) -> dict[str, int]:
+    def month_spend(self, now: dt.datetime, up_to_id: int | None = None) -> dict[str, int]:
         """Nano-dollars spent per user id in the UTC month of ``now`` (the month of each token record); only the
-        records whose ``id`` is above ``after_id`` and at most ``up_to_id`` when given."""
+        records whose ``id`` is at most ``up_to_id`` when given. Reads the month's records through the index on
+        their time (m002), not the whole table."""
         if not self._costs_recorded():
             return {}  # nothing was ever recorded here, or by a recorder that does not price records yet
-        where, params = ["t.created_at >= ?", "t.created_at < ?", "t.cost_usd_nanos IS NOT NULL"], [
+        where, params = "t.created_at >= ? AND t.created_at < ? AND t.cost_usd_nanos IS NOT NULL", [
             stored_time(month_start(now)), stored_time(next_month_start(now))]
-        if after_id is not None:
-            where.append("t.id > ?")
-            params.append(after_id)
         if up_to_id is not None:
-            where.append("t.id <= ?")
+            where += " AND t.id <= ?"
             params.append(up_to_id)
         rows = self.db.query("SELECT i.initiator_id AS user_id, SUM(t.cost_usd_nanos) AS nanos FROM token_usages t "
-                             f"JOIN interceptions i ON i.id = t.interception_id WHERE {' AND '.join(where)} "
+                             f"JOIN interceptions i ON i.id = t.interception_id WHERE {where} "
                              "GROUP BY i.initiator_id", params)
         return {row["user_id"]: int(row["nanos"]) for row in rows if row["nanos"]}
+
+    def newest_spend(self, now: dt.datetime, after_id: int) -> dict[str, int]:
+        """As :meth:`month_spend`, of the records whose ``id`` is above ``after_id`` (the few newest ones).
+
+        Read through the primary key, their month checked here: with the time in the query SQLite would
+        rather read the whole month through the time's index."""
+        if not self._costs_recorded():
+            return {}
+        start, end = stored_time(month_start(now)), stored_time(next_month_start(now))  # text order is time order
+        rows = self.db.query("SELECT i.initiator_id AS user_id, t.created_at, t.cost_usd_nanos AS nanos "
+                             "FROM token_usages t JOIN interceptions i ON i.id = t.interception_id "
+                             "WHERE t.id > ? AND t.cost_usd_nanos IS NOT NULL", [after_id])
+        totals: dict[str, int] = {}
+        for row in rows:
+            if start <= row["created_at"] < end:
+                totals[row["user_id"]] = totals.get(row["user_id"], 0) + int(row["nanos"])
+        return {user_id: nanos for user_id, nanos in totals.items() if nanos}
 
     def last_usage_id(self) -> int:
         """The highest token record id (read from the primary key's index alone)."""

@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from decimal import Decimal
 
 from markupsafe import Markup, escape
 
+import aibridge
+
 from ..storage import TOKEN_COLUMNS
 
+CENT, SMALLEST = Decimal("0.01"), Decimal("0.0001")
 CLIP = 2000  # characters of a prompt, tool input, result or thought shown in the timeline; the rest via a link
 
 
@@ -57,13 +61,40 @@ def total_tokens(usage: dict) -> int:
 
 
 def usd(nanos) -> str:
-    """``$12.35``, ``$0.0042`` (small amounts keep two significant digits), ``—`` when unknown (unpriced)."""
+    """``$12.35``, ``$0.0042`` (small amounts keep two significant digits), ``unpriced`` when unknown.
+
+    From the integer nano-dollars with Decimal: no float ever carries money.
+    """
     if nanos is None:
-        return "—"
-    dollars = nanos / 1_000_000_000
-    if dollars == 0 or dollars >= 0.01:
-        return f"${dollars:,.2f}"
-    return f"${dollars:.2g}" if dollars >= 0.0001 else "<$0.0001"
+        return "unpriced"
+    dollars = aibridge.nanos_to_usd(nanos)
+    if dollars == 0 or dollars >= CENT:
+        return f"${dollars.quantize(CENT):,}"
+    return f"${dollars:.2g}" if dollars >= SMALLEST else f"<${SMALLEST}"
+
+
+def usd_exact(nanos) -> str:
+    """An amount someone set (a budget) as they typed it: ``$12.50``, ``$12.345``: cents always, and the digits
+    below a cent only when there are some; ``none`` when there is no amount."""
+    if nanos is None:
+        return "none"
+    amount = aibridge.nanos_to_usd(nanos).normalize()
+    cents = amount.quantize(CENT)
+    return f"${cents if cents == amount else amount:,f}"
+
+
+def cost(figures: dict) -> Markup:
+    """What a record, a request or a sum of them cost, by docs/cost.md's rule for sums: the priced part, and how
+    many token records had no price ("unpriced", never $0, when none had one)."""
+    nanos, unpriced = figures.get("cost_usd_nanos"), figures.get("unpriced_records") or 0
+    if nanos is None and unpriced:
+        return Markup('<span class="unpriced" title="{} token record{} without a price">unpriced</span>').format(
+            count(unpriced), "" if unpriced == 1 else "s")
+    shown = escape(usd(nanos or 0))
+    if unpriced:
+        shown += Markup(' <small class="muted" title="{n} token records have no price: the cost shown leaves them '
+                        'out">+{n} unpriced</small>').format(n=count(unpriced))
+    return shown
 
 
 def clip(text, limit: int = CLIP) -> str:
@@ -124,9 +155,9 @@ def error_reason(error: dict | None) -> Markup:
 
 
 # Called from the templates, on every page.
-GLOBALS = {"text_block": text_block, "status_badge": status_badge, "error_reason": error_reason}
+GLOBALS = {"cost": cost, "text_block": text_block, "status_badge": status_badge, "error_reason": error_reason}
 
 # Registered on the app's Jinja environment under names no built-in filter has.
 FILTERS = {"utc": when, "duration": duration, "thousands": count, "tokens": tokens, "total_tokens": total_tokens,
-           "usd": usd,
+           "usd": usd, "usd_exact": usd_exact,
            "clip": clip, "is_clipped": is_clipped, "highlight": highlight}

@@ -8,7 +8,7 @@ from pathlib import Path
 from aibridge import hookimpl
 
 from ..storage import ensure_tables, open_for_writing, signing_key
-from . import admin_pages, requests_page, sessions_pages, signin, tokens_page, usage_page  # noqa: F401 (routes)
+from . import admin_pages, budgets_page, requests_page, sessions_pages, signin, tokens_page, usage_page  # noqa: F401 (routes)
 from .api import api_blueprint
 from .formatting import FILTERS, GLOBALS
 from .viewer import SessionCookies

@@ -14,7 +14,7 @@ from ..storage import (
     session_summaries,
     sessions_page,
 )
-from .timeline import build_threads, duration_ms
+from .timeline import build_threads, cost_fields, duration_ms
 
 
 def list_sessions(conn, where: InterceptionFilter, limit: int, after_id: str | None = None) -> dict[str, Any]:
@@ -54,6 +54,7 @@ def summary_json(session_id: str, summary: dict) -> dict[str, Any]:
         "requests": summary["requests"],
         "failed": summary["failed"],
         "token_usage": summary["tokens"],
+        **cost_fields(summary["cost_usd_nanos"], summary["unpriced_records"]),
         "started_at": summary["started_at"],
         "last_activity_at": summary["last_activity_at"],
         "duration_ms": duration_ms(summary["started_at"], summary["last_activity_at"]),

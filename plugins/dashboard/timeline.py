@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..storage import TOKEN_COLUMNS
+import aibridge
+
+from ..storage import TOKEN_COLUMNS, cost_sum, total_cost
 
 _REQUEST_FIELDS = ("id", "provider", "provider_name", "model", "client", "api", "streaming", "status", "error",
                    "started_at", "ended_at", "credential_kind", "credential_hint", "metadata")
@@ -49,6 +51,7 @@ def build_threads(interceptions: list[dict], children: dict[str, dict[str, list]
             for result in request["tool_results"]:
                 result["call_in_session"] = result["tool_call_id"] in calls
         thread["tokens"] = _summed(request["tokens"] for request in thread["interceptions"])
+        thread.update(summed_cost(thread["interceptions"]))
         thread["failed"] = sum(1 for request in thread["interceptions"] if request["status"] == "failed")
     return threads
 
@@ -61,6 +64,7 @@ def request_json(interception: dict, children: dict[str, dict[str, list]],
     answer["initiator"] = {"id": interception["initiator_id"], "username": interception["initiator_username"]}
     answer["duration_ms"] = duration_ms(interception["started_at"], interception["ended_at"])
     answer["tokens"] = _summed(children["token_usages"].get(iid, []))
+    answer.update(records_cost(children["token_usages"].get(iid, [])))
     answer["prompt"] = (children["user_prompts"].get(iid) or [None])[-1]
     answer["tool_calls"] = [_tool_call(call, (results or {}).get(call["tool_call_id"]))
                             for call in children["tool_usages"].get(iid, [])]
@@ -68,6 +72,25 @@ def request_json(interception: dict, children: dict[str, dict[str, list]],
                                  "created_at": t["created_at"]} for t in children["model_thoughts"].get(iid, [])]
     answer["tool_results"] = [_result(r) for r in children["tool_results"].get(iid, [])]
     return answer
+
+
+def cost_fields(nanos: int | None, unpriced_records: int) -> dict[str, Any]:
+    """A cost as the audit API answers it: ``cost_usd`` (a number, null when unknown), the exact
+    ``cost_usd_nanos``, and ``unpriced_records`` (token records without a price, left out of the sum)."""
+    return {"cost_usd": aibridge.usd_number(nanos), "cost_usd_nanos": nanos, "unpriced_records": unpriced_records}
+
+
+def records_cost(usages: list[dict]) -> dict[str, Any]:
+    """The cost of token records (docs/cost.md): the priced ones' sum, None when every one is unpriced."""
+    unpriced = sum(1 for usage in usages if usage["cost_usd_nanos"] is None)
+    priced = [usage["cost_usd_nanos"] for usage in usages if usage["cost_usd_nanos"] is not None]
+    return cost_fields(cost_sum(sum(priced) if priced else None, unpriced), unpriced)
+
+
+def summed_cost(parts: list[dict]) -> dict[str, Any]:
+    """The cost of several requests (or sessions), by the same rule."""
+    unpriced = sum(part["unpriced_records"] for part in parts)
+    return cost_fields(total_cost((part["cost_usd_nanos"] for part in parts), unpriced), unpriced)
 
 
 def matching_threads(threads: list[dict], text: str) -> list[dict]:

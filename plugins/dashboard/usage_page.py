@@ -1,4 +1,4 @@
-"""Usage: tokens per day stacked by model or person over a chosen range, the top people and models, and a CSV."""
+"""Usage: tokens or USD per day stacked by model or person over a chosen range, the top people and models, a CSV."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import io
 from flask import Response, g, render_template, request
 
 from ..storage import BadParameter, InterceptionFilter, UnknownInitiator, check_initiator, usage_by_group
+from .budgets_page import own_budget
 from .charts import stacked_bars
 from .offhub import read_off_hub
 from .page_filters import describe, read_filter
 from .signin import signed_in
-from .usage_report import BY_CHOICES, CSV_COLUMNS, csv_rows, usage_report
+from .usage_report import BY_CHOICES, CSV_COLUMNS, METRICS, csv_rows, usage_report
 from .web import blueprint
 
 DEFAULT_RANGE = {"since": "30d"}
@@ -23,13 +24,15 @@ DEFAULT_RANGE = {"since": "30d"}
 @signed_in
 def usage():
     page, by, rows, error = _read()
+    metric = request.args.get("metric") if request.args.get("metric") in METRICS else "tokens"
     report = chart = None
     if rows is not None:
         first, last = _day_range(page.where)
-        report = usage_report(rows, by, first, last)
-        chart = stacked_bars(report["days"], report["series"], f"Tokens per day by {by}")
-    html = render_template("dashboard/usage.html", title="Usage", page=page, by=by, report=report, chart=chart,
-                           error=error)
+        report = usage_report(rows, by, first, last, metric)
+        what = "Tokens" if metric == "tokens" else "USD"
+        chart = stacked_bars(report["days"], report["series"], f"{what} per day by {by}", money=metric == "usd")
+    html = render_template("dashboard/usage.html", title="Usage", page=page, by=by, metric=metric, report=report,
+                           chart=chart, error=error, budget=own_budget())
     return html, 400 if error else 200
 
 

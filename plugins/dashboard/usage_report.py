@@ -17,18 +17,22 @@ from .charts import OTHER_COLOUR, PALETTE
 SERIES = len(PALETTE)  # series drawn; the rest together as "other"
 TOP = 10
 BY_CHOICES = {"model": "model", "person": "initiator_username"}
+METRICS = ("tokens", "usd")  # what the chart stacks: tokens, or what they cost (nano-dollars; unpriced ones left out)
 CSV_COLUMNS = ("day", "model", "person", "interceptions", *TOKEN_COLUMNS, "total_tokens", "cost_usd",
                "unpriced_records")
 
 
-def usage_report(rows: list[dict], by: str, first_day: dt.date | None, last_day: dt.date) -> dict[str, Any]:
-    """Everything the page shows; ``rows`` are usage sums by day, model and user; days from first to last."""
+def usage_report(rows: list[dict], by: str, first_day: dt.date | None, last_day: dt.date,
+                 metric: str = "tokens") -> dict[str, Any]:
+    """Everything the page shows; ``rows`` are usage sums by day, model and user; days from first to last;
+    the chart's ``metric``: one of METRICS."""
     key = BY_CHOICES[by]
+    value = _total if metric == "tokens" else _priced
     days = _days(first_day or _first_day(rows, last_day), last_day)
     per_day: dict[str, dict[str, int]] = {}
     for row in rows:
         per_day.setdefault(row[key] or "—", {}).setdefault(row["day"], 0)
-        per_day[row[key] or "—"][row["day"]] += _total(row)
+        per_day[row[key] or "—"][row["day"]] += value(row)
     ranked = sorted(per_day, key=lambda name: -sum(per_day[name].values()))
     series = [{"name": name, "colour": PALETTE[index], "values": [per_day[name].get(day, 0) for day in days]}
               for index, name in enumerate(ranked[:SERIES])]
@@ -80,6 +84,10 @@ def _figures(rows: list[dict]) -> dict[str, Any]:
 
 def _total(row: dict) -> int:
     return sum(row[column] for column in TOKEN_COLUMNS)
+
+
+def _priced(row: dict) -> int:
+    return row["cost_usd_nanos"] or 0  # an unpriced group adds nothing to the bars; the page counts them apart
 
 
 def _first_day(rows: list[dict], last_day: dt.date) -> dt.date:

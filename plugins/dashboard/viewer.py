@@ -67,8 +67,8 @@ class SessionCookies:
 def current_viewer(database, claims: dict) -> Viewer | None:
     """The viewer a valid cookie names, as the database has them now; None if their session must end.
 
-    Runs on an OS thread (it reads the database): a read of one consistent state, from the read pool of
-    PostgreSQL when the gateway has one (every page asks this, so not a new connection each time).
+    Runs on an OS thread (it reads the database): a read of one consistent state, on a connection of its own
+    (the PostgreSQL read pool is for the hub's greenlets).
     """
     with aibridge.read_database(database) as db:
         store = aibridge.UserStore(db)

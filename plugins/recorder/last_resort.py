@@ -31,6 +31,19 @@ def prepare_private_directory(path: Path) -> None:
     try:
         path.mkdir(mode=0o700)
     except FileExistsError:
-        found = os.lstat(path)
-        if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid() or found.st_mode & 0o077:
+        if not is_ours_alone(path, stat.S_ISDIR, private=True):
             raise PermissionError(f"{path} is not a directory of this user's alone") from None
+
+
+def is_ours_alone(path: Path, is_kind=stat.S_ISREG, private: bool = False) -> bool:
+    """``path`` itself (not a link) is of that kind, ours, and no one else may write it (``private``: nor read it).
+
+    The name in /dev/shm is predictable: anyone on the machine could make it first and
+    put records there for us to replay into the audit trail. We replay only our own.
+    """
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    others = 0o077 if private else 0o022
+    return is_kind(found.st_mode) and found.st_uid == os.geteuid() and not found.st_mode & others

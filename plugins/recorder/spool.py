@@ -16,10 +16,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 from pathlib import Path
 
 from ..storage import RowWrite, as_json_line, lock_if_free
-from .last_resort import prepare_private_directory
+from .last_resort import is_ours_alone, prepare_private_directory
 
 SUFFIX = ".jsonl"
 
@@ -133,6 +134,7 @@ class Spool:
     def __init__(self, directory: Path | str, instance_id: str, logger, last_resort: Path | None = None):
         self.directory = Path(directory)
         self.last_resort = last_resort  # see last_resort.py; None: records are logged whole instead
+        self._warned_last_resort = False
         self.instance_id = instance_id
         self.log = logger  # usable from the writer's thread
         self.unreadable = 0  # lines that could not be read back
@@ -170,7 +172,12 @@ class Spool:
     def _orphan_paths(self) -> list[Path]:
         paths = list(self.directory.glob("*" + SUFFIX))
         if self.last_resort is not None and self.last_resort.is_dir():
-            paths += self.last_resort.glob("*" + SUFFIX)
+            if is_ours_alone(self.last_resort, stat.S_ISDIR):
+                paths += [path for path in self.last_resort.glob("*" + SUFFIX) if is_ours_alone(path)]
+            elif not self._warned_last_resort:
+                self._warned_last_resort = True
+                self.log.warning("recorder: %s is not this user's alone (owner or mode): its files are not replayed",
+                                 self.last_resort)
         return paths
 
     def keep_in_last_resort(self, writes: list[RowWrite]) -> Path:

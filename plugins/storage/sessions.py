@@ -16,7 +16,7 @@ from typing import Any
 
 from .interception_filter import InterceptionFilter
 from .interceptions import SESSION_KEY, child_records, decoded_row
-from .usage import TOKEN_COLUMNS
+from .usage import COST_SUMS, TOKEN_COLUMNS, cost_sum
 
 # An interception of one session (:session), or of a list of them (IN {marks}): uses the session index or the key.
 _OF_SESSION = "({a}.client_session_id = :session OR ({a}.client_session_id IS NULL AND {a}.id = :session))"
@@ -89,7 +89,7 @@ def count_sessions(db, where: InterceptionFilter) -> int:
 
 def session_summaries(db, sessions: list[str],
                       visible_to: str | None = None) -> dict[str, dict[str, Any]]:
-    """Figures of each session: requests, failures, start, last activity, people, clients, models, tokens, prompts.
+    """Figures of each session: requests, failures, times, people, clients, models, tokens, cost, prompts.
 
     ``visible_to``: count only that person's interceptions (a member's view).
     """
@@ -105,7 +105,8 @@ def session_summaries(db, sessions: list[str],
         f"FROM interceptions i WHERE {of_sessions} GROUP BY {key}", params):
         summaries[row["session_id"]] = {**row, "people": {}, "clients": [], "providers": [], "models": [],
                                         "prompts": 0, "last_prompt": None,
-                                        "tokens": dict.fromkeys(TOKEN_COLUMNS, 0)}
+                                        "tokens": dict.fromkeys(TOKEN_COLUMNS, 0),
+                                        "cost_usd_nanos": 0, "unpriced_records": 0}
     for row in db.execute(
         f"SELECT DISTINCT {key} AS session_id, i.initiator_id, i.initiator_username, i.client, i.provider_name, "
         f"i.model FROM interceptions i WHERE {of_sessions}", params):
@@ -117,9 +118,13 @@ def session_summaries(db, sessions: list[str],
                 summary[field].append(value)
     sums = ", ".join(f"coalesce(sum(t.{column}), 0) AS {column}" for column in TOKEN_COLUMNS)
     for row in db.execute(
-        f"SELECT {key} AS session_id, {sums} FROM interceptions i "
+        f"SELECT {key} AS session_id, {sums}, {COST_SUMS} FROM interceptions i "
         f"JOIN token_usages t ON t.interception_id = i.id WHERE {of_sessions} GROUP BY {key}", params):
-        summaries[row.pop("session_id")]["tokens"] = row
+        summary = summaries[row.pop("session_id")]
+        # What its token records cost (docs/cost.md): the priced ones' sum, None when every one is unpriced.
+        summary["unpriced_records"] = row.pop("unpriced_records")
+        summary["cost_usd_nanos"] = cost_sum(row.pop("cost_usd_nanos"), summary["unpriced_records"])
+        summary["tokens"] = row
     for row in db.execute(
         f"SELECT {key} AS session_id, up.prompt, up.created_at FROM interceptions i "
         f"JOIN user_prompts up ON up.interception_id = i.id WHERE {of_sessions} "
