@@ -159,6 +159,9 @@ def read():
     except Exception as error:
         errors.append(repr(error))
 
+aibridge.start_thread(read)  # the modules a read needs imported once, as in a running server
+wait_until(lambda: done or errors, 60)
+done.clear()
 for _ in range(40):
     aibridge.start_thread(read)
 wait_until(lambda: len(done) + len(errors) == 40, 60)

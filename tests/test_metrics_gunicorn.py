@@ -147,10 +147,17 @@ def test_a_killed_workers_requests_in_flight_stop_counting(deployment, upstream)
     samples = scrape_until(metrics_url, "coder_ai_gateway_interceptions_inflight", 0)
     assert samples, "no worker serves the metrics after the old ones were killed"
     assert value(samples, "coder_ai_gateway_interceptions_inflight") == 0
-    # The killed workers' key pools are gone with them; the new workers' are shown.
-    samples = scrape_until(metrics_url, "coder_ai_gateway_key_pool_state", WORKERS)
+    # The killed workers' key pools are gone with them (as the master sees each exit); the new workers' are shown.
+    def only_new_pools():
+        try:
+            samples = scrape(metrics_url)
+        except (requests.RequestException, AssertionError):
+            return None  # between two serving workers
+        pids = {s.labels["pid"] for s in samples if s.name == "coder_ai_gateway_key_pool_state"}
+        return samples if len(pids) == WORKERS and not pids & set(map(str, old)) else None
+
+    samples = wait_until(only_new_pools, timeout=15, what="the new workers' key pools, and only theirs")
     assert value(samples, "coder_ai_gateway_key_pool_state", state="valid") == WORKERS
-    assert not {s.labels["pid"] for s in samples if s.name == "coder_ai_gateway_key_pool_state"} & set(map(str, old))
 
 
 def _send_ignoring_errors(url: str, token: str) -> None:
