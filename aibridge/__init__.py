@@ -29,6 +29,7 @@ from .records import (
 )
 from .threads import (
     AppThread,
+    BackgroundThread,
     QueueEmpty,
     ThreadSafeLogger,
     new_lock,
@@ -168,6 +169,7 @@ __all__ = [
     "thread_ident",
     "ThreadSafeLogger",
     "AppThread",
+    "BackgroundThread",
     # Command-line commands
     "config_options",
     "fail",

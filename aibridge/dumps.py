@@ -27,7 +27,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .threads import QueueEmpty, ThreadSafeLogger, new_lock, new_queue, os_sleep, start_thread, wait_for_release
+from .threads import BackgroundThread, QueueEmpty, ThreadSafeLogger, os_sleep
 
 log = logging.getLogger("aibridge.dumps")
 
@@ -40,7 +40,6 @@ SECRET_HEADERS = frozenset({
 _GATEWAY_TOKEN = re.compile(rb"\b(aib_[0-9a-f]{16}_)[A-Za-z0-9_-]+")
 _MIN_SECRET_LENGTH = 6  # shorter values would blank out ordinary words
 _HOLD_BACK = 96  # bytes of a stream kept until the next chunk, at least: a gateway token may be cut in two
-_STOP = object()
 GATHER_SECONDS = 0.05  # the writer wakes at most this often: a file shows a stream at most this late
 
 
@@ -79,13 +78,11 @@ class Dumps:
 
     def __init__(self, directory):
         self.directory = Path(directory)
-        self._queue = new_queue()
         self._log = ThreadSafeLogger(log)
         self._failed = False
-        self._stopped = new_lock()
-        self._stopped.acquire()
-        self._closed = False
-        start_thread(self._write_all)
+        self._thread = BackgroundThread()
+        self._queue = self._thread.queue
+        self._thread.start(self._write_all, self._log)
         log.info("request dumps go to %s (--aibridge-dump-dir): they hold prompts and answers, keep them private",
                  self.directory)
 
@@ -96,36 +93,28 @@ class Dumps:
 
     def close(self) -> None:
         """Write what is queued, then stop the writer (waits for it, letting other greenlets run)."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(_STOP)
-        wait_for_release(self._stopped)
-        self._log.flush()
+        self._thread.stop()
 
     # The writer thread.
 
     def _write_all(self) -> None:
         streams: dict[Path, bytes] = {}  # a response body being written -> what is kept back for its next chunk
-        try:
+        while True:
+            batch = [self._queue.get()]
+            # Let the items of a while gather: one wake-up of this thread and one write per file for all of
+            # them, instead of taking the interpreter's lock from the relay for every chunk.
+            os_sleep(GATHER_SECONDS)
             while True:
-                batch = [self._queue.get()]
-                # Let the items of a while gather: one wake-up of this thread and one write per file for all of
-                # them, instead of taking the interpreter's lock from the relay for every chunk.
-                os_sleep(GATHER_SECONDS)
-                while True:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                    except QueueEmpty:
-                        break
                 try:
-                    self._write_batch([item for item in batch if item is not _STOP], streams)
-                except Exception as error:  # a dump must never stop this thread (the queue would only grow)
-                    self._fail_once(f"cannot write a batch: {error!r}")
-                if _STOP in batch:
-                    return
-        finally:
-            self._stopped.release()
+                    batch.append(self._queue.get_nowait())
+                except QueueEmpty:
+                    break
+            try:
+                self._write_batch([item for item in batch if item is not BackgroundThread.STOP], streams)
+            except Exception as error:  # a dump must never stop this thread (the queue would only grow)
+                self._fail_once(f"cannot write a batch: {error!r}")
+            if BackgroundThread.STOP in batch:
+                return
 
     def _write_batch(self, batch, streams: dict[Path, bytes]) -> None:
         files: dict[Path, list[bytes]] = {}

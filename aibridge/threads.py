@@ -192,3 +192,46 @@ class AppThread:
             function(*args)
         else:
             self._loop.run_callback_threadsafe(self._spawn, function, *args)
+
+
+class BackgroundThread:
+    """One OS thread that works until :meth:`stop`, reading ``queue``, where ``stop()`` puts ``STOP``.
+
+    ``start(run, log)`` runs ``run()`` on a new OS thread; ``run`` reads
+    ``queue`` (its own wake-ups, and ``STOP``) and returns once it takes
+    ``STOP``. ``stop()`` asks it to, waits for ``run`` to return (letting the
+    gevent hub run meanwhile, so the log calls the thread posts go on), then
+    flushes ``log``. The queue and lock are real OS ones (:func:`new_queue`,
+    :func:`new_lock`): the wait blocks the thread, not the hub.
+    """
+
+    STOP = object()  # put on ``queue`` by stop(): ``run`` returns when it takes it
+
+    def __init__(self):
+        self.queue = new_queue()
+        self.running = False  # between start() and stop()
+        self._done = new_lock()  # held from start() until ``run`` returned
+        self._log: ThreadSafeLogger | None = None
+
+    def start(self, run, log: ThreadSafeLogger | None = None) -> None:
+        """Run ``run()`` on a new OS thread; ``log``: the thread's logger, flushed by stop()."""
+        self._log = log
+        self._done.acquire()
+        self.running = True
+        start_thread(self._run, run)
+
+    def stop(self) -> None:
+        """Put ``STOP`` on the queue and wait until ``run`` returned (nothing to do when not running)."""
+        if not self.running:
+            return
+        self.running = False
+        self.queue.put(self.STOP)
+        wait_for_release(self._done)
+        if self._log is not None:
+            self._log.flush()
+
+    def _run(self, run) -> None:
+        try:
+            run()
+        finally:  # stop() waits for this, whatever ``run`` did
+            self._done.release()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from support.fakeupstream import FakeUpstream
-from support.gateway import Gateway, RecordCollector, gateway_config
+from support.gateway import Gateway, gateway_config
 
 
 @pytest.fixture
@@ -110,9 +110,8 @@ def upstream():
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory, upstream):
-    gw = Gateway(gateway_config(tmp_path_factory.mktemp("data"), upstream.url))
-    yield gw
-    gw.close()
+    with Gateway(gateway_config(tmp_path_factory.mktemp("data"), upstream.url)) as gw:
+        yield gw
 
 
 @pytest.fixture(scope="module")
@@ -124,11 +123,8 @@ def token(gateway):
 @pytest.fixture
 def collector(gateway, upstream):
     """A RecordCollector registered for one test (the upstream starts empty)."""
-    upstream.reset()
-    plugin = RecordCollector()
-    gateway.pm.register(plugin, name="test-collector")
-    yield plugin
-    gateway.pm.unregister(plugin)
+    with gateway.collecting(upstream) as plugin:
+        yield plugin
 
 
 # A fresh virtualenv with aibridge installed as docs/deployment.md says, from wheels of this

@@ -4,22 +4,16 @@ the structured log and the CLI, and a SIGTERM flushes every record."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import anthropic
 import pytest
-import requests
 from support.fakeupstream import FakeUpstream, load_fixture
 from support.recorder_support import read_rows, user_with_token, wait_until
+from support.server_process import AIBRIDGE, UPSTREAM_KEY, Server, audit
 
 MODEL = "claude-sonnet-4-6"
-UPSTREAM_KEY = "sk-ant-api03-end-to-end-upstream-key"
-AIBRIDGE = str(Path(sys.executable).parent / "aibridge")
 WEATHER_TOOL = {"name": "get_weather", "description": "Current weather for a city",
                 "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
 
@@ -41,36 +35,6 @@ def billed_tokens(fixture: str) -> dict[str, int]:
     return totals
 
 
-class Server:
-    """``aibridge server`` in a subprocess on a free port."""
-
-    def __init__(self, data_dir: Path, upstream_url: str, logs: Path, extra_args: tuple[str, ...] = ()):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CODER_")}
-        self.json_log, self.human_log = logs / "aibridge.jsonl", logs / "aibridge.log"
-        self.process = subprocess.Popen(
-            [AIBRIDGE, "server", "--http-address", "127.0.0.1:0", "--data-dir", str(data_dir),
-             "--aibridge-enabled", "--aibridge-anthropic-base-url", upstream_url,
-             "--aibridge-anthropic-key", UPSTREAM_KEY, "--aibridge-structured-logging",
-             "--log-json", str(self.json_log), "--log-human", str(self.human_log), *extra_args],
-            stderr=subprocess.PIPE, text=True, env=env,
-        )
-        banner = self.process.stderr.readline()
-        assert banner.startswith("aibridge listening on http://127.0.0.1:"), banner + self.process.stderr.read()
-        self.url = banner.split()[-1]
-        # Keep reading the rest of the banner so the server never blocks on a full pipe.
-        self._rest = []
-        threading.Thread(target=lambda: self._rest.extend(self.process.stderr), daemon=True).start()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
-
-    def records(self) -> list[dict]:
-        lines = [json.loads(line) for line in self.json_log.read_text().splitlines()]
-        return [line for line in lines if line.get("message") == "interception log"]
-
-
 @pytest.fixture
 def upstream():
     with FakeUpstream() as fake:
@@ -86,13 +50,6 @@ def setup(tmp_path, upstream):
     server = Server(data_dir, upstream.url, tmp_path)
     yield server, users, data_dir
     server.stop()
-
-
-def audit(server: Server, token: str, path: str = "/api/v2/aibridge/interceptions", **params) -> dict:
-    response = requests.get(server.url + path, params=params, headers={"Authorization": f"Bearer {token}"},
-                            timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_a_streamed_request_is_recorded_logged_and_listed(setup, upstream):

@@ -9,6 +9,7 @@ import json
 import anthropic
 import pytest
 import requests
+from support.bedrock_support import HAIKU, SONNET, bedrock, bedrock_provider  # noqa: F401 (bedrock: a fixture)
 from support.fakebedrock import (
     ACCESS_KEY,
     REGION,
@@ -19,13 +20,11 @@ from support.fakebedrock import (
     sse_event_data,
     stream_answer,
 )
-from support.fakeupstream import FakeUpstream, load_fixture
+from support.fakeupstream import load_fixture
 from support.gateway import Gateway, RecordCollector, gateway_config, token_totals
 
 from aibridge.config import BedrockConfig, ProviderConfig
 
-SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 CLIENT_MODEL = "claude-sonnet-4-6"
 HELLO = [{"role": "user", "content": "Say hello."}]
 WEATHER_TOOL = {
@@ -35,25 +34,10 @@ WEATHER_TOOL = {
 }
 
 
-def bedrock_provider(name: str, url: str, **overrides) -> ProviderConfig:
-    settings = dict(region=REGION, base_url=url, access_keys=(ACCESS_KEY,), access_key_secrets=(SECRET_KEY,),
-                    model=SONNET, small_fast_model=HAIKU)
-    settings.update(overrides)
-    return ProviderConfig(type="anthropic", name=name, base_url="https://api.anthropic.com",
-                          bedrock=BedrockConfig(**settings))
-
-
 @pytest.fixture(scope="module")
-def bedrock():
-    with FakeBedrock() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def direct():
-    """The Anthropic API itself, to compare records with."""
-    with FakeUpstream() as fake:
-        yield fake
+def direct(upstream):
+    """The Anthropic API itself (conftest's fake upstream), to compare records with."""
+    return upstream
 
 
 @pytest.fixture(scope="module")
@@ -65,20 +49,15 @@ def gateway(tmp_path_factory, bedrock, direct):
                          model="arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/a1b2c3d4e5f6"),
         bedrock_provider("bedrock-bad-secret", bedrock.url, access_key_secrets=("not-the-secret",)),
     )
-    gw = Gateway(gateway_config(tmp_path_factory.mktemp("data"), direct.url, providers=providers))
-    yield gw
-    gw.close()
+    with Gateway(gateway_config(tmp_path_factory.mktemp("data"), direct.url, providers=providers)) as gw:
+        yield gw
 
 
 @pytest.fixture
 def collector(gateway, bedrock, direct):
-    bedrock.reset()
     bedrock.refusals.clear()
-    direct.reset()
-    plugin = RecordCollector()
-    gateway.pm.register(plugin, name="test-collector")
-    yield plugin
-    gateway.pm.unregister(plugin)
+    with gateway.collecting(bedrock, direct) as plugin:
+        yield plugin
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import anthropic
 import openai
 import pytest
 from support.budgets_support import budgets_json, keeper, refreshed, run_cli
-from support.gateway import Gateway, RecordCollector, gateway_config
+from support.gateway import Gateway, gateway_config
 from support.recorder_support import read_rows, wait_until
 
 import aibridge
@@ -29,16 +29,13 @@ NANOS = 10**9
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory, upstream):
-    gateway = Gateway(gateway_config(tmp_path_factory.mktemp("budgets"), upstream.url))
-    yield gateway
-    gateway.close()
+    with Gateway(gateway_config(tmp_path_factory.mktemp("budgets"), upstream.url)) as gateway:
+        yield gateway
 
 
 @pytest.fixture
 def records(gw, upstream):
-    upstream.reset()
-    collector = RecordCollector()
-    with gw.registered(collector, "test-collector"):
+    with gw.collecting(upstream) as collector:
         yield collector
 
 

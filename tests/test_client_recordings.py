@@ -17,7 +17,7 @@ import pytest
 import requests
 from support.client_recordings import GITHUB_TOKEN, posted_recordings, recording, replay
 from support.fakeupstream import FakeUpstream
-from test_audit_end_to_end import AIBRIDGE, Server, audit
+from support.server_process import AIBRIDGE, Server, audit
 from support.recorder_support import user_with_token, wait_until
 
 RECORDINGS = posted_recordings()

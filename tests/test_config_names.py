@@ -4,7 +4,7 @@ a shared coder.yaml starts, unknown gateway variables are warned about (all thro
 import datetime as dt
 
 import pytest
-from test_config_options import config_error, write_yaml
+from support.config_support import config_error, write_yaml
 
 from aibridge.config.loader import load_config
 from aibridge.config.options import OPTIONS, option

@@ -1,27 +1,12 @@
 """Options: flag > environment > YAML > default, value parsing, the YAML file, the data directory."""
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
+from support.config_support import config_error, write_yaml
 
-from aibridge.config import ConfigError
 from aibridge.config.loader import load_config
 from aibridge.config.options import OPTIONS
-
-
-def write_yaml(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "aibridge.yaml"
-    path.write_text(text)
-    return str(path)
-
-
-def config_error(cli=None, environ=None) -> str:
-    with pytest.raises(ConfigError) as raised:
-        load_config(cli or {}, environ)
-    message = str(raised.value)
-    assert "\n" not in message
-    return message
 
 
 def test_defaults(clean_environ, tmp_path):

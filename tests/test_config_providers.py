@@ -4,8 +4,8 @@ import re
 from pathlib import Path
 
 import pytest
+from support.config_support import config_error
 
-from aibridge.config import ConfigError
 from aibridge.config.loader import load_config
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -16,11 +16,7 @@ def providers(environ, cli=None):
 
 
 def error(environ, cli=None) -> str:
-    with pytest.raises(ConfigError) as raised:
-        load_config(cli or {}, environ)
-    message = str(raised.value)
-    assert "\n" not in message
-    return message
+    return config_error(cli, environ)
 
 
 def docs_block(language: str, after_heading: str) -> str:

@@ -20,11 +20,12 @@ import openai
 import pytest
 import requests
 from click.testing import CliRunner
-from support.fakebedrock import FakeBedrock, invoke_answer, stream_answer
-from support.fakeupstream import FakeUpstream, load_fixture
+from support.bedrock_support import SONNET as BEDROCK_SONNET
+from support.bedrock_support import bedrock, bedrock_provider  # noqa: F401 (bedrock: a fixture)
+from support.fakebedrock import invoke_answer, stream_answer
+from support.fakeupstream import load_fixture
 from support.gateway import Gateway, RecordCollector, gateway_config
-from prometheus_client.parser import text_string_to_metric_families
-from test_bedrock import bedrock_provider
+from support.metrics_support import metrics_url, scrape
 from support.recorder_support import wait_until
 
 from aibridge.cli import build_cli
@@ -38,7 +39,6 @@ from aibridge.records import TokenUsage
 FIXTURES = Path(__file__).parent / "fixtures"
 CLAUDE = "claude-sonnet-4-5-20250929"
 GPT = "gpt-4o-2024-08-06"
-BEDROCK_SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 HELLO = [{"role": "user", "content": "Say hello."}]
 
 # nano-dollars per token: input, output, cache read, cache write
@@ -106,45 +106,24 @@ def test_every_fixture_with_usage_is_covered():
 
 
 @pytest.fixture(scope="module")
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def bedrock():
-    with FakeBedrock() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def gateway(tmp_path_factory, upstream, bedrock):
     providers = (
         ProviderConfig(type="anthropic", name="anthropic", base_url=upstream.url, keys=("sk-ant-upstream-key",)),
         ProviderConfig(type="openai", name="openai", base_url=upstream.url + "/v1", keys=("sk-openai-upstream-key",)),
         bedrock_provider("bedrock", bedrock.url),
     )
-    gw = Gateway(gateway_config(tmp_path_factory.mktemp("data"), upstream.url, providers=providers,
-                                prometheus_enable=True, prometheus_address="127.0.0.1:0"))
-    gw.prices = gw.app.extensions["aibridge"].prices
-    gw.prices.refresh_interval = 0.2  # admin prices reach the running gateway within this (3 s by default)
-    yield gw
-    gw.close()
-
-
-@pytest.fixture(scope="module")
-def token(gateway):
-    return gateway.create_token("alice")
+    with Gateway(gateway_config(tmp_path_factory.mktemp("data"), upstream.url, providers=providers,
+                                prometheus_enable=True, prometheus_address="127.0.0.1:0")) as gw:
+        gw.prices = gw.app.extensions["aibridge"].prices
+        gw.prices.refresh_interval = 0.2  # admin prices reach the running gateway within this (3 s by default)
+        yield gw
 
 
 @pytest.fixture
-def collector(gateway, upstream, bedrock):
-    upstream.reset()
+def collector(collector, bedrock):
+    """conftest's collector (the upstream starts empty), and the fake Bedrock starts empty too."""
     bedrock.reset()
-    plugin = RecordCollector()
-    gateway.pm.register(plugin, name="test-collector")
-    yield plugin
-    gateway.pm.unregister(plugin)
+    return collector
 
 
 def anthropic_call(gateway, token, provider: str, streaming: bool, model: str = CLAUDE) -> None:
@@ -258,15 +237,10 @@ def test_a_price_set_with_the_cli_prices_a_running_gateway_without_restart(gatew
     wait_until(lambda: cost_of_a_request() == by_hand(CLAUDE, tokens), what="the library's price to apply again")
 
 
-def scrape(gateway) -> list:
-    url = gateway.app.extensions["aibridge.metrics"].listener.url
-    text = requests.get(url, timeout=10).text
-    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
-
-
 def unpriced_count(gateway, prefix: str, model: str) -> float:
-    return sum(s.value for s in scrape(gateway) if s.name == f"{prefix}cost_control_unpriced_token_usage_records_total"
-               and s.labels == {"provider": "openai", "model": model})
+    name = f"{prefix}cost_control_unpriced_token_usage_records_total"
+    return sum(s.value for s in scrape(metrics_url(gateway))
+               if s.name == name and s.labels == {"provider": "openai", "model": model})
 
 
 def test_an_unpriced_model_costs_null_is_counted_and_listed_missing(gateway, token, upstream, collector):

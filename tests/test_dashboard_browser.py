@@ -13,7 +13,7 @@ import re
 import pytest
 from support.browser import DOCS_IMAGES, WRITE_SCREENSHOTS, ConsoleErrors, chromium_or_skip, launch
 from support.dashboard_support import ALICE_SESSION, BOB_SESSION, record_sessions
-from test_audit_end_to_end import Server
+from support.server_process import Server
 from support.recorder_support import user_with_token
 
 CHROMIUM = chromium_or_skip()

@@ -9,8 +9,8 @@ from pathlib import Path
 import anthropic
 import openai
 import pytest
-from support.fakeupstream import FakeUpstream, Response, load_fixture
-from support.gateway import Gateway, RecordCollector, gateway_config
+from support.fakeupstream import Response, load_fixture
+from support.gateway import Gateway, collecting_gateway, gateway_config
 
 from aibridge.config import ProviderConfig
 from aibridge.dumps import Redaction
@@ -21,19 +21,11 @@ ANTHROPIC_KEY = "sk-ant-upstream-key"
 OPENAI_KEY = "sk-openai-upstream-key"
 
 
-@pytest.fixture(scope="module")
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
-
-
 @pytest.fixture
 def dumping(tmp_path, upstream):
     """A gateway writing dumps to tmp_path/dumps; closed (every dump written) by ``finish``."""
     upstream.reset()
-    gw = Gateway(gateway_config(tmp_path, upstream.url, dump_dir=tmp_path / "dumps"))
-    gw.collector = RecordCollector()
-    gw.pm.register(gw.collector, name="test-collector")
+    gw = collecting_gateway(gateway_config(tmp_path, upstream.url, dump_dir=tmp_path / "dumps"))
     yield gw
     gw.close()
 
@@ -95,9 +87,7 @@ def test_a_blocking_openai_request_and_its_answer_are_dumped(dumping, upstream, 
 
 def test_every_attempt_is_dumped_in_order(tmp_path, upstream):
     upstream.reset()
-    gw = Gateway(gateway_config(tmp_path, upstream.url, dump_dir=tmp_path / "dumps", max_retries=1))
-    gw.collector = RecordCollector()
-    gw.pm.register(gw.collector, name="test-collector")
+    gw = collecting_gateway(gateway_config(tmp_path, upstream.url, dump_dir=tmp_path / "dumps", max_retries=1))
     try:
         upstream.queue("anthropic/error_500_api_error", headers={"retry-after": "0"})
         upstream.queue("anthropic/blocking_text")
@@ -126,9 +116,7 @@ def test_no_provider_key_nor_gateway_token_reaches_a_dump(tmp_path, upstream, ca
         ProviderConfig(type="anthropic", name="anthropic", base_url=upstream.url, keys=(ANTHROPIC_KEY,)),
         ProviderConfig(type="openai", name="openai", base_url=upstream.url + "/v1", keys=(OPENAI_KEY,)),
     )
-    gw = Gateway(gateway_config(tmp_path, upstream.url, dump_dir=tmp_path / "dumps", providers=providers))
-    gw.collector = RecordCollector()
-    gw.pm.register(gw.collector, name="test-collector")
+    gw = collecting_gateway(gateway_config(tmp_path, upstream.url, dump_dir=tmp_path / "dumps", providers=providers))
     token = gw.create_token()
     secrets = [ANTHROPIC_KEY, OPENAI_KEY, token]
     echoed = " ".join(secrets)
@@ -183,9 +171,7 @@ def test_redaction_of_a_stream_cut_anywhere():
 def test_an_unwritable_dump_dir_is_logged_once_and_the_relay_goes_on(tmp_path, upstream, caplog):
     upstream.reset()
     (tmp_path / "not-a-dir").write_text("a file where the directory should be")
-    gw = Gateway(gateway_config(tmp_path, upstream.url, dump_dir=tmp_path / "not-a-dir"))
-    gw.collector = RecordCollector()
-    gw.pm.register(gw.collector, name="test-collector")
+    gw = collecting_gateway(gateway_config(tmp_path, upstream.url, dump_dir=tmp_path / "not-a-dir"))
     try:
         client = anthropic.Anthropic(api_key=gw.create_token(), base_url=gw.bridge_url("anthropic"), max_retries=0)
         with caplog.at_level(logging.ERROR, logger="aibridge.dumps"):
@@ -205,14 +191,12 @@ def test_an_unwritable_dump_dir_is_logged_once_and_the_relay_goes_on(tmp_path, u
 
 
 def test_a_bedrock_instance_dumps_without_its_aws_keys(tmp_path):
+    from support.bedrock_support import bedrock_provider
     from support.fakebedrock import ACCESS_KEY, SECRET_KEY, FakeBedrock, stream_answer
-    from test_bedrock import bedrock_provider
 
     with FakeBedrock() as bedrock:
-        gw = Gateway(gateway_config(tmp_path, bedrock.url, dump_dir=tmp_path / "dumps",
-                                    providers=(bedrock_provider("bedrock", bedrock.url),)))  # fmt: skip
-        gw.collector = RecordCollector()
-        gw.pm.register(gw.collector, name="test-collector")
+        gw = collecting_gateway(gateway_config(tmp_path, bedrock.url, dump_dir=tmp_path / "dumps",
+                                               providers=(bedrock_provider("bedrock", bedrock.url),)))  # fmt: skip
         try:
             bedrock.queue(stream_answer("anthropic/stream_text"))
             client = anthropic.Anthropic(api_key=gw.create_token(), base_url=gw.bridge_url("bedrock"), max_retries=0)

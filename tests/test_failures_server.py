@@ -10,37 +10,19 @@ import subprocess
 
 import pytest
 import requests
-from support.fakeupstream import BEFORE_HEADERS, FakeUpstream, load_fixture
-from test_audit_end_to_end import AIBRIDGE, UPSTREAM_KEY, Server
+from support.fakeupstream import BEFORE_HEADERS, load_fixture
+from support.faults import data_dir, upstream  # noqa: F401 (fixtures)
+from support.server_process import (  # noqa: F401 (gunicorn_conf: a fixture)
+    AIBRIDGE,
+    UPSTREAM_KEY,
+    Server,
+    gunicorn,
+    gunicorn_conf,
+    open_stream,
+)
 from support.recorder_support import read_rows, user_with_token, wait_until
-from test_server_gunicorn import gunicorn, gunicorn_conf  # noqa: F401  (the fixture)
 
-BODY = json.dumps({"model": "claude-sonnet-4-6", "max_tokens": 64, "stream": True,
-                   "messages": [{"role": "user", "content": "Say hello."}]}).encode()
 FIRST_EVENTS = load_fixture("anthropic/stream_text").chunks()[:3]
-
-
-@pytest.fixture
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture
-def data_dir(tmp_path):
-    path = tmp_path / "data"
-    path.mkdir()
-    return path
-
-
-def open_stream(url: str, token: str) -> socket.socket:
-    """A raw client that sent a streamed Messages request (and reads nothing yet)."""
-    host, port = url.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)), timeout=30)
-    sock.sendall(b"POST /api/v2/aibridge/anthropic/v1/messages HTTP/1.1\r\nHost: gateway\r\n"
-                 b"Content-Type: application/json\r\n" + f"x-api-key: {token}\r\n".encode()
-                 + f"Content-Length: {len(BODY)}\r\n\r\n".encode() + BODY)
-    return sock
 
 
 def read_until(sock: socket.socket, done) -> bytes:

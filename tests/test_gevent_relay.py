@@ -8,7 +8,7 @@ import socket
 import pytest
 import requests
 from support.fakeupstream import FakeUpstream, load_fixture
-from test_audit_end_to_end import Server
+from support.server_process import Server
 from support.recorder_support import user_with_token, wait_until
 
 

@@ -16,7 +16,8 @@ import signal
 import anthropic
 from conftest import DEPLOYMENT_DOC
 from support.wheelhouse import new_user_token
-from test_metrics import _unused_port, scrape_until_counted, value
+from support.faults import free_port
+from support.metrics_support import scrape_until_counted, value
 
 HELLO = [{"role": "user", "content": "Say hello"}]
 
@@ -43,7 +44,7 @@ def test_the_documented_gunicorn_command_serves_from_a_fresh_install(installed_v
                                                                       process_environ):  # fmt: skip
     exports, command = documented_deployment()
     assert exports["CODER_PROMETHEUS_ENABLE"] == "true"
-    metrics_address = f"127.0.0.1:{_unused_port()}"
+    metrics_address = f"127.0.0.1:{free_port()}"
     environ = {**process_environ, **exports, "PATH": f"{installed_venv}:{process_environ['PATH']}",
                "CODER_PROMETHEUS_ADDRESS": metrics_address,
                "CODER_DATA_DIR": str(tmp_path / "data"), "CODER_AIBRIDGE_ANTHROPIC_KEY": "sk-ant-upstream",

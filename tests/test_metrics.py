@@ -6,17 +6,17 @@ import json
 import logging
 import signal
 import socket
-import subprocess
-import time
 
 import anthropic
 import openai
 import pytest
 import requests
-from support.fakeupstream import FakeUpstream, Response, load_fixture
-from support.gateway import Gateway, RecordCollector, gateway_config
+from support.faults import free_port
+from support.fakeupstream import Response, load_fixture
+from support.gateway import Gateway, collecting_gateway, gateway_config
+from support.metrics_support import metrics_url, scrape, scrape_until_counted, value
 from support.mcpserver import MCPTestServer
-from prometheus_client.parser import text_string_to_metric_families
+from support.wheelhouse import new_user_token
 
 from aibridge.config import Config, MCPServerConfig
 from aibridge.records import Interception, TokenUsage, utcnow
@@ -35,40 +35,14 @@ WEATHER_TOOL = {
 }
 
 
-@pytest.fixture(scope="module")
-def upstream():
-    with FakeUpstream() as fake:
-        yield fake
-
-
 @pytest.fixture
 def metrics_gateway(tmp_path, upstream):
     """A gateway whose metrics listen on a port of their own (port 0: the system picks a free one)."""
     upstream.reset()
-    gw = Gateway(gateway_config(tmp_path, upstream.url, prometheus_enable=True, prometheus_address="127.0.0.1:0"))
-    gw.collector = RecordCollector()
-    gw.pm.register(gw.collector, name="test-collector")
+    gw = collecting_gateway(gateway_config(tmp_path, upstream.url, prometheus_enable=True,
+                                           prometheus_address="127.0.0.1:0"))
     yield gw
     gw.close()
-
-
-def metrics_url(gw: Gateway) -> str:
-    return gw.app.extensions["aibridge.metrics"].listener.url
-
-
-def scrape(url: str) -> list:
-    """Every sample the endpoint serves, parsed from the Prometheus text format."""
-    response = requests.get(url, timeout=10)
-    assert response.status_code == 200, response.text
-    assert response.headers["Content-Type"].startswith("text/plain")
-    return [sample for family in text_string_to_metric_families(response.text) for sample in family.samples]
-
-
-def value(samples: list, name: str, **labels) -> float:
-    """The sum of the samples called ``name`` whose labels include ``labels``."""
-    return sum(
-        s.value for s in samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
-    )
 
 
 def label_sets(samples: list, name: str) -> list[dict]:
@@ -80,17 +54,17 @@ def scrape_when_ended(gw: Gateway, count: int) -> list:
     return scrape_until_counted(metrics_url(gw), count)
 
 
-def scrape_until_counted(url: str, count: int, timeout: float = 10.0) -> list:
-    deadline = time.monotonic() + timeout
-    while True:
-        samples = scrape(url)
-        if value(samples, "coder_aibridged_interceptions_total") >= count or time.monotonic() > deadline:
-            return samples
-        time.sleep(0.01)
-
-
 def anthropic_client(gw: Gateway, token: str) -> anthropic.Anthropic:
     return anthropic.Anthropic(api_key=token, base_url=gw.bridge_url("anthropic"), max_retries=0)
+
+
+def stream_hello(gw: Gateway, upstream) -> None:
+    """A streamed Messages request of "alice", answered with anthropic/stream_text."""
+    upstream.queue("anthropic/stream_text")
+    with anthropic_client(gw, gw.create_token("alice")).messages.stream(
+        model=CLAUDE, max_tokens=256, messages=HELLO
+    ) as stream:
+        stream.get_final_message()
 
 
 def anthropic_stream_usage(name: str) -> dict[str, int]:
@@ -120,11 +94,7 @@ def chat_stream_usage(name: str) -> dict:
 
 def test_a_streamed_anthropic_request_is_counted(metrics_gateway, upstream):
     gw = metrics_gateway
-    upstream.queue("anthropic/stream_text")
-    with anthropic_client(gw, gw.create_token("alice")).messages.stream(
-        model=CLAUDE, max_tokens=256, messages=HELLO
-    ) as stream:
-        stream.get_final_message()
+    stream_hello(gw, upstream)
 
     samples = scrape_when_ended(gw, 1)
     [start] = gw.collector.of("interception_start")
@@ -281,7 +251,7 @@ def test_two_apps_in_one_process_count_separately(tmp_path, upstream):
 
 def test_disabled_by_default_nothing_listens(tmp_path, upstream):
     assert Config().prometheus_enable is False
-    port = _unused_port()
+    port = free_port()
     gw = Gateway(gateway_config(tmp_path, upstream.url, prometheus_address=f"127.0.0.1:{port}"))
     try:
         assert "aibridge.metrics" not in gw.app.extensions
@@ -325,7 +295,7 @@ def test_aibridge_server_serves_metrics_under_gevent(aibridge_script, spawn, pro
                     "--prometheus-enable", "--prometheus-address", "127.0.0.1:0"], environ)
     url = server.wait_for_line(r"serving Prometheus metrics on (http://127\.0\.0\.1:\d+/metrics)").group(1)
     gateway_url = server.wait_for_line(r"aibridge listening on (http://127\.0\.0\.1:\d+)").group(1)
-    token = _create_token(aibridge_script, environ)
+    token = new_user_token(aibridge_script.parent, environ, "alice")
     upstream.queue("anthropic/stream_text")
     client = anthropic.Anthropic(api_key=token, base_url=gateway_url + "/api/v2/aibridge/anthropic", max_retries=0)
     with client.messages.stream(model=CLAUDE, max_tokens=64, messages=HELLO) as stream:
@@ -340,27 +310,10 @@ def test_aibridge_server_serves_metrics_under_gevent(aibridge_script, spawn, pro
     assert "GET /metrics" not in server.stderr  # scrapes leave no access log lines
 
 
-def _create_token(aibridge_script, environ) -> str:
-    for command in (["users", "create", "alice"], ["tokens", "create", "alice"]):
-        done = subprocess.run([str(aibridge_script), *command], env=environ, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def _unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_every_series_has_its_ai_gateway_twin_without_created(metrics_gateway, upstream):
     """Scrape-time gauges (key pools, recorder, auth) and resilience counters too, not only the counted ones."""
     gw = metrics_gateway
-    upstream.queue("anthropic/stream_text")
-    with anthropic_client(gw, gw.create_token("alice")).messages.stream(
-        model=CLAUDE, max_tokens=256, messages=HELLO
-    ) as stream:
-        stream.get_final_message()
+    stream_hello(gw, upstream)
     samples = scrape_when_ended(gw, 1)
     old = {(s.name.removeprefix("coder_aibridged_"), tuple(sorted(s.labels.items())), s.value)
            for s in samples if s.name.startswith("coder_aibridged_") and not s.name.endswith("_created")}

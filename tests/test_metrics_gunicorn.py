@@ -18,8 +18,10 @@ from pathlib import Path
 import anthropic
 import pytest
 import requests
+from support.faults import free_port
+from support.metrics_support import scrape, value
 from support.recorder_support import wait_until
-from test_metrics import _create_token, _unused_port, scrape, value
+from support.wheelhouse import new_user_token
 
 CLAUDE = "claude-sonnet-4-6"
 HELLO = [{"role": "user", "content": "Say hello."}]
@@ -30,12 +32,12 @@ WORKERS = 3
 def deployment(aibridge_script, spawn, process_environ, tmp_path, upstream):
     """gunicorn with WORKERS gevent workers and Prometheus on; yields (master, gateway URL, metrics URL, token)."""
     upstream.reset()
-    metrics_port = _unused_port()
+    metrics_port = free_port()
     environ = {**process_environ, "CODER_AIBRIDGE_ENABLED": "true", "CODER_DATA_DIR": str(tmp_path / "data"),
                "CODER_AIBRIDGE_ANTHROPIC_BASE_URL": upstream.url, "CODER_AIBRIDGE_ANTHROPIC_KEY": "sk-ant-upstream",
                "CODER_PROMETHEUS_ENABLE": "true", "CODER_PROMETHEUS_ADDRESS": f"127.0.0.1:{metrics_port}"}
     environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    token = _create_token(aibridge_script, environ)
+    token = new_user_token(aibridge_script.parent, environ, "alice")
     gunicorn = Path(aibridge_script).parent / "gunicorn"
     master = spawn([gunicorn, "-c", "python:aibridge.gunicorn_conf", "-k", "gevent", "-w", str(WORKERS),
                     "-b", "127.0.0.1:0", "aibridge.app:create_app()"], environ)  # fmt: skip

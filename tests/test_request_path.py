@@ -181,11 +181,8 @@ def byok_gateway(tmp_path_factory, upstream):
 
 @pytest.fixture
 def byok_collector(byok_gateway, upstream):
-    upstream.reset()
-    plugin = RecordCollector()
-    byok_gateway.pm.register(plugin, name="test-collector")
-    yield plugin
-    byok_gateway.pm.unregister(plugin)
+    with byok_gateway.collecting(upstream) as plugin:
+        yield plugin
 
 
 def test_byok_sends_the_users_own_key_and_never_the_gateway_token(byok_gateway, upstream, byok_collector):

@@ -2,26 +2,9 @@
 
 import re
 import signal
-from pathlib import Path
 
-import pytest
 import requests
-
-DOC = Path(__file__).resolve().parent.parent / "docs" / "deployment.md"
-
-
-@pytest.fixture
-def gunicorn_conf(tmp_path) -> Path:
-    """gunicorn.conf.py exactly as the deployment guide shows it."""
-    block = re.search(r"```python\n(# gunicorn\.conf\.py\n.*?)```", DOC.read_text(), re.S).group(1)
-    path = tmp_path / "gunicorn.conf.py"
-    path.write_text(block)
-    return path
-
-
-def gunicorn(aibridge_script: Path, conf: Path) -> list:
-    return [aibridge_script.parent / "gunicorn", "-c", conf, "-k", "gevent", "-w", "2", "-b", "127.0.0.1:0",
-            "aibridge.app:create_app()"]  # fmt: skip
+from support.server_process import gunicorn, gunicorn_conf  # noqa: F401 (gunicorn_conf: a fixture)
 
 
 def test_gunicorn_serves_and_shuts_down_cleanly(aibridge_script, spawn, process_environ, gunicorn_conf, tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 import anthropic
 import requests
 from support.fakeupstream import BEFORE_HEADERS, FakeUpstream
-from test_failures_server import open_stream
+from support.server_process import open_stream
 from support.recorder_support import user_with_token, wait_until
 
 LISTENING = r"aibridge listening on (http://127\.0\.0\.1:(\d+))"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from support.edge_support import connect, create_token, read_response, server_environ, start_server
-from test_http1 import ScriptedServer
+from support.scripted_server import ScriptedServer
 
 BODY = json.dumps({"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
 ANSWER = json.dumps({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6",

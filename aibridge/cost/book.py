@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..db import Database, is_postgres, open_database
-from ..threads import QueueEmpty, ThreadSafeLogger, new_lock, new_queue, start_thread, wait_for_release
+from ..threads import BackgroundThread, QueueEmpty, ThreadSafeLogger
 from .admin import prepare, read_admin_prices
 from . import library
 from .library import candidates, library_price, load_library
@@ -28,7 +28,6 @@ log = logging.getLogger("aibridge.cost")
 
 REFRESH_INTERVAL = 3.0  # seconds; documented in docs/cost.md ("within 5 seconds")
 WARN_INTERVAL = 60.0
-_STOP = object()
 
 
 def price_for(model: str, provider: str, admin: dict[str, Price]) -> Price | None:
@@ -49,9 +48,7 @@ class PriceBook:
         # lookup reads the pair once, so a price found under the old prices never lands among the new ones.
         # Lookups are kept per UTC day: the library's prices can change on a date.
         self._state: tuple[dict[str, Price], dict[tuple[str, str, object], Price | None]] = ({}, {})
-        self._queue = new_queue()
-        self._done = new_lock()
-        self._running = False
+        self._thread = BackgroundThread()
         self._log: ThreadSafeLogger | None = None
         self.failing = False
 
@@ -68,17 +65,10 @@ class PriceBook:
         except Database.errors() as error:
             self.failing = True
             log.warning("prices: cannot read the administrator's prices (the library's apply meanwhile): %s", error)
-        self._done.acquire()
-        self._running = True
-        start_thread(self._run)
+        self._thread.start(self._run, self._log)
 
     def stop(self) -> None:
-        if not self._running:
-            return
-        self._running = False
-        self._queue.put(_STOP)
-        wait_for_release(self._done)
-        self._log.flush()
+        self._thread.stop()
 
     @property
     def admin(self) -> dict[str, Price]:
@@ -115,7 +105,7 @@ class PriceBook:
         try:
             while True:
                 try:
-                    if self._queue.get(timeout=self.refresh_interval) is _STOP:
+                    if self._thread.queue.get(timeout=self.refresh_interval) is BackgroundThread.STOP:
                         break
                 except QueueEmpty:
                     pass
@@ -144,7 +134,6 @@ class PriceBook:
         finally:
             if db is not None:
                 db.close()
-            self._done.release()
 
 
 def _connect(database) -> Database:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from ..db import Database, is_postgres
-from ..threads import QueueEmpty, ThreadSafeLogger, new_lock, new_queue, start_thread, wait_for_release, wait_until
+from ..threads import BackgroundThread, QueueEmpty, ThreadSafeLogger, wait_until
 from .tokens import (
     MALFORMED,
     NO_TOKEN,
@@ -47,8 +47,6 @@ LOOKUP_TIMEOUT = 2.0  # how long a request waits for a token read
 BUSY_TIMEOUT_MS = 1000  # the thread's connection; a lock held longer only delays the refresh
 FORGET_AFTER = 3600.0  # a token unused this long leaves the cache (seconds)
 WARN_INTERVAL = 60.0
-
-_STOP = object()
 
 
 class _Lookup:
@@ -74,29 +72,20 @@ class TokenCache:
         self._used: dict[str, float] = {}  # token id -> when a request last used it (monotonic)
         self._uses: dict[str, object] = {}  # token id -> datetime of a use to write
         self._lookups: dict[str, _Lookup] = {}
-        self._queue = new_queue()
-        self._done = new_lock()
+        self._thread = BackgroundThread()  # its queue: lookups to answer
         self._db: Database | None = None
         self._identity: tuple[int, int] | None = None  # the SQLite file the connection has open
         self.failing = False  # the last read or write failed (the store is away, for /readyz)
         self._log: ThreadSafeLogger | None = None
-        self._running = False
         self._last_warning = 0.0
 
     def start(self) -> None:
         self._log = ThreadSafeLogger(log)
-        self._done.acquire()
-        self._running = True
-        start_thread(self._run)
+        self._thread.start(self._run, self._log)
 
     def stop(self) -> None:
         """Write the pending last uses and stop the thread."""
-        if not self._running:
-            return
-        self._running = False
-        self._queue.put(_STOP)
-        wait_for_release(self._done)
-        self._log.flush()
+        self._thread.stop()
 
     def check(self, token: str | None) -> TokenCheck:
         """Check a presented token; reads the database (off the hub) only for a token not seen yet."""
@@ -133,7 +122,7 @@ class TokenCache:
         if lookup is None:
             lookup = _Lookup(token_id, time.monotonic() + self.lookup_timeout)
             self._lookups[token_id] = lookup
-            self._queue.put(lookup)
+            self._thread.queue.put(lookup)
         return wait_until(lambda: lookup.done, self.lookup_timeout) and not lookup.failed
 
     # On the thread
@@ -143,10 +132,10 @@ class TokenCache:
         try:
             while True:
                 try:
-                    item = self._queue.get(timeout=max(0.0, next_refresh - time.monotonic()))
+                    item = self._thread.queue.get(timeout=max(0.0, next_refresh - time.monotonic()))
                 except QueueEmpty:
                     item = None
-                if item is _STOP:
+                if item is BackgroundThread.STOP:
                     break
                 if item is not None:
                     self._read([item])
@@ -159,7 +148,6 @@ class TokenCache:
             self._write_uses()
             if self._db is not None:
                 self._db.close()
-            self._done.release()
 
     def _read(self, lookups: list[_Lookup]) -> None:
         """Answer the lookups still waited for, in one read."""

@@ -146,27 +146,19 @@ class Nginx:
 
     def log_mark(self) -> int:
         """A position in the access log; ``calls_since`` counts what was answered after it."""
-        path = self.root / "access.log"
-        return path.stat().st_size if path.exists() else 0
+        return self._log_size("access.log")
 
     def calls_since(self, mark: int) -> dict[str, int]:
         """Requests answered since ``mark``, keyed "<status> <path>"."""
         counts: dict[str, int] = {}
-        path = self.root / "access.log"
-        if not path.exists():
-            return counts
-        with open(path, "rb") as log:
-            log.seek(mark)
-            for line in log:
-                status, _method, uri = line.decode().split()
-                key = f"{status} {uri}"
-                counts[key] = counts.get(key, 0) + 1
+        for status, _method, uri in self._lines_since("access.log", mark):
+            key = f"{status} {uri}"
+            counts[key] = counts.get(key, 0) + 1
         return counts
 
     def keys_log_mark(self) -> int:
         """A position in the key log; ``keys_since`` counts the keys logged after it."""
-        path = self.root / "keys.log"
-        return path.stat().st_size if path.exists() else 0
+        return self._log_size("keys.log")
 
     def keys_since(self, mark: int = 0) -> dict[str, int]:
         """Answers per upstream key (the Authorization or x-api-key value) since ``mark``, of marked requests.
@@ -174,19 +166,27 @@ class Nginx:
         Keyed by the key for status 200, by "<status> <key>" for any other status.
         """
         counts: dict[str, int] = {}
-        path = self.root / "keys.log"
+        for status, *words in self._lines_since("keys.log", mark):
+            # "Bearer sk-..." and "-", or "-" and "sk-ant-...": nginx writes "-" for a missing header.
+            words = [word for word in words if word not in ("-", "Bearer")]
+            key = words[-1] if words else "none"
+            key = key if status == "200" else f"{status} {key}"
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def _log_size(self, name: str) -> int:
+        path = self.root / name
+        return path.stat().st_size if path.exists() else 0
+
+    def _lines_since(self, name: str, mark: int):
+        """The words of each line of log ``name`` after position ``mark`` (none while there is no log)."""
+        path = self.root / name
         if not path.exists():
-            return counts
+            return
         with open(path, "rb") as log:
             log.seek(mark)
             for line in log:
-                # "Bearer sk-..." and "-", or "-" and "sk-ant-...": nginx writes "-" for a missing header.
-                status, *words = line.decode().split()
-                words = [word for word in words if word not in ("-", "Bearer")]
-                key = words[-1] if words else "none"
-                key = key if status == "200" else f"{status} {key}"
-                counts[key] = counts.get(key, 0) + 1
-        return counts
+                yield line.decode().split()
 
     @staticmethod
     def answered(counts: dict[str, int]) -> int:

@@ -30,8 +30,6 @@ SETTLE_SECONDS = 60.0  # how often a refresh sums the whole month (the others re
 REFRESH_SECONDS = 2.0  # at most 5 s (docs/cost.md): how soon other instances' spend and budget changes count
 THRESHOLDS = (85, 100)  # percent of the budget at which a person is notified, once a month each
 
-_STOP = object()
-
 
 @dataclass(frozen=True)
 class Settled:
@@ -68,10 +66,8 @@ class BudgetKeeper:
         self.blocked_requests = 0
         self.refreshes = 0  # completed refreshes, successful or not
         self.last_error: Exception | None = None
-        self._wake = aibridge.new_queue()
-        self._done = aibridge.new_lock()
+        self._thread = aibridge.BackgroundThread()  # its queue: wake-ups (None) for a refresh now
         self._log = None
-        self._running = False
         self._store: BudgetStore | None = None
         epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
         self._month: tuple[dt.datetime, dt.datetime, str] = (epoch, epoch, "")  # start, end, key: a cache
@@ -132,38 +128,31 @@ class BudgetKeeper:
 
     def start(self) -> None:
         self._log = aibridge.ThreadSafeLogger(log)
-        self._done.acquire()
-        self._running = True
-        aibridge.start_thread(self._run)
+        self._thread.start(self._run, self._log)
 
     def refresh_soon(self) -> None:
         """Refresh now rather than at the next interval (from any thread; the refresh runs on the keeper's)."""
-        self._wake.put(None)
+        self._thread.queue.put(None)
 
     def stop(self) -> None:
-        if not self._running:
-            return
-        self._running = False
-        self._wake.put(_STOP)
-        aibridge.wait_for_release(self._done)
-        self._log.flush()
+        self._thread.stop()
 
     def _run(self) -> None:
+        wake, stop = self._thread.queue, aibridge.BackgroundThread.STOP
         try:
             while True:
                 self._refresh_logged()
                 try:
-                    if self._wake.get(timeout=self.interval) is _STOP:
+                    if wake.get(timeout=self.interval) is stop:
                         return
                     while True:  # several wake-ups queued meanwhile: one refresh serves them all
-                        if self._wake.get_nowait() is _STOP:
+                        if wake.get_nowait() is stop:
                             return
                 except aibridge.QueueEmpty:
                     continue
         finally:
             if self._store is not None:
                 self._store.close()
-            self._done.release()
 
     def _refresh_logged(self) -> None:
         try:

@@ -57,8 +57,6 @@ INSTANCE_TIMEOUT = 30.0  # PostgreSQL: seconds without a heartbeat before an ins
 HEARTBEATS_PER_TIMEOUT = 6
 OVERFLOWS = ("refuse", "relay")
 
-_STOP = object()
-
 
 class RecordWriter:
     """Queue of records and the one OS thread that writes them, keeps them through outages, and flushes them."""
@@ -97,8 +95,8 @@ class RecordWriter:
         self._refused_lock = aibridge.new_lock()
         self._memory_limit = memory_limit
         self._warn_interval = warn_interval
-        self._queue = aibridge.new_queue()
-        self._done = aibridge.new_lock()
+        self._thread = aibridge.BackgroundThread()
+        self._queue = self._thread.queue
         self._state = "new"
         self._deadline = 0.0  # when the shutdown flush gives up on the store (monotonic)
         self._next_try = 0.0
@@ -143,9 +141,8 @@ class RecordWriter:
         self._backlog = Backlog(spool, self._memory_limit, self.max_batch)
         self._report = OutageReport(self._log, self.spool_dir, self.overflow,
                                     *(() if self._warn_interval is None else (self._warn_interval,)))
-        self._done.acquire()
         self._state = "running"
-        aibridge.start_thread(self._run)
+        self._thread.start(self._run, self._log)
 
     def put(self, kind: str, record: Any) -> None:
         """Hand a record to the writer thread; never blocks."""
@@ -169,9 +166,7 @@ class RecordWriter:
             return
         self._state = "stopped"
         self._deadline = time.monotonic() + self.flush_timeout
-        self._queue.put(_STOP)
-        aibridge.wait_for_release(self._done)
-        self._log.flush()
+        self._thread.stop()
 
     @property
     def written(self) -> int:
@@ -209,10 +204,7 @@ class RecordWriter:
             self._log.error("recorder writer thread stopped: %s", error, exc_info=error)
             self._save_what_is_left()
         finally:
-            try:
-                self._release()
-            finally:
-                self._done.release()
+            self._release()
 
     def _count(self) -> None:
         """What the app's thread reads: the backlog where it waits, and the spool lines that could not be read."""
@@ -229,7 +221,7 @@ class RecordWriter:
         batch, stopping = [], False
         deadline = time.monotonic() + self.linger
         while True:
-            if item is _STOP:
+            if item is aibridge.BackgroundThread.STOP:
                 stopping = True
             else:
                 batch.append(item)
@@ -437,7 +429,7 @@ class RecordWriter:
                 item = self._queue.get_nowait()
             except aibridge.QueueEmpty:
                 break
-            if item is not _STOP:
+            if item is not aibridge.BackgroundThread.STOP:
                 queued.append(item)
         backlog.keep(self._rows(queued))
         try:

@@ -15,8 +15,6 @@ log = logging.getLogger("aibridge.retention")
 
 INTERVAL_SECONDS = 600.0
 
-_STOP = object()
-
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
@@ -43,10 +41,8 @@ class RetentionJob:
         self.runs = 0  # completed purge runs, successful or not
         self.last_result: PurgeResult | None = None
         self.last_error: Exception | None = None
-        self._wake = aibridge.new_queue()
-        self._done = aibridge.new_lock()
+        self._thread = aibridge.BackgroundThread()
         self._log = None
-        self._running = False
         self._stop_requested = False
 
     def run_once(self) -> PurgeResult:
@@ -63,31 +59,23 @@ class RetentionJob:
 
     def start(self) -> None:
         self._log = aibridge.ThreadSafeLogger(log)
-        self._done.acquire()
-        self._running = True
-        aibridge.start_thread(self._run)
+        self._thread.start(self._run, self._log)
 
     def stop(self) -> None:
         """Stop the thread; a purge in progress stops after its current batch."""
-        if not self._running:
+        if not self._thread.running:
             return
-        self._running = False
         self._stop_requested = True
-        self._wake.put(_STOP)
-        aibridge.wait_for_release(self._done)
-        self._log.flush()
+        self._thread.stop()
 
     def _run(self) -> None:
-        try:
-            while True:
-                self._run_logged()
-                try:
-                    self._wake.get(timeout=self.interval)
-                    return  # the only thing ever queued is the stop request
-                except aibridge.QueueEmpty:
-                    continue
-        finally:
-            self._done.release()
+        while True:
+            self._run_logged()
+            try:
+                self._thread.queue.get(timeout=self.interval)
+                return  # the only thing ever queued is the stop request
+            except aibridge.QueueEmpty:
+                continue
 
     def _run_logged(self) -> None:
         try:

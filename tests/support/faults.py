@@ -174,6 +174,7 @@ class ServerProcess:
 
 
 def free_port() -> int:
+    """A port nothing listens on (yet): connecting to it is refused."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

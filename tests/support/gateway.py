@@ -46,10 +46,32 @@ class Gateway:
         finally:
             self.pm.unregister(plugin)
 
+    @contextlib.contextmanager
+    def collecting(self, *fakes):
+        """A :class:`RecordCollector` registered until the block ends; each fake upstream of ``fakes`` reset first."""
+        for fake in fakes:
+            fake.reset()
+        with self.registered(RecordCollector(), "test-collector") as collector:
+            yield collector
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
         shutdown_app(self.app)
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def collecting_gateway(config: Config) -> Gateway:
+    """A Gateway whose ``collector``, a :class:`RecordCollector`, keeps every record."""
+    gw = Gateway(config)
+    gw.collector = RecordCollector()
+    gw.pm.register(gw.collector, name="test-collector")
+    return gw
 
 
 def gateway_config(data_dir: Path, upstream_url: str, **overrides) -> Config:

@@ -23,19 +23,15 @@ def mcp():
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory, upstream, mcp):
     config = gateway_config(tmp_path_factory.mktemp("data"), upstream.url, mcp_servers=(MCPServerConfig(name="docs", url=mcp.url),))
-    gw = Gateway(config)
-    yield gw
-    gw.close()
+    with Gateway(config) as gw:
+        yield gw
 
 
 @pytest.fixture
-def collector(gateway, upstream, mcp):
-    upstream.reset()
+def collector(collector, mcp):
+    """conftest's collector (the upstream starts empty), and no MCP calls seen yet."""
     mcp.calls.clear()
-    plugin = RecordCollector()
-    gateway.pm.register(plugin, name="test-collector")
-    yield plugin
-    gateway.pm.unregister(plugin)
+    return collector
 
 
 def fixture_with(name: str, *replacements: tuple[str, str]) -> Response:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 import threading
 from collections import deque
 from dataclasses import dataclass
 
 import pytest
 from support.fakeupstream import FakeUpstream, ReceivedRequest, Response, _plan
+from support.faults import free_port
 from support.gateway import Gateway, RecordCollector
 
 import aibridge
@@ -206,13 +206,6 @@ def upstream():
     """A KeyedUpstream of the test's own (it also answers from the FIFO queue like any FakeUpstream)."""
     with KeyedUpstream() as fake:
         yield fake
-
-
-def free_port() -> int:
-    """A port nothing listens on (yet): connecting to it is refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 __all__ = ["HookEvents", "KeyedUpstream", "ManualClock", "Response", "free_port", "key_of", "resilient_gateway",
