@@ -11,6 +11,7 @@ spool directory, so gateways with different data directories never share it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 from pathlib import Path
@@ -47,3 +48,19 @@ def is_ours_alone(path: Path, is_kind=stat.S_ISREG, private: bool = False) -> bo
         return False
     others = 0o077 if private else 0o022
     return is_kind(found.st_mode) and found.st_uid == os.geteuid() and not found.st_mode & others
+
+
+def keep_or_log(spool, writes: list, log, refused_by: str) -> bool:
+    """Keep ``writes`` in ``spool``'s last-resort directory (True), else log each one whole (False)."""
+    try:
+        path = spool.keep_in_last_resort(writes)
+    except OSError as error:
+        log.error("recorder: neither the store, %s nor the last-resort spool (%s) takes records: %d records "
+                  "logged here instead", refused_by, error.strerror or error, len(writes))
+        for write in writes:
+            log.error("not recorded: %s %s", write.record_type, json.dumps(write.as_json(), ensure_ascii=False))
+        return False
+    log.warning("recorder: neither the store nor %s takes records: %d records kept in %s (memory: kept through "
+                "a restart of the gateway, not of the machine); the next start on this spool directory writes "
+                "them", refused_by, len(writes), path)
+    return True

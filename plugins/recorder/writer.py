@@ -37,7 +37,7 @@ from ..storage import (
     row_write,
 )
 from .backlog import INTERRUPTED_MESSAGE, Backlog
-from .last_resort import last_resort_directory
+from .last_resort import keep_or_log, last_resort_directory
 from .reports import OutageReport
 from .spool import Spool
 from .writing import StoreUnavailable, StoreWriter, describe_error
@@ -442,21 +442,10 @@ class RecordWriter:
         writes = list(backlog.memory)
         backlog.memory.clear()
         backlog.memory_weight = 0
-        try:
-            path = backlog.spool.keep_in_last_resort(writes)
-        except OSError as error:
-            self._log.error("recorder: neither the store, the spool %s (%s) nor the last-resort spool (%s) takes "
-                            "records: %d records logged here instead", self.spool_dir, why, describe_error(error),
-                            len(writes))
-            for write in writes:
-                self._log.error("not recorded: %s %s", write.record_type, json.dumps(write.as_json(),
-                                                                                       ensure_ascii=False))
+        if keep_or_log(backlog.spool, writes, self._log, f"the spool {self.spool_dir} ({why})"):
+            self.kept_in_last_resort += len(writes)
+        else:
             self.lost_at_shutdown += len(writes)
-            return
-        self.kept_in_last_resort += len(writes)
-        self._log.warning("recorder: neither the store nor the spool %s takes records (%s): %d records kept in %s "
-                          "(memory: kept through a restart of the gateway, not of the machine); the next start "
-                          "on this spool directory writes them", self.spool_dir, why, len(writes), path)
 
     def _release(self) -> None:
         """Let go of the spool files, gone processes and our instance; left files are for the next start."""
