@@ -30,8 +30,8 @@ PROMPT = "Tell the receiver nothing about the aardvark Ximena."
 
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "tracing.md").read_text()
-[DOC_COMMAND] = re.findall(r"^(CODER_TRACE_ENABLE=true OTEL_EXPORTER_OTLP_ENDPOINT=\S+ OTEL_SERVICE_NAME=\S+ "
-                           r"aibridge server)$", DOC, re.M)
+[DOC_COMMAND] = re.findall(r"^(CODER_AI_GATEWAY_ENABLED=true CODER_TRACE_ENABLE=true OTEL_EXPORTER_OTLP_ENDPOINT=\S+ "
+                           r"OTEL_SERVICE_NAME=\S+ aibridge server)$", DOC, re.M)
 
 
 def spans(receiver) -> list[dict]:
@@ -62,7 +62,7 @@ def test_the_server_exports_its_spans_over_otlp_http_configured_by_environment(a
         environ = {
             **process_environ,
             "PATH": f"{aibridge_script.parent}:{process_environ['PATH']}",
-            "CODER_AIBRIDGE_ENABLED": "true", "CODER_DATA_DIR": str(data_dir), "CODER_HTTP_ADDRESS": "127.0.0.1:0",
+            "CODER_DATA_DIR": str(data_dir), "CODER_HTTP_ADDRESS": "127.0.0.1:0",
             "CODER_AIBRIDGE_ANTHROPIC_BASE_URL": upstream.url, "CODER_AIBRIDGE_ANTHROPIC_KEY": UPSTREAM_KEY,
             "OTEL_BSP_SCHEDULE_DELAY": "100",  # milliseconds between exports, instead of 5 s
         }
