@@ -581,3 +581,12 @@ def test_an_admin_price_has_no_long_context_tier():
     long = TokenUsage(interception_id="i", msg_id="m", input_tokens=300_000, output_tokens=1000)
     assert cost_nanos(long, price) == 300_000 * 3000 + 1000 * 15000  # base rates: $0.90 + $0.015
     assert cost_nanos(long, library_price(CLAUDE, "anthropic")) == 300_000 * 6000 + 1000 * 22500  # the library's tier
+
+
+def test_a_sum_of_groups_without_a_priced_record_is_unpriced_never_zero():
+    from aibridge_plugins.storage.usage import total_cost
+
+    # A failed request (no token records: 0) beside one of an unpriced model: the sum is unknown, not $0.
+    assert total_cost([0, None], unpriced_records=1) is None
+    assert total_cost([5, None], unpriced_records=1) == 5  # the priced part, and one record unpriced
+    assert total_cost([0, 0], unpriced_records=0) == 0

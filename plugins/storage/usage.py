@@ -64,9 +64,13 @@ def cost_sum(priced_nanos: int | None, unpriced_records: int) -> int | None:
 
 
 def total_cost(costs, unpriced_records: int) -> int | None:
-    """The sum of several groups' costs, by the same rule."""
-    known = [cost for cost in costs if cost is not None]
-    return cost_sum(sum(known) if known else None, unpriced_records)
+    """The sum of several groups' costs, by the same rule.
+
+    A group without token records counts 0 without having been priced: when the known costs come to
+    nothing and some records are unpriced, the total is unknown (None), never "$0 and some unpriced".
+    """
+    known = sum(cost for cost in costs if cost is not None)
+    return cost_sum(known if known or not unpriced_records else None, unpriced_records)
 
 
 def unpriced_models(db) -> list[dict[str, Any]]:
