@@ -215,8 +215,9 @@ class BackgroundThread:
 
     def start(self, run, log: ThreadSafeLogger | None = None) -> None:
         """Run ``run()`` on a new OS thread; ``log``: the thread's logger, flushed by stop()."""
+        if not self._done.acquire(blocking=False):  # never wait here: on the hub that would freeze the gateway
+            raise RuntimeError("this background thread is running already: stop() it first")
         self._log = log
-        self._done.acquire()
         self.running = True
         start_thread(self._run, run)
 
@@ -227,11 +228,16 @@ class BackgroundThread:
         self.running = False
         self.queue.put(self.STOP)
         wait_for_release(self._done)
+        self._done.release()  # free again: the thread may be started anew
         if self._log is not None:
             self._log.flush()
 
     def _run(self, run) -> None:
         try:
             run()
+        except BaseException as error:  # said where the thread's owner logs, not lost on stderr
+            if self._log is not None:
+                self._log.error("background thread stopped: %s", error, exc_info=error)
+            raise
         finally:  # stop() waits for this, whatever ``run`` did
             self._done.release()

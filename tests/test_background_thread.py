@@ -34,6 +34,18 @@ def test_run_gets_queued_items_on_its_own_thread_and_stop_waits_for_it_to_return
     worker.stop()  # a second stop does nothing
 
 
+def test_a_second_start_is_refused_at_once_and_never_waits():
+    import pytest
+
+    worker = aibridge.BackgroundThread()
+    worker.start(lambda: worker.queue.get())  # returns at STOP
+    with pytest.raises(RuntimeError, match="running already"):
+        worker.start(lambda: None)
+    worker.stop()
+    worker.start(lambda: worker.queue.get())  # once stopped, it starts again
+    worker.stop()
+
+
 def test_stop_without_start_does_nothing():
     aibridge.BackgroundThread().stop()
 

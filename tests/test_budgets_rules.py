@@ -42,7 +42,7 @@ def test_a_users_own_budget_overrides_else_the_highest_of_groups_and_default():
 
 def test_money_is_exact_nano_dollars():
     assert nanos_of_usd("12.50") == 12_500_000_000 and nanos_of_usd("$0.000000001") == 1 and nanos_of_usd("0") == 0
-    for wrong in ("-1", "abc", "NaN", "Infinity", ""):
+    for wrong in ("-1", "abc", "NaN", "Infinity", "", "1e20", "1e999990"):  # past a billion: refused at once
         with pytest.raises(ValueError):
             nanos_of_usd(wrong)
     assert usd(351_000) == Decimal("0.000351") and str(usd(50 * 10**9)) == "50"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 NANOS_PER_USD = 10**9
+MAX_USD = 1_000_000_000  # a budget of a billion dollars a month is no limit; its nano-dollars fit in 63 bits
 
 
 def nanos_of_usd(text: str) -> int:
@@ -15,6 +16,8 @@ def nanos_of_usd(text: str) -> int:
         raise ValueError(f"{text!r} is not an amount of US dollars (e.g. 50 or 12.50)") from None
     if not amount.is_finite() or amount < 0:
         raise ValueError(f"{text!r} is not an amount of US dollars (e.g. 50 or 12.50)")
+    if amount > MAX_USD:  # compared before any conversion: a huge exponent would take the GIL for seconds
+        raise ValueError(f"{text!r} is more than the largest budget, ${MAX_USD:,}")
     return int((amount * NANOS_PER_USD).to_integral_value(ROUND_DOWN))
 
 
