@@ -47,7 +47,11 @@ def create_app(config: Config | None = None, plugin_manager=None) -> Flask:
 
     app.register_blueprint(relay_blueprint)
     app.register_blueprint(status_blueprint)
-    start_plugins(pm, app, config)
+    try:
+        start_plugins(pm, app, config)
+    except BaseException:
+        app.extensions["aibridge"].shutdown(app)  # the gateway's own threads (prices, dumps) stop with the plugins'
+        raise
     for warning in missing_key_warnings(config):  # once it is sure to serve: a refusal to start stays one line
         log.warning(warning)
     return app

@@ -38,6 +38,9 @@ def price_for(model: str, provider: str, admin: dict[str, Price]) -> Price | Non
     return library_price(model, provider)
 
 
+MEMO_LIMIT = 4096  # lookups kept (model, provider type, day)
+
+
 class PriceBook:
     """Prices in memory for the request path; ``cost_of(interception, usage)`` gives a record's nano-dollars."""
 
@@ -82,6 +85,8 @@ class PriceBook:
         except KeyError:
             pass
         found = price_for(model, provider, admin)
+        if len(memo) >= MEMO_LIMIT:  # keyed by day: the days gone by are never asked again
+            memo.clear()
         memo[key] = found
         return found
 
