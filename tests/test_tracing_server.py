@@ -70,6 +70,9 @@ def test_the_server_exports_its_spans_over_otlp_http_configured_by_environment(a
         command = DOC_COMMAND.replace("127.0.0.1:4318", f"127.0.0.1:{port}").replace("aibridge server",
                                                                                     "exec aibridge server")
         server = spawn(["bash", "-c", command], environ)
+        # Without a collector, the log says where the spans go.
+        server.wait_for_line(rf"tracing: spans of service aibridge-eu go over OTLP/HTTP to "
+                             rf"http://127\.0\.0\.1:{port}/v1/traces")
         url = server.wait_for_line(LISTENING).group(1)
 
         upstream.queue("anthropic/blocking_text")

@@ -82,8 +82,12 @@ def _new_provider(tracer_provider_class) -> Provider:
     detected = OTELResourceDetector().detect().attributes
     resource = Resource.create({"service.name": "aibridge", "service.version": aibridge.__version__, **detected})
     provider = tracer_provider_class(resource=resource)  # the sampler: OTEL_TRACES_SAMPLER, else parent-based
-    processor = BatchSpanProcessor(OTLPSpanExporter())  # endpoint, headers, timeout: OTEL_EXPORTER_OTLP_*
+    exporter = OTLPSpanExporter()  # endpoint, headers, timeout: OTEL_EXPORTER_OTLP_*
+    processor = BatchSpanProcessor(exporter)
     provider.add_span_processor(processor)
+    # Without a collector nothing else says tracing is on: say where the spans go.
+    log.info("tracing: spans of service %s go over OTLP/HTTP to %s", resource.attributes.get("service.name"),
+             getattr(exporter, "_endpoint", "the OTEL_EXPORTER_OTLP_* endpoint"))
     return Provider(provider.get_tracer("aibridge", aibridge.__version__), provider, processor)
 
 
