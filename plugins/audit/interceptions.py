@@ -13,7 +13,8 @@ from ..storage import (
     interceptions_page,
 )
 from ..storage import BadParameter, check_initiator
-from .cost import records_cost, with_usd
+from ..storage import records_cost
+from .cost import with_usd
 
 
 def list_interceptions(db, where: InterceptionFilter, limit: int,

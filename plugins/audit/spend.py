@@ -11,7 +11,7 @@ import aibridge
 
 from ..storage import TOKEN_COLUMNS, build_filter, unpriced_models, usage_by_group
 from .cli import _checked, _reader
-from .cost import cost_fields, groups_cost
+from ..storage import cost_fields, summed_cost
 
 SPEND_CSV_COLUMNS = ("day", "initiator_id", "initiator_username", "model", "interceptions", *TOKEN_COLUMNS,
                      "cost_usd", "cost_usd_nanos", "unpriced_records")
@@ -50,7 +50,7 @@ def spend_export(month, fmt, **flags):
     totals = {name: sum(row[name] for row in rows) for name in ("interceptions", *TOKEN_COLUMNS)}
     listing = aibridge.Listing(fmt, SPEND_COLUMNS, csv_columns=SPEND_CSV_COLUMNS)
     listing.add(rows)
-    totals = {**totals, **groups_cost(rows)}
+    totals = {**totals, **summed_cost(rows)}
     listing.finish({"month": first.strftime("%Y-%m"), "totals": totals},
                    footer={"day": "total", **totals})
 

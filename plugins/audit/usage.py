@@ -6,7 +6,7 @@ from typing import Any
 
 from ..storage import COST_COLUMNS, TOKEN_COLUMNS, USAGE_GROUPS, InterceptionFilter, usage_by_group
 from ..storage import BadParameter
-from .cost import cost_fields, groups_cost
+from ..storage import cost_fields, summed_cost
 
 GROUP_BY_CHOICES = USAGE_GROUPS
 DEFAULT_GROUP_BY = "user"
@@ -24,7 +24,7 @@ def usage_summary(db, where: InterceptionFilter, group_by: str) -> dict[str, Any
     """``{"group_by", "totals", "results": [one entry per group]}`` for the matching interceptions."""
     results = [_group_json(group_by, row) for row in usage_by_group(db, where, group_by)]
     totals = {name: sum(entry[name] for entry in results) for name in ("interceptions", *TOKEN_COLUMNS)}
-    return {"group_by": group_by, "totals": {**totals, **groups_cost(results)}, "results": results}
+    return {"group_by": group_by, "totals": {**totals, **summed_cost(results)}, "results": results}
 
 
 def _group_json(group_by: str, row: dict) -> dict[str, Any]:

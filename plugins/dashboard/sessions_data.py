@@ -14,7 +14,8 @@ from ..storage import (
     session_summaries,
     sessions_page,
 )
-from .timeline import build_threads, cost_fields, duration_ms
+from ..storage import cost_fields
+from .timeline import build_threads, duration_ms
 
 
 def list_sessions(conn, where: InterceptionFilter, limit: int, after_id: str | None = None) -> dict[str, Any]:

@@ -17,9 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import aibridge
-
-from ..storage import TOKEN_COLUMNS, cost_sum, total_cost
+from ..storage import TOKEN_COLUMNS, records_cost, summed_cost
 
 _REQUEST_FIELDS = ("id", "provider", "provider_name", "model", "client", "api", "streaming", "status", "error",
                    "started_at", "ended_at", "credential_kind", "credential_hint", "metadata")
@@ -72,25 +70,6 @@ def request_json(interception: dict, children: dict[str, dict[str, list]],
                                  "created_at": t["created_at"]} for t in children["model_thoughts"].get(iid, [])]
     answer["tool_results"] = [_result(r) for r in children["tool_results"].get(iid, [])]
     return answer
-
-
-def cost_fields(nanos: int | None, unpriced_records: int) -> dict[str, Any]:
-    """A cost as the audit API answers it: ``cost_usd`` (a number, null when unknown), the exact
-    ``cost_usd_nanos``, and ``unpriced_records`` (token records without a price, left out of the sum)."""
-    return {"cost_usd": aibridge.usd_number(nanos), "cost_usd_nanos": nanos, "unpriced_records": unpriced_records}
-
-
-def records_cost(usages: list[dict]) -> dict[str, Any]:
-    """The cost of token records (docs/cost.md): the priced ones' sum, None when every one is unpriced."""
-    unpriced = sum(1 for usage in usages if usage["cost_usd_nanos"] is None)
-    priced = [usage["cost_usd_nanos"] for usage in usages if usage["cost_usd_nanos"] is not None]
-    return cost_fields(cost_sum(sum(priced) if priced else None, unpriced), unpriced)
-
-
-def summed_cost(parts: list[dict]) -> dict[str, Any]:
-    """The cost of several requests (or sessions), by the same rule."""
-    unpriced = sum(part["unpriced_records"] for part in parts)
-    return cost_fields(total_cost((part["cost_usd_nanos"] for part in parts), unpriced), unpriced)
 
 
 def matching_threads(threads: list[dict], text: str) -> list[dict]:

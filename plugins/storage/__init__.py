@@ -37,6 +37,7 @@ from .purge import BATCH_SIZE, PurgeResult, count_expired, count_expired_interce
 from .schema import CHILD_TABLES, INTERCEPTIONS
 from .sessions import UnknownSession, count_sessions, session_interceptions, session_summaries, sessions_page
 from .signing_keys import signing_key
+from .cost_fields import cost_fields, records_cost, summed_cost
 from .usage import COST_COLUMNS, TOKEN_COLUMNS, USAGE_GROUPS, cost_sum, total_cost, unpriced_models, usage_by_group
 from .rows import RecordIds
 from .writes import CHILD, END, START, RowWrite, as_json_line, row_write, write_rows
@@ -63,6 +64,8 @@ __all__ = [
     "UnknownSession", "sessions_page", "count_sessions", "session_summaries", "session_interceptions",
     # Secrets that sign what the gateway hands out
     "signing_key",
+    # Usage and cost: sums by group, and the cost fields of answers
+    "cost_fields", "records_cost", "summed_cost",
     "COST_COLUMNS", "TOKEN_COLUMNS", "USAGE_GROUPS", "cost_sum", "total_cost", "unpriced_models", "usage_by_group",
     # Purging what is past retention
     "BATCH_SIZE", "PurgeResult", "purge", "count_expired", "count_expired_interceptions",
