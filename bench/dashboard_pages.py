@@ -251,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
             path = path or next_page(clients[who])
             rows.append((label, who, measure(clients[who], path, args.rounds, store_cpu)))
             print(f"{label}: median {statistics.median(rows[-1][2][0]):.0f} ms", file=sys.stderr)
+        counts = store_counts(postgres_url or directory / "aibridge.db")  # before the shutdown closes the read pool
     finally:
         shutdown_app(app)
-    counts = store_counts(postgres_url or directory / "aibridge.db")
     counts["seeding"] = f", of which {seeded:.0f} s generating the store" if seeded > 5 else ""
     text = report(args, rows, time.monotonic() - started, counts)
     print(text)
