@@ -542,8 +542,8 @@ def test_a_message_reported_over_several_records_is_priced_at_its_tier():
 def test_the_dashboard_writes_dollars_readably():
     from aibridge_plugins.dashboard.formatting import usd
 
-    assert [usd(n) for n in (None, 0, 12_345_678_901, 10_000_000, 4_200_000, 123_456, 99)] == [
-        "unpriced", "$0.00", "$12.35", "$0.01", "$0.0042", "$0.00012", "<$0.0001"]
+    assert [usd(n) for n in (None, 0, 12_345_678_901, 10_000_000, 4_200_000, 123_456, 100_000, 9_950_000, 99)] == [
+        "unpriced", "$0.00", "$12.35", "$0.01", "$0.0042", "$0.00012", "$0.0001", "$0.01", "<$0.0001"]
 
 
 def test_a_dated_library_price_applies_from_its_day_without_restart(monkeypatch):

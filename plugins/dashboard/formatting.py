@@ -70,7 +70,9 @@ def usd(nanos) -> str:
     dollars = aibridge.nanos_to_usd(nanos)
     if dollars == 0 or dollars >= CENT:
         return f"${dollars.quantize(CENT):,}"
-    return f"${dollars:.2g}" if dollars >= SMALLEST else f"<${SMALLEST}"
+    if dollars < SMALLEST:
+        return f"<${SMALLEST}"
+    return f"${Decimal(f'{dollars:.2g}').normalize():f}"  # two significant digits, no trailing zero ($0.0001)
 
 
 def usd_exact(nanos) -> str:
