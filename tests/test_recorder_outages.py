@@ -6,6 +6,7 @@ through ``aibridge server`` processes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -43,6 +44,17 @@ def each(count: int) -> dict[str, int]:
 
 def spool_files(directory) -> list:
     return sorted(directory.glob("*.jsonl")) if directory.exists() else []
+
+
+@contextlib.contextmanager
+def no_room_for_records(tmp_path):
+    """A database and a spool on two small filesystems, both full: (database, spool directory, the two filesystems).
+
+    The spool has a filesystem of its own because a failed write to the database can free a few blocks
+    (SQLite drops its journal), which a spool beside it could then take.
+    """
+    with small_filesystem(tmp_path / "data") as data, small_filesystem(tmp_path / "spooled") as spooled:
+        yield data.path / "aibridge.db", spooled.path / "spool", (data, spooled)
 
 
 @pytest.fixture
@@ -202,52 +214,56 @@ def test_when_even_the_spool_is_full_new_interceptions_are_refused_or_counted_as
 
 
 def test_records_the_spool_cannot_take_at_shutdown_are_kept_in_memory_backed_files_for_the_next_start(tmp_path):
-    with small_filesystem(tmp_path / "small") as fs:
-        writer = RecordWriter(fs.path / "aibridge.db", **{**FAST, "flush_timeout": 0.2})
+    with no_room_for_records(tmp_path) as (database, spool, filesystems):
+        writer = RecordWriter(database, spool, **{**FAST, "flush_timeout": 0.2})
         writer.start()
-        last_resort = last_resort_directory(fs.path / "spool")
-        fs.fill()
+        last_resort = last_resort_directory(spool)
+        for fs in filesystems:
+            fs.fill()
         for n in range(3):
             record(writer, f"last-{n}", minute=n, prompt_size=10_000)
         writer.close()
         assert writer.kept_in_last_resort == PER * 3 and writer.lost == 0
         assert last_resort.parent == SHARED_MEMORY and len(spool_files(last_resort)) == 1
         assert (last_resort.stat().st_mode & 0o777, spool_files(last_resort)[0].stat().st_mode & 0o777) == (0o700, 0o600)
-        fs.free()
-        restarted = RecordWriter(fs.path / "aibridge.db", **FAST)
+        for fs in filesystems:
+            fs.free()
+        restarted = RecordWriter(database, spool, **FAST)
         restarted.start()
         try:
             wait_until(lambda: restarted.written == PER * 3, what="the kept records to be written at the next start")
         finally:
             restarted.close()
-        assert count_rows(fs.path / "aibridge.db") == each(3)
+        assert count_rows(database) == each(3)
         assert not last_resort.exists()
 
 
 def test_a_last_resort_directory_someone_else_could_write_is_not_replayed(tmp_path, caplog):
     # Its name in /dev/shm is predictable: another user could make it first and plant records for us to replay.
-    with small_filesystem(tmp_path / "small") as fs:
-        writer = RecordWriter(fs.path / "aibridge.db", **{**FAST, "flush_timeout": 0.2})
+    with no_room_for_records(tmp_path) as (database, spool, filesystems):
+        writer = RecordWriter(database, spool, **{**FAST, "flush_timeout": 0.2})
         writer.start()
-        last_resort = last_resort_directory(fs.path / "spool")
-        fs.fill()
+        last_resort = last_resort_directory(spool)
+        for fs in filesystems:
+            fs.fill()
         record(writer, "kept", prompt_size=10_000)
         writer.close()
-        fs.free()
+        for fs in filesystems:
+            fs.free()
         assert writer.kept_in_last_resort == PER
         try:
             last_resort.chmod(0o777)
             caplog.set_level(logging.WARNING, logger="aibridge.recorder")
-            untrusting = RecordWriter(fs.path / "aibridge.db", **FAST)
+            untrusting = RecordWriter(database, spool, **FAST)
             untrusting.start()
             untrusting.close()
-            assert count_rows(fs.path / "aibridge.db")["interceptions"] == 0
+            assert count_rows(database)["interceptions"] == 0
             assert any("is not this user's alone" in r.getMessage() for r in caplog.records)
             last_resort.chmod(0o700)  # ours alone again: replayed
-            trusting = RecordWriter(fs.path / "aibridge.db", **FAST)
+            trusting = RecordWriter(database, spool, **FAST)
             trusting.start()
             trusting.close()
-            assert count_rows(fs.path / "aibridge.db") == each(1)
+            assert count_rows(database) == each(1)
         finally:
             shutil.rmtree(last_resort, ignore_errors=True)
 
