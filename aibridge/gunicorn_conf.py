@@ -11,6 +11,9 @@ What it does (docs/deployment.md, "gunicorn"):
   counts (docs/metrics.md, "Several processes").
 - ``child_exit`` (master): a worker that ended, however it ended, no longer
   counts in the in-flight and state gauges.
+- ``post_worker_init``: once the worker loaded the app, freezes what start-up
+  made out of the garbage collector's way and shortens the GIL's switch
+  interval (as ``aibridge server`` does; docs/benchmarks.md).
 - ``worker_exit``: runs the plugins' shutdown hooks, so pending records are
   written before the worker ends.
 
@@ -67,6 +70,10 @@ def _metrics_dir() -> str:
 
 
 def post_worker_init(worker):
+    """The app is loaded: settle the interpreter for serving, as ``aibridge server`` does."""
+    from aibridge.server.interpreter import settle_for_serving
+
+    settle_for_serving()
     worker.log.info("aibridge worker %s ready", worker.pid)
 
 

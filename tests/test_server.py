@@ -177,3 +177,20 @@ def test_drain_cuts_requests_that_outlive_the_grace_period():
     server.drain(0.1)
     cut = stuck.get(timeout=30)  # a 500 (nothing was sent yet) or a closed connection, never a success
     assert cut == b"" or cut.startswith(b"HTTP/1.1 500")
+
+
+def test_serving_freezes_start_up_objects_and_shortens_the_gil_switch_interval():
+    import gc
+    import sys
+
+    from aibridge.server.interpreter import SWITCH_INTERVAL, settle_for_serving
+
+    interval, frozen = sys.getswitchinterval(), gc.get_freeze_count()
+    kept = [[n] for n in range(10)]  # made before settling: frozen with the rest
+    try:
+        settle_for_serving()
+        assert gc.get_freeze_count() >= frozen + len(kept)
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) and SWITCH_INTERVAL < interval
+    finally:
+        gc.unfreeze()
+        sys.setswitchinterval(interval)

@@ -24,6 +24,7 @@ SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 POSTGRES_SCHEMES = ("postgres", "postgresql")
 COPY_AT_LEAST = 100  # rows of one insert_rows() that go through COPY on PostgreSQL (fewer: one pipeline of INSERTs)
+VALUES_PER_STATEMENT = 200  # rows of one multi-row INSERT on SQLite
 
 
 def is_postgres(target: str | Path | None) -> bool:
@@ -91,6 +92,22 @@ class Database:
                 return cursor.rowcount
         return self.conn.executemany(sql, rows).rowcount
 
+    def insert_values(self, insert: str, width: int, rows: list[Sequence], tail: str = "") -> None:
+        """``{insert} VALUES (...) {tail}`` for each row of ``width`` values.
+
+        SQLite gets multi-row VALUES, a few hundred rows a statement: executemany() takes the GIL back after
+        every row, which a busy request thread then waits for; PostgreSQL gets one pipeline of statements.
+        """
+        marks = "(" + ", ".join("?" for _ in range(width)) + ")"
+        if self.is_postgres:
+            self.executemany(f"{insert} VALUES {marks} {tail}", rows)
+            return
+        per_statement = max(1, min(VALUES_PER_STATEMENT, self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start:start + per_statement]
+            values = ", ".join(marks for _ in chunk)
+            self.conn.execute(f"{insert} VALUES {values} {tail}", [value for row in chunk for value in row])
+
     def insert_rows(self, table: str, columns: Sequence[str], rows: list[Sequence], skip_duplicates_of: str) -> None:
         """Insert rows (value lists in the order of ``columns``), skipping those whose ``skip_duplicates_of``
         (a unique column) is there already.
@@ -101,8 +118,7 @@ class Database:
         names = ", ".join(columns)
         conflict = f"ON CONFLICT ({skip_duplicates_of}) DO NOTHING"
         if not self.is_postgres or len(rows) < COPY_AT_LEAST:
-            marks = ", ".join("?" for _ in columns)
-            self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
+            self.insert_values(f"INSERT INTO {table} ({names})", len(columns), rows, conflict)
             return
         staging = f"_staging_{table}_{hashlib.sha256(names.encode()).hexdigest()[:8]}"
         # Made by the first batch on this connection (made again if that transaction was rolled back).

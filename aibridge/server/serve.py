@@ -28,6 +28,7 @@ from ..config.values import split_address
 from ..db import display_target
 from .connections import ConnectionTracker, EdgeLimits, raise_open_file_limit, refuse_at_capacity
 from .handler import GatewayHandler
+from .interpreter import settle_for_serving
 from ..logs import ACCESS_LOGGER
 from ..provider_keys import ready, without_key
 from .reload import reload_configuration
@@ -120,6 +121,7 @@ def serve(config: Config, load_config: Callable[[], Config] | None = None) -> in
     except BaseException:
         listener.close()
         raise
+    settle_for_serving()
     limits = EdgeLimits.from_config(config)
     server = GatewayServer(
         listener, app, limits, log=logging.getLogger(ACCESS_LOGGER), error_log=logging.getLogger("aibridge.http")

@@ -215,11 +215,14 @@ class RecordWriter:
     def _take(self, timeout: float | None) -> tuple[list, bool]:
         """The next batch from the queue (waiting at most ``timeout``), and whether the writer is to stop."""
         try:
-            item = self._queue.get(timeout=timeout)
+            first = self._queue.get(timeout=timeout)
         except aibridge.QueueEmpty:
             return [], False
-        batch, stopping = [], False
-        deadline = time.monotonic() + self.linger
+        if first is not aibridge.BackgroundThread.STOP and self.linger:
+            # Sleep rather than wait on the queue: a waiting thread is woken by every record put, and each
+            # wake takes the GIL from the request path (the c=1 latency tail came from those wakes).
+            aibridge.os_sleep(self.linger)
+        batch, stopping, item = [], False, first
         while True:
             if item is aibridge.BackgroundThread.STOP:
                 stopping = True
@@ -228,10 +231,7 @@ class RecordWriter:
             if len(batch) >= self.max_batch:
                 return batch, stopping
             try:
-                if stopping:
-                    item = self._queue.get_nowait()  # drain what is left, no waiting
-                else:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                item = self._queue.get_nowait()
             except aibridge.QueueEmpty:
                 return batch, stopping
 

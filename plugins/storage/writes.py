@@ -29,13 +29,12 @@ RECORD_TYPES = {"token_usages": "token_usage", "user_prompts": "prompt_usage", "
                 "model_thoughts": "model_thought", "tool_results": "tool_result"}
 
 _COLUMNS = ", ".join(INTERCEPTION_COLUMNS)
-_PLACEHOLDERS = ", ".join("?" for _ in INTERCEPTION_COLUMNS)
 # A start that arrives twice (a retried batch) is kept once.
-_INSERT_START = f"INSERT INTO interceptions ({_COLUMNS}) VALUES ({_PLACEHOLDERS}) ON CONFLICT(id) DO NOTHING"
+_INSERT = f"INSERT INTO interceptions ({_COLUMNS})"
+_START_CONFLICT = "ON CONFLICT(id) DO NOTHING"
 # The end carries every field of the interception: if its start row was lost, the end still records it.
 # What is learnt after the start (the instance and key that answered, attempts) replaces the start's values.
-_UPSERT_END = (
-    f"INSERT INTO interceptions ({_COLUMNS}) VALUES ({_PLACEHOLDERS}) "
+_END_CONFLICT = (
     "ON CONFLICT(id) DO UPDATE SET ended_at = excluded.ended_at, status = excluded.status, error = excluded.error, "
     "provider_name = excluded.provider_name, model = excluded.model, metadata = excluded.metadata, "
     "credential_kind = excluded.credential_kind, credential_hint = excluded.credential_hint"
@@ -102,9 +101,9 @@ def row_write(kind: str, record: Any, instance_id: str, record_ids: RecordIds) -
 def write_rows(db, writes: Iterable[RowWrite]) -> None:
     """Write row writes in one transaction; all or nothing.
 
-    Statements are grouped: the interceptions' starts and ends run with one
-    executemany each, each child table's rows in one insert (COPY on
-    PostgreSQL for a large batch): the write lock is held only for the
+    Statements are grouped: the interceptions' starts and ends, and each child
+    table's rows, go in multi-row inserts on SQLite (a pipeline, or COPY for a
+    large batch, on PostgreSQL): the write lock is held only for the
     database's own work. The order across statements does not matter (an end
     carries its whole interception; a start never overwrites).
     """
@@ -120,11 +119,11 @@ def write_rows(db, writes: Iterable[RowWrite]) -> None:
             children.setdefault((write.table, tuple(write.row)), []).append(_values(db, write.row.values()))
         else:
             params = [write.row.get(column) for column in INTERCEPTION_COLUMNS]
-            interceptions.setdefault(_INSERT_START if write.kind == START else _UPSERT_END, []).append(
+            interceptions.setdefault(_START_CONFLICT if write.kind == START else _END_CONFLICT, []).append(
                 _values(db, params))
     with db.transaction():
-        for sql, rows in interceptions.items():
-            db.executemany(sql, rows)
+        for conflict, rows in interceptions.items():
+            db.insert_values(_INSERT, len(INTERCEPTION_COLUMNS), rows, conflict)
         for (table, columns), rows in children.items():
             db.insert_rows(table, columns, rows, skip_duplicates_of="record_id")
 
