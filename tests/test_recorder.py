@@ -194,6 +194,30 @@ def test_what_the_end_learnt_replaces_the_start_values(recording):
     assert json.loads(row["metadata"]) == {"attempts": 3, "fallback_from": "anthropic"}
 
 
+def test_one_batch_is_written_as_its_records_came_in_many_rows_a_statement(tmp_path, store):
+    # SQLite gets multi-row inserts of at most 200 rows: 450 interceptions cross two statement boundaries,
+    # and two ends of one interception in one statement must leave the later one, as one statement each did.
+    from aibridge_plugins.storage import RecordIds, open_for_writing, row_write, write_rows
+
+    instance, ids = "0123456789abcdef-instance", RecordIds("0123456789abcdef")
+    database = store.get("postgres_url") or tmp_path / "aibridge.db"
+    first_end = ended(make_interception("int-twice"), status="failed")
+    writes = [row_write(START, make_interception(f"int-{n:03d}"), instance, ids) for n in range(450)]
+    writes += [row_write(END, ended(make_interception(f"int-{n:03d}")), instance, ids) for n in range(0, 450, 2)]
+    writes += [row_write(END, first_end, instance, ids),
+               row_write(END, dataclasses.replace(first_end, status="completed"), instance, ids)]
+    writes += [row_write(CHILD, TokenUsage(f"int-{n:03d}", "msg_1", n, 1), instance, ids) for n in range(450)]
+    db = open_for_writing(database)
+    try:
+        write_rows(db, writes)
+    finally:
+        db.close()
+    rows = {row["id"]: row for row in read_rows(database, "interceptions")}
+    assert len(rows) == 451 and rows["int-twice"]["status"] == "completed"
+    assert [rows[f"int-{n:03d}"]["status"] for n in (0, 1, 448, 449)] == ["completed", None, "completed", None]
+    assert sorted(row["input_tokens"] for row in read_rows(database, "token_usages")) == list(range(450))
+
+
 def test_an_end_without_its_start_and_children_without_an_interception_are_kept(recording):
     orphan = make_interception("int-orphan")
     recording.notify("on_interception_end", interception=ended(orphan, status="failed"))

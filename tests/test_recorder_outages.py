@@ -47,14 +47,16 @@ def spool_files(directory) -> list:
 
 
 @contextlib.contextmanager
-def no_room_for_records(tmp_path):
-    """A database and a spool on two small filesystems, both full: (database, spool directory, the two filesystems).
+def nowhere_to_write(writer: RecordWriter):
+    """Until the block ends, ``writer``'s database is locked by another process and its spool's filesystem is full.
 
-    The spool has a filesystem of its own because a failed write to the database can free a few blocks
-    (SQLite drops its journal), which a spool beside it could then take.
+    Neither frees room while it lasts. (With the database on the full filesystem too, SQLite dropping its
+    journal or WAL after a failed write gave a few blocks back, and CI saw the spool take a record there.)
     """
-    with small_filesystem(tmp_path / "data") as data, small_filesystem(tmp_path / "spooled") as spooled:
-        yield data.path / "aibridge.db", spooled.path / "spool", (data, spooled)
+    with small_filesystem(writer.spool_dir.parent) as fs, LockHolder(writer.database):
+        fs.fill()
+        yield
+        fs.free()
 
 
 @pytest.fixture
@@ -214,58 +216,52 @@ def test_when_even_the_spool_is_full_new_interceptions_are_refused_or_counted_as
 
 
 def test_records_the_spool_cannot_take_at_shutdown_are_kept_in_memory_backed_files_for_the_next_start(tmp_path):
-    with no_room_for_records(tmp_path) as (database, spool, filesystems):
-        writer = RecordWriter(database, spool, **{**FAST, "flush_timeout": 0.2})
-        writer.start()
-        last_resort = last_resort_directory(spool)
-        for fs in filesystems:
-            fs.fill()
+    database, spool = tmp_path / "aibridge.db", tmp_path / "small" / "spool"
+    writer = RecordWriter(database, spool, **{**FAST, "flush_timeout": 0.2})
+    writer.start()
+    last_resort = last_resort_directory(spool)
+    with nowhere_to_write(writer):
         for n in range(3):
             record(writer, f"last-{n}", minute=n, prompt_size=10_000)
         writer.close()
-        assert writer.kept_in_last_resort == PER * 3 and writer.lost == 0
-        assert last_resort.parent == SHARED_MEMORY and len(spool_files(last_resort)) == 1
-        assert (last_resort.stat().st_mode & 0o777, spool_files(last_resort)[0].stat().st_mode & 0o777) == (0o700, 0o600)
-        for fs in filesystems:
-            fs.free()
-        restarted = RecordWriter(database, spool, **FAST)
-        restarted.start()
-        try:
-            wait_until(lambda: restarted.written == PER * 3, what="the kept records to be written at the next start")
-        finally:
-            restarted.close()
-        assert count_rows(database) == each(3)
-        assert not last_resort.exists()
+    assert writer.kept_in_last_resort == PER * 3 and writer.lost == writer.written == 0
+    assert last_resort.parent == SHARED_MEMORY and len(spool_files(last_resort)) == 1
+    assert (last_resort.stat().st_mode & 0o777, spool_files(last_resort)[0].stat().st_mode & 0o777) == (0o700, 0o600)
+    restarted = RecordWriter(database, spool, **FAST)
+    restarted.start()
+    try:
+        wait_until(lambda: restarted.written == PER * 3, what="the kept records to be written at the next start")
+    finally:
+        restarted.close()
+    assert count_rows(database) == each(3)
+    assert not last_resort.exists()
 
 
 def test_a_last_resort_directory_someone_else_could_write_is_not_replayed(tmp_path, caplog):
     # Its name in /dev/shm is predictable: another user could make it first and plant records for us to replay.
-    with no_room_for_records(tmp_path) as (database, spool, filesystems):
-        writer = RecordWriter(database, spool, **{**FAST, "flush_timeout": 0.2})
-        writer.start()
-        last_resort = last_resort_directory(spool)
-        for fs in filesystems:
-            fs.fill()
+    database, spool = tmp_path / "aibridge.db", tmp_path / "small" / "spool"
+    writer = RecordWriter(database, spool, **{**FAST, "flush_timeout": 0.2})
+    writer.start()
+    last_resort = last_resort_directory(spool)
+    with nowhere_to_write(writer):
         record(writer, "kept", prompt_size=10_000)
         writer.close()
-        for fs in filesystems:
-            fs.free()
-        assert writer.kept_in_last_resort == PER
-        try:
-            last_resort.chmod(0o777)
-            caplog.set_level(logging.WARNING, logger="aibridge.recorder")
-            untrusting = RecordWriter(database, spool, **FAST)
-            untrusting.start()
-            untrusting.close()
-            assert count_rows(database)["interceptions"] == 0
-            assert any("is not this user's alone" in r.getMessage() for r in caplog.records)
-            last_resort.chmod(0o700)  # ours alone again: replayed
-            trusting = RecordWriter(database, spool, **FAST)
-            trusting.start()
-            trusting.close()
-            assert count_rows(database) == each(1)
-        finally:
-            shutil.rmtree(last_resort, ignore_errors=True)
+    assert writer.kept_in_last_resort == PER and writer.written == 0
+    try:
+        last_resort.chmod(0o777)
+        caplog.set_level(logging.WARNING, logger="aibridge.recorder")
+        untrusting = RecordWriter(database, spool, **FAST)
+        untrusting.start()
+        untrusting.close()
+        assert count_rows(database)["interceptions"] == 0
+        assert any("is not this user's alone" in r.getMessage() for r in caplog.records)
+        last_resort.chmod(0o700)  # ours alone again: replayed
+        trusting = RecordWriter(database, spool, **FAST)
+        trusting.start()
+        trusting.close()
+        assert count_rows(database) == each(1)
+    finally:
+        shutil.rmtree(last_resort, ignore_errors=True)
 
 
 def test_records_nothing_takes_at_shutdown_are_logged_whole(tmp_path, caplog):

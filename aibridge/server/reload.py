@@ -22,6 +22,7 @@ from typing import Callable
 from ..config import Config, ConfigError
 from ..config.options import OPTIONS
 from .connections import EdgeLimits
+from .interpreter import settle_for_serving
 
 log = logging.getLogger("aibridge.server")
 
@@ -45,6 +46,7 @@ def reload_configuration(app, server, load: Callable[[], Config]) -> bool:
         log.error("reload failed, the running configuration stays: %s: %s", type(error).__name__, error)
         return False
     server.limits = limits
+    settle_for_serving()
     names = ", ".join(p.name for p in config.providers) or "(none)"
     log.info("configuration reloaded: providers %s; %d MCP servers", names, len(config.mcp_servers))
     return True

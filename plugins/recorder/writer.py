@@ -218,9 +218,9 @@ class RecordWriter:
             first = self._queue.get(timeout=timeout)
         except aibridge.QueueEmpty:
             return [], False
-        if first is not aibridge.BackgroundThread.STOP and self.linger:
+        if first is not aibridge.BackgroundThread.STOP and self.linger and self._queue.qsize() < self.max_batch - 1:
             # Sleep rather than wait on the queue: a waiting thread is woken by every record put, and each
-            # wake takes the GIL from the request path (the c=1 latency tail came from those wakes).
+            # wake takes the GIL from the request thread. A full batch already waiting goes at once.
             aibridge.os_sleep(self.linger)
         batch, stopping, item = [], False, first
         while True:
