@@ -12,8 +12,8 @@ What it does (docs/deployment.md, "gunicorn"):
 - ``child_exit`` (master): a worker that ended, however it ended, no longer
   counts in the in-flight and state gauges.
 - ``post_worker_init``: once the worker loaded the app, freezes what start-up
-  made out of the garbage collector's way and shortens the GIL's switch
-  interval (as ``aibridge server`` does; docs/benchmarks.md).
+  made out of the garbage collector's way (as ``aibridge server`` does;
+  docs/benchmarks.md).
 - ``worker_exit``: runs the plugins' shutdown hooks, so pending records are
   written before the worker ends.
 

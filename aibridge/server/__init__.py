@@ -4,7 +4,7 @@ serve (listen, signals, graceful shutdown), handler (one connection: framing
 checks, timeouts, the client watch), connections (the connection cap and the
 open-file limit), framing (what a request head must look like), access_log,
 reload (SIGHUP: a new configuration without dropping connections), interpreter
-(the garbage collector and the GIL settled for serving).
+(start-up's objects frozen out of the garbage collector's way).
 """
 
 from .serve import GatewayServer, listen, serve, startup_banner
