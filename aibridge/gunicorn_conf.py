@@ -71,7 +71,7 @@ def _metrics_dir() -> str:
 
 def post_worker_init(worker):
     """The app is loaded: settle the interpreter for serving, as ``aibridge server`` does."""
-    from aibridge.server.interpreter import settle_for_serving
+    from aibridge.interpreter import settle_for_serving
 
     settle_for_serving()
     worker.log.info("aibridge worker %s ready", worker.pid)

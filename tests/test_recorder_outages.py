@@ -54,6 +54,7 @@ def nowhere_to_write(writer: RecordWriter):
     journal or WAL after a failed write gave a few blocks back, and CI saw the spool take a record there.)
     """
     with small_filesystem(writer.spool_dir.parent) as fs, LockHolder(writer.database):
+        writer.spool_dir.mkdir(mode=0o700)  # the mount hides the one the writer made at its start
         fs.fill()
         yield
         fs.free()
@@ -215,7 +216,7 @@ def test_when_even_the_spool_is_full_new_interceptions_are_refused_or_counted_as
         assert writer.lost == (0 if overflow == "refuse" else writer.dropped)
 
 
-def test_records_the_spool_cannot_take_at_shutdown_are_kept_in_memory_backed_files_for_the_next_start(tmp_path):
+def test_records_the_spool_cannot_take_at_shutdown_are_kept_in_memory_backed_files_for_the_next_start(tmp_path, caplog):
     database, spool = tmp_path / "aibridge.db", tmp_path / "small" / "spool"
     writer = RecordWriter(database, spool, **{**FAST, "flush_timeout": 0.2})
     writer.start()
@@ -223,7 +224,9 @@ def test_records_the_spool_cannot_take_at_shutdown_are_kept_in_memory_backed_fil
     with nowhere_to_write(writer):
         for n in range(3):
             record(writer, f"last-{n}", minute=n, prompt_size=10_000)
+        caplog.set_level(logging.WARNING, logger="aibridge.recorder")
         writer.close()
+    assert any("No space left on device" in r.getMessage() for r in caplog.records)
     assert writer.kept_in_last_resort == PER * 3 and writer.lost == writer.written == 0
     assert last_resort.parent == SHARED_MEMORY and len(spool_files(last_resort)) == 1
     assert (last_resort.stat().st_mode & 0o777, spool_files(last_resort)[0].stat().st_mode & 0o777) == (0o700, 0o600)

@@ -137,3 +137,30 @@ def test_settings_only_a_restart_applies_keep_their_running_values(caplog):
         applied = keeping_restart_only_settings(running, fresh)
     assert (applied.http_address, applied.data_dir, applied.upstream_timeout) == ("127.0.0.1:3000", Path("/srv/a"), 5.0)
     assert caplog.messages == ["reload: --http-address, --data-dir changed; a restart applies them"]
+
+
+def test_a_reload_that_applies_settles_the_interpreter_again_and_one_that_fails_does_not(tmp_path, monkeypatch):
+    # What the old configuration held can be collected only once it is unfrozen (aibridge/interpreter.py).
+    import types
+
+    from aibridge.app import create_app, shutdown_app
+    from aibridge.config import ConfigError
+    from aibridge.server import reload as reloading
+
+    (tmp_path / "data").mkdir()
+    config = Config(data_dir=tmp_path / "data")
+    app = create_app(config)
+    settled = []
+    monkeypatch.setattr(reloading, "settle_for_serving", lambda: settled.append(True))
+    server = types.SimpleNamespace(limits=None)
+
+    def unreadable() -> Config:
+        raise ConfigError("--config: no such file")
+
+    try:
+        assert not reloading.reload_configuration(app, server, unreadable)
+        assert settled == [] and server.limits is None
+        assert reloading.reload_configuration(app, server, lambda: config)
+        assert settled == [True] and server.limits is not None
+    finally:
+        shutdown_app(app)

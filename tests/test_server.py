@@ -183,7 +183,7 @@ def test_serving_freezes_what_start_up_made_and_a_reload_can_free_what_was_froze
     import gc
     import weakref
 
-    from aibridge.server.interpreter import settle_for_serving
+    from aibridge.interpreter import settle_for_serving
 
     class Configuration:
         pass

@@ -3,8 +3,7 @@
 serve (listen, signals, graceful shutdown), handler (one connection: framing
 checks, timeouts, the client watch), connections (the connection cap and the
 open-file limit), framing (what a request head must look like), access_log,
-reload (SIGHUP: a new configuration without dropping connections), interpreter
-(start-up's objects frozen out of the garbage collector's way).
+reload (SIGHUP: a new configuration without dropping connections).
 """
 
 from .serve import GatewayServer, listen, serve, startup_banner

@@ -22,7 +22,7 @@ from typing import Callable
 from ..config import Config, ConfigError
 from ..config.options import OPTIONS
 from .connections import EdgeLimits
-from .interpreter import settle_for_serving
+from ..interpreter import settle_for_serving
 
 log = logging.getLogger("aibridge.server")
 

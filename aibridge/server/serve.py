@@ -28,7 +28,7 @@ from ..config.values import split_address
 from ..db import display_target
 from .connections import ConnectionTracker, EdgeLimits, raise_open_file_limit, refuse_at_capacity
 from .handler import GatewayHandler
-from .interpreter import settle_for_serving
+from ..interpreter import settle_for_serving
 from ..logs import ACCESS_LOGGER
 from ..provider_keys import ready, without_key
 from .reload import reload_configuration

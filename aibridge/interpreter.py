@@ -10,8 +10,9 @@ def settle_for_serving() -> None:
 
     A full collection walked every object made at start-up (about 100,000: modules, the app, the price
     book) and paused the relay 50-70 ms every few seconds; frozen, they are not walked again. Unfrozen
-    first, so that after a reload what the old configuration held can be collected. Measured:
-    docs/benchmarks.md, "Latency tail".
+    first, so that after a reload what the old configuration held can be collected (what requests still
+    in flight hold of it is frozen again, until the next reload). Measured: docs/benchmarks.md, "Latency
+    tail". Lives outside ``aibridge.server``: gunicorn workers call it too (``aibridge.gunicorn_conf``).
     """
     gc.unfreeze()
     gc.collect()
