@@ -60,6 +60,20 @@ def nowhere_to_write(writer: RecordWriter):
         fs.free()
 
 
+def shut_down_with_nowhere_to_write(tmp_path, caplog, interceptions: int) -> tuple[RecordWriter, object]:
+    """A writer given ``interceptions`` whole interceptions, then closed while nothing can take them:
+    (the writer, its last-resort directory). The spool said why it could not."""
+    writer = RecordWriter(tmp_path / "aibridge.db", tmp_path / "small" / "spool", **{**FAST, "flush_timeout": 0.2})
+    writer.start()
+    with nowhere_to_write(writer):
+        for n in range(interceptions):
+            record(writer, f"kept-{n}", minute=n, prompt_size=10_000)
+        caplog.set_level(logging.WARNING, logger="aibridge.recorder")
+        writer.close()
+    assert any("No space left on device" in r.getMessage() for r in caplog.records)
+    return writer, last_resort_directory(writer.spool_dir)
+
+
 @pytest.fixture
 def started(tmp_path):
     writers = []
@@ -217,16 +231,8 @@ def test_when_even_the_spool_is_full_new_interceptions_are_refused_or_counted_as
 
 
 def test_records_the_spool_cannot_take_at_shutdown_are_kept_in_memory_backed_files_for_the_next_start(tmp_path, caplog):
-    database, spool = tmp_path / "aibridge.db", tmp_path / "small" / "spool"
-    writer = RecordWriter(database, spool, **{**FAST, "flush_timeout": 0.2})
-    writer.start()
-    last_resort = last_resort_directory(spool)
-    with nowhere_to_write(writer):
-        for n in range(3):
-            record(writer, f"last-{n}", minute=n, prompt_size=10_000)
-        caplog.set_level(logging.WARNING, logger="aibridge.recorder")
-        writer.close()
-    assert any("No space left on device" in r.getMessage() for r in caplog.records)
+    writer, last_resort = shut_down_with_nowhere_to_write(tmp_path, caplog, 3)
+    database, spool = writer.database, writer.spool_dir
     assert writer.kept_in_last_resort == PER * 3 and writer.lost == writer.written == 0
     assert last_resort.parent == SHARED_MEMORY and len(spool_files(last_resort)) == 1
     assert (last_resort.stat().st_mode & 0o777, spool_files(last_resort)[0].stat().st_mode & 0o777) == (0o700, 0o600)
@@ -242,17 +248,12 @@ def test_records_the_spool_cannot_take_at_shutdown_are_kept_in_memory_backed_fil
 
 def test_a_last_resort_directory_someone_else_could_write_is_not_replayed(tmp_path, caplog):
     # Its name in /dev/shm is predictable: another user could make it first and plant records for us to replay.
-    database, spool = tmp_path / "aibridge.db", tmp_path / "small" / "spool"
-    writer = RecordWriter(database, spool, **{**FAST, "flush_timeout": 0.2})
-    writer.start()
-    last_resort = last_resort_directory(spool)
-    with nowhere_to_write(writer):
-        record(writer, "kept", prompt_size=10_000)
-        writer.close()
+    writer, last_resort = shut_down_with_nowhere_to_write(tmp_path, caplog, 1)
+    database, spool = writer.database, writer.spool_dir
     assert writer.kept_in_last_resort == PER and writer.written == 0
     try:
         last_resort.chmod(0o777)
-        caplog.set_level(logging.WARNING, logger="aibridge.recorder")
+        caplog.clear()
         untrusting = RecordWriter(database, spool, **FAST)
         untrusting.start()
         untrusting.close()
