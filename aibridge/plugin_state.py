@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
+
 
 class PluginState:
     """One plugin's value in each app, kept in ``app.extensions[name]``.
@@ -35,9 +37,8 @@ class PluginState:
     def get(self, app=None) -> Any:
         """The value kept for ``app`` (default: the app of the current request or hook), or None."""
         if app is None:
-            from flask import current_app
-
-            app = current_app
+            # Resolved once: each attribute read through the proxy looks the context up again (1 µs a call).
+            app = current_app._get_current_object()
         return app.extensions.get(self.name)
 
     def pop(self, app) -> Any:

@@ -363,6 +363,11 @@ def test_cost_is_exact_and_rounded_once_to_the_nano_dollar():
     assert cost_nanos(usage(5), Price(Decimal("0.0001"), Decimal(0))) == 0  # 0.5 rounds half to even
     assert cost_nanos(usage(15), Price(Decimal("0.0001"), Decimal(0))) == 2  # 1.5 rounds half to even
     assert cost_nanos(usage(10**9, 10**9), Price(Decimal("3"), Decimal("15"))) == 18 * 10**12  # no float drift
+    # A rate finer than a thousandth of a dollar per million (a fraction of a nano-dollar a token), or written
+    # with an exponent, is as exact: 25 × 0.00006 = 1.5 nano-dollars, 75 × 0.00006 = 4.5.
+    assert cost_nanos(usage(25), Price(Decimal("0.00006"), Decimal(0))) == 2
+    assert cost_nanos(usage(75), Price(Decimal("0.00006"), Decimal(0))) == 4
+    assert cost_nanos(usage(3), Price(Decimal("1E+1"), Decimal(0))) == 30_000
     assert cost_nanos(usage(10), None) is None
 
 

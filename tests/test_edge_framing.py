@@ -74,3 +74,27 @@ def test_well_framed_pipelined_requests_are_all_served(port):
     last = b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
     received = exchange(port, b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n" + chunked + last)
     assert statuses(received) == [b"200", b"405", b"200"], received
+
+
+HEAD_LINES = [b"Host: gateway\r\n", b"X-Twice: one\r\n", b"x-twice:\t two \r\n", b"Content-Type: application/json\r\n",
+              b"Content-Length: 17\r\n", b"session_id: 019a9c0e\r\n", b"X-Latin: caf\xe9\n", b"X-Empty:\r\n"]
+
+
+def test_the_checked_head_reads_as_pywsgis_email_parser_read_it():
+    """RequestHead replaces http.client.parse_headers for a head framing has checked: same answers to pywsgi."""
+    from io import BytesIO
+
+    from gevent.pywsgi import headers_factory
+
+    from aibridge.server.request_head import RequestHead
+
+    ours, theirs = RequestHead(HEAD_LINES), headers_factory(BytesIO(b"".join(HEAD_LINES) + b"\r\n"))
+    for name in ("host", "X-TWICE", "content-type", "Content-Length", "session_id", "x-latin", "x-empty", "missing"):
+        assert ours.get(name, "-") == theirs.get(name, "-").strip(), name
+    assert ours.typeheader == theirs.typeheader and ours.getheader("content-length") == "17"
+    assert [line.split(":", 1)[0] for line in ours.headers] == [line.split(":", 1)[0] for line in theirs.headers]
+    assert [line.split(":", 1)[1].strip() for line in ours.headers] == [line.split(":", 1)[1].strip() for line in theirs.headers]
+    assert ours.status == theirs.status == ""
+    del ours["content-length"], theirs["content-length"]
+    assert ours.get("Content-Length") is None is theirs.get("Content-Length")
+    assert ("session_id", "019a9c0e") in ours.fields()

@@ -6,20 +6,23 @@ million tokens. The recorded counts never overlap (docs/recording.md:
 ``input_tokens`` excludes cached input for every API), so nothing is counted
 twice. Anthropic's one-hour cache writes, when the record's metadata says how
 many there were and the price has a rate for them, are priced at that rate.
-The sum is computed exactly (Decimal) and rounded once, to the nearest
-nano-dollar (half to even).
+The sum is computed exactly and rounded once, to the nearest nano-dollar
+(half to even): each price's rates are turned once into integers over one
+power of ten, so a record costs a few integer multiplications (a Decimal sum
+took about 1 % of the gateway's CPU per request).
 """
 
 from __future__ import annotations
 
 import decimal
 from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal
 from typing import Any
 
 from .money import NANOS_PER_USD
 
-_PER_MILLION = 10**6
+_NANOS_PER_RATE_UNIT = NANOS_PER_USD // 10**6  # rates are USD per million tokens: nano-dollars per token
 _EXACT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)
 
 
@@ -63,6 +66,15 @@ class Price:
                              (), self.source, self.model)
         return self
 
+    @cached_property
+    def scaled(self) -> tuple[tuple[int, int, int, int, int], int]:
+        """(input, output, cache read, cache write, 1-hour cache write) as integers × 10**-places, and places."""
+        rates = (self.input, self.output, self.input if self.cache_read is None else self.cache_read,
+                 self.input if self.cache_write is None else self.cache_write, self.cache_write_1h or Decimal(0))
+        places = max(0, *(-int(rate.as_tuple().exponent) for rate in rates))
+        with decimal.localcontext(_EXACT):
+            return tuple(int(rate.scaleb(places)) for rate in rates), places
+
     def as_dict(self) -> dict[str, Any]:
         return {"model": self.model, "source": self.source, "input": _text(self.input), "output": _text(self.output),
                 "cache_read": _text(self.cache_read), "cache_write": _text(self.cache_write)}
@@ -82,16 +94,14 @@ def cost_nanos(usage, price: Price | None, message_input: int | None = None) -> 
     cache_write = usage.cache_write_input_tokens or 0
     rates = price.rates_for(inputs + cache_read + cache_write if message_input is None else message_input)
     write_1h = min(cache_write, _one_hour_writes(usage.metadata)) if rates.cache_write_1h is not None else 0
-    parts = (
-        (inputs, rates.input),
-        (usage.output_tokens or 0, rates.output),
-        (cache_read, rates.input if rates.cache_read is None else rates.cache_read),
-        (cache_write - write_1h, rates.input if rates.cache_write is None else rates.cache_write),
-        (write_1h, rates.cache_write_1h or 0),
-    )
-    with decimal.localcontext(_EXACT):
-        usd_millionths = sum((Decimal(int(tokens)) * rate for tokens, rate in parts if tokens), Decimal(0))
-        return int((usd_millionths * NANOS_PER_USD / _PER_MILLION).to_integral_value())
+    integers, places = rates.scaled
+    tokens = (inputs, usage.output_tokens or 0, cache_read, cache_write - write_1h, write_1h)
+    # The rates are USD per million tokens × 10**places: nano-dollars = their sum × 1000 / 10**places.
+    total = sum(int(count) * rate for count, rate in zip(tokens, integers)) * _NANOS_PER_RATE_UNIT
+    whole, rest = divmod(total, 10**places)
+    if 2 * rest > 10**places or (2 * rest == 10**places and whole % 2):
+        whole += 1
+    return whole
 
 
 def _one_hour_writes(metadata) -> int:

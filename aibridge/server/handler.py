@@ -14,13 +14,13 @@ import errno
 import logging
 import socket
 import time
-from io import BytesIO
 
 import gevent
 from gevent.pywsgi import MAX_REQUEST_LINE, WSGIHandler
 
 from .access_log import log_access
 from .framing import FramingError, check_head, check_request_line, read_header_lines
+from .request_head import RequestHead
 from ..relay.client_watch import CLIENT_SOCKET
 
 log = logging.getLogger("aibridge.server")
@@ -98,8 +98,9 @@ class GatewayHandler(WSGIHandler):
         return super().read_request(raw_requestline)
 
     def MessageClass(self, fp, *args):
-        # The head was already read (and checked) by read_requestline.
-        return super().MessageClass(BytesIO(b"".join(self._head_lines) + b"\r\n"), *args)
+        # The head was already read (and checked) by read_requestline: its lines need no second parser.
+        head, self._head_lines = RequestHead(self._head_lines), []
+        return head
 
     def _handle_client_error(self, ex):
         if not isinstance(ex, FramingError):
@@ -135,10 +136,9 @@ class GatewayHandler(WSGIHandler):
 
     def get_environ(self):
         environ = super().get_environ()
-        for line in self.headers.headers:
-            name, _, value = line.partition(":")
-            if name.strip().lower() in KEPT_UNDERSCORE_HEADERS:
-                environ.setdefault("HTTP_" + name.strip().upper(), value.strip())
+        for name, value in self.headers.fields():
+            if name.lower() in KEPT_UNDERSCORE_HEADERS:
+                environ.setdefault("HTTP_" + name.upper(), value)
         # So the relay notices a client that leaves while the upstream is silent (relay/client_watch.py).
         environ[CLIENT_SOCKET] = self.socket
         return environ
