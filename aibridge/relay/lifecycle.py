@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
 import uuid
 from typing import Callable
 
@@ -162,6 +164,8 @@ class InterceptionLog:
         self._pending_prompt = None
         notify(self.pm, "on_prompt_usage", interception=self.interception, prompt=prompt)
 
+_LOW_62_BITS = (1 << 62) - 1
+
 
 def _one_line(text: str) -> str:
     text = " ".join(text.split())
@@ -169,4 +173,14 @@ def _one_line(text: str) -> str:
 
 
 def new_interception_id() -> str:
-    return str(uuid.uuid4())
+    """A UUID version 7 (RFC 9562): 48 bits of Unix time in milliseconds, then 74 random bits.
+
+    Ids made in the same moment sort together, so each new interception and its
+    records land at the end of every index keyed by the interception id; with
+    random (version 4) ids each one touched a random page of each such index,
+    which the recorder then wrote out again (about 17 page writes a request).
+    """
+    random_bits = int.from_bytes(os.urandom(10), "big")  # 80: 12 before the variant, 62 after (6 unused)
+    milliseconds = time.time_ns() // 1_000_000
+    value = milliseconds << 80 | 0x7 << 76 | (random_bits >> 68) << 64 | 0b10 << 62 | random_bits & _LOW_62_BITS
+    return str(uuid.UUID(int=value))
