@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
 
 class PluginState:
     """One plugin's value in each app, kept in ``app.extensions[name]``.
@@ -37,6 +35,10 @@ class PluginState:
     def get(self, app=None) -> Any:
         """The value kept for ``app`` (default: the app of the current request or hook), or None."""
         if app is None:
+            # Imported here: the aibridge package is imported before gevent patches the standard library,
+            # and Flask must not be (an interpreter-exit traceback from logging's locks follows).
+            from flask import current_app
+
             # Resolved once: each attribute read through the proxy looks the context up again (1 µs a call).
             app = current_app._get_current_object()
         return app.extensions.get(self.name)

@@ -28,6 +28,8 @@ log = logging.getLogger("aibridge.server")
 # pywsgi drops every header whose name has an underscore (they could pass for
 # headers with dashes), but Codex sends its session id as ``session_id``.
 KEPT_UNDERSCORE_HEADERS = frozenset({"session_id"})
+# A first piece of the body up to this size goes out in the head's send.
+JOINED_FIRST_WRITE = 16384
 
 
 class HeadTimeout(TimeoutError):
@@ -46,6 +48,7 @@ class GatewayHandler(WSGIHandler):
         self._kept_alive = False  # a request was already read on this connection
         self._head_lines: list[bytes] = []
         self._head_error: FramingError | None = None
+        self._gathering: list | None = None  # the sends held back to go out as one
 
     def read_requestline(self):
         """The request line, once the whole head has arrived within the header (or idle) timeout."""
@@ -111,7 +114,25 @@ class GatewayHandler(WSGIHandler):
                 b"Content-Length: %d\r\n\r\n" % len(body))
         return "400", head + body
 
+    def _write_with_headers(self, data):
+        """The head and a small first piece of the body in one send.
+
+        pywsgi sends them apart: for a blocking answer or a stream's first event
+        that is a second syscall and, on loopback, a second wake-up of the client.
+        """
+        if not data or len(data) > JOINED_FIRST_WRITE:
+            return super()._write_with_headers(data)
+        self._gathering = []
+        try:
+            super()._write_with_headers(data)
+        finally:
+            pieces, self._gathering = self._gathering, None
+        self._sendall(b"".join(pieces))
+
     def _sendall(self, data):
+        if self._gathering is not None:
+            self._gathering.append(data)
+            return
         try:
             super()._sendall(data)
         except TimeoutError as exc:
