@@ -11,7 +11,9 @@ nano-dollars per token (USD per million tokens × 1000):
 
 from __future__ import annotations
 
+import decimal
 import json
+import random
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from aibridge.cost import Price, cost_nanos
 from aibridge.cost.admin import PriceError, parse_rate
 from aibridge.cost.book import PriceBook
 from aibridge.cost.library import library_price
+from aibridge.cost.price import Tier
 from aibridge.records import TokenUsage
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -370,6 +373,41 @@ def test_cost_is_exact_and_rounded_once_to_the_nano_dollar():
     assert cost_nanos(usage(3), Price(Decimal("1E+1"), Decimal(0))) == 30_000
     assert cost_nanos(usage(10), None) is None
 
+
+
+def decimal_cost(record: TokenUsage, price: Price, message_input=None) -> int:
+    """The formula of docs/cost.md summed in Decimal and rounded once, half to even: what cost_nanos must give."""
+    inputs, cache_read, cache_write = record.input_tokens, record.cache_read_input_tokens, record.cache_write_input_tokens
+    rates = price.rates_for(inputs + cache_read + cache_write if message_input is None else message_input)
+    one_hour = (record.metadata.get("cache_creation") or {}).get("ephemeral_1h_input_tokens", 0)
+    write_1h = min(cache_write, one_hour) if rates.cache_write_1h is not None else 0
+    parts = ((inputs, rates.input), (record.output_tokens, rates.output),
+             (cache_read, rates.input if rates.cache_read is None else rates.cache_read),
+             (cache_write - write_1h, rates.input if rates.cache_write is None else rates.cache_write),
+             (write_1h, rates.cache_write_1h or 0))
+    with decimal.localcontext(decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)):
+        usd_millionths = sum((Decimal(tokens) * rate for tokens, rate in parts), Decimal(0))
+        return int((usd_millionths * 1000).to_integral_value())
+
+
+def test_cost_matches_the_decimal_formula_for_any_rates_and_counts():
+    """Integer arithmetic in cost_nanos, checked against Decimal on rates of every scale (seeded: repeatable)."""
+    rng = random.Random(19)
+
+    def rate():
+        return rng.choice([None, Decimal(0), Decimal("0E-5"), Decimal("1E+2"), Decimal("0.0375"),
+                           Decimal(rng.randint(0, 10**9)).scaleb(-rng.randint(0, 12))])
+
+    def counts():
+        return rng.choice([0, rng.randint(0, 2_000_000), -rng.randint(1, 1000)])  # a broken upstream's negatives too
+
+    for _ in range(3000):
+        tiers = (Tier(200_000, rate() or Decimal(6), rate() or Decimal(22), rate(), rate(), rate()),) * rng.randint(0, 1)
+        price = Price(rate() or Decimal(3), rate() or Decimal(15), rate(), rate(), rate(), tiers)
+        one_hour = {"cache_creation": {"ephemeral_1h_input_tokens": rng.randint(0, 5000)}} if rng.random() < 0.3 else None
+        record = usage(counts(), counts(), counts(), counts(), one_hour)
+        message_input = rng.choice([None, rng.randint(0, 400_000)])
+        assert cost_nanos(record, price, message_input) == decimal_cost(record, price, message_input), (record, price)
 
 def test_long_context_tier_and_one_hour_cache_writes():
     sonnet = library_price(CLAUDE, "anthropic")

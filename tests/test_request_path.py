@@ -7,6 +7,7 @@ import http.client
 import json
 import logging
 import time
+import uuid
 
 import pytest
 import requests
@@ -319,3 +320,22 @@ def test_answers_without_a_body_give_the_upstream_connection_back(tmp_path, upst
             time.sleep(0.01)
     finally:
         gw.close()
+
+
+# -- interception ids ---------------------------------------------------------
+
+
+def test_interception_ids_are_uuid7_in_the_order_they_started(gateway, token, upstream, collector):
+    """Time-ordered ids (RFC 9562 version 7): new rows land at the end of the indexes keyed by them."""
+    ids = []
+    for _ in range(3):
+        before = time.time_ns() // 1_000_000
+        upstream.queue("anthropic/blocking_text")
+        assert anthropic_post(gateway, token, {"model": CLAUDE, "max_tokens": 16, "messages": HELLO}).status_code == 200
+        after = time.time_ns() // 1_000_000
+        interception_id = collector.wait_for_ends(len(ids) + 1)[-1].interception_id
+        parsed = uuid.UUID(interception_id)
+        assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+        assert before <= parsed.int >> 80 <= after  # its first 48 bits: when it started, in Unix milliseconds
+        ids.append(interception_id)
+    assert ids == sorted(ids) and len(set(ids)) == 3

@@ -14,6 +14,7 @@ from gevent.event import Event
 
 from aibridge.config import ConfigError
 from aibridge.server import GatewayServer, listen
+from aibridge.server.handler import GatewayHandler
 
 LISTENING = r"aibridge listening on (http://127\.0\.0\.1:(\d+))"
 
@@ -177,6 +178,56 @@ def test_drain_cuts_requests_that_outlive_the_grace_period():
     server.drain(0.1)
     cut = stuck.get(timeout=30)  # a 500 (nothing was sent yet) or a closed connection, never a success
     assert cut == b"" or cut.startswith(b"HTTP/1.1 500")
+
+
+
+class _CountedSends:
+    """The client's socket, keeping what each send put on the wire."""
+
+    def __init__(self, sock, sends: list):
+        self._counted, self._sends = sock, sends  # not ``_sock``: gevent reads that name as the OS socket
+
+    def sendall(self, data, *args):
+        self._sends.append(bytes(data))
+        return self._counted.sendall(data, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._counted, name)
+
+
+@pytest.mark.parametrize("body, sends", [
+    ([b"hello"], 1),  # a blocking answer: head and body in one send
+    ([b"data: 1\n\n", b"data: 2\n\n"], 3),  # a stream: head with the first event, the second, the last chunk
+    ([b"x" * 20000], 2),  # a large first piece goes from its own buffer, after the head
+    ([], 1),  # an empty body: the head alone
+])
+def test_the_head_goes_out_with_a_small_first_piece_of_the_body(body, sends):
+    sent: list[bytes] = []
+
+    class Handler(GatewayHandler):
+        def __init__(self, sock, address, server):
+            super().__init__(sock, address, server)
+            self.socket = _CountedSends(self.socket, sent)
+
+    def app(environ, start_response):
+        length = [] if len(body) == 2 else [("Content-Length", str(sum(map(len, body))))]  # two pieces: chunked
+        start_response("200 OK", [("Content-Type", "text/plain"), *length])
+        return iter(body)
+
+    listener = listen("127.0.0.1:0")
+    server = GatewayServer(listener, app, log=None)
+    server.handler_class = Handler
+    server.start()
+    try:
+        answer = _get(listener.getsockname()[1], "/")
+    finally:
+        server.stop()
+    assert len(sent) == sends and b"".join(sent) == answer
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    if len(body) == 2:
+        assert b"Transfer-Encoding: chunked" in head and rest == b"9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n"
+    else:
+        assert b"Content-Length: %d" % len(b"".join(body)) in head and rest == b"".join(body)
 
 
 def test_serving_freezes_what_start_up_made_and_a_reload_can_free_what_was_frozen():

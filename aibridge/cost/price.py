@@ -57,17 +57,24 @@ class Price:
 
     def rates_for(self, total_input: int) -> Price:
         """The flat rates that apply to a record with ``total_input`` input tokens (long-context tiers)."""
-        for tier in sorted(self.tiers, key=lambda t: t.above, reverse=True):
-            if total_input > tier.above:
-                return Price(tier.input, tier.output,
-                             tier.cache_read if tier.cache_read is not None else self.cache_read,
-                             tier.cache_write if tier.cache_write is not None else self.cache_write,
-                             tier.cache_write_1h if tier.cache_write_1h is not None else self.cache_write_1h,
-                             (), self.source, self.model)
+        for above, price in self._tier_prices:
+            if total_input > above:
+                return price
         return self
 
     @cached_property
-    def scaled(self) -> tuple[tuple[int, int, int, int, int], int]:
+    def _tier_prices(self) -> tuple[tuple[int, Price], ...]:
+        """Each tier as the flat Price it makes, highest first (made once: each keeps its integer rates)."""
+        return tuple(
+            (tier.above, Price(tier.input, tier.output,
+                               tier.cache_read if tier.cache_read is not None else self.cache_read,
+                               tier.cache_write if tier.cache_write is not None else self.cache_write,
+                               tier.cache_write_1h if tier.cache_write_1h is not None else self.cache_write_1h,
+                               (), self.source, self.model))
+            for tier in sorted(self.tiers, key=lambda t: t.above, reverse=True))
+
+    @cached_property
+    def _scaled(self) -> tuple[tuple[int, int, int, int, int], int]:
         """(input, output, cache read, cache write, 1-hour cache write) as integers × 10**-places, and places."""
         rates = (self.input, self.output, self.input if self.cache_read is None else self.cache_read,
                  self.input if self.cache_write is None else self.cache_write, self.cache_write_1h or Decimal(0))
@@ -94,7 +101,7 @@ def cost_nanos(usage, price: Price | None, message_input: int | None = None) -> 
     cache_write = usage.cache_write_input_tokens or 0
     rates = price.rates_for(inputs + cache_read + cache_write if message_input is None else message_input)
     write_1h = min(cache_write, _one_hour_writes(usage.metadata)) if rates.cache_write_1h is not None else 0
-    integers, places = rates.scaled
+    integers, places = rates._scaled
     tokens = (inputs, usage.output_tokens or 0, cache_read, cache_write - write_1h, write_1h)
     # The rates are USD per million tokens × 10**places: nano-dollars = their sum × 1000 / 10**places.
     total = sum(int(count) * rate for count, rate in zip(tokens, integers)) * _NANOS_PER_RATE_UNIT

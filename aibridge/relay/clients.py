@@ -21,9 +21,9 @@ _USER_AGENT_PREFIXES = (
 _ORIGINATORS = {"kilo-code": "Kilo Code", "roo-code": "Roo Code"}
 
 # The header(s) each client sends its session id in, the first one present wins.
-# Codex sends ``session-id`` (spec §5 says ``session_id``; both are accepted). Under
-# WSGI both spell one key (HTTP_SESSION_ID), and gevent's server drops header
-# names with an underscore, so ``session-id`` is the one that arrives.
+# Codex sends ``session_id`` (spec §5), some versions ``session-id``; both are accepted.
+# Under WSGI both spell one key (HTTP_SESSION_ID): pywsgi drops header names with an
+# underscore, and ``aibridge server`` keeps this one (server/handler.py).
 _SESSION_HEADERS = {
     "Claude Code": ("X-Claude-Code-Session-Id",),
     "Codex": ("session-id", "session_id"),

@@ -164,12 +164,13 @@ class InterceptionLog:
         self._pending_prompt = None
         notify(self.pm, "on_prompt_usage", interception=self.interception, prompt=prompt)
 
-_LOW_62_BITS = (1 << 62) - 1
-
 
 def _one_line(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _MAX_ERROR_MESSAGE else text[:_MAX_ERROR_MESSAGE - 1] + "…"
+
+
+_LOW_62_BITS = (1 << 62) - 1
 
 
 def new_interception_id() -> str:
