@@ -88,6 +88,15 @@ class Api:
         """The bytes sent upstream: the client's own, unless the API must change them."""
         return self.raw
 
+    def release_body(self) -> None:
+        """Let go of the client's body once it went upstream and no later round is built from it.
+
+        An answer can take minutes, and a coding agent's body is hundreds of KiB:
+        held until the end, it would make each open stream cost what its request weighed.
+        """
+        self.raw = b""
+        self.body = None
+
     def stream_observer(self, log) -> StreamObserver:
         return StreamObserver()
 

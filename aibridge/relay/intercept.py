@@ -33,6 +33,7 @@ def intercept(gateway, provider, path: str, api_name: str, actor, byok: bool, re
         return error_response(shape, 413, f"request body is larger than the limit of {limit} bytes")
     try:
         api = api_class(raw)
+        del raw  # from here the api alone holds the body, so that it can let go of it (release_body)
         api.check_supported()
         requested_model = api.model
         api.model = provider.model_for(api.model)  # the recorded model is the one that answers
@@ -75,6 +76,8 @@ def _send_and_relay(gateway, api: Api, record: InterceptionLog, send: UpstreamAt
     """Send the request upstream and relay the answer; every outcome ends the interception."""
     loop = toolloop.start(gateway.pm, gateway.config.mcp_max_rounds, api, record, send)
     response = send(loop.body() if loop else api.upstream_body())
+    if loop is None:
+        api.release_body()  # sent, and no later round needs it: the answer may take minutes
     if response.status >= 400:
         return upstream_error_answer(response, record)
     if api.streaming and is_event_stream(response):
