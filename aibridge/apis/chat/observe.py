@@ -38,6 +38,10 @@ class ChatCompletions(Api):
     def upstream_body(self) -> bytes:
         return self._upstream_body
 
+    def release_body(self) -> None:
+        super().release_body()
+        self._upstream_body = b""  # the client's bytes, or the copy asking for usage
+
     def _asking_for_usage(self) -> bytes:
         """The body with ``stream_options.include_usage`` set: inserted into the bytes when it can be."""
         if "stream_options" not in self.body:
