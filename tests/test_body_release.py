@@ -2,8 +2,8 @@
 
 A coding agent's request weighs hundreds of KiB and its answer can stream for
 minutes: held until the end, every open stream would cost what its request
-weighed. The injected-tool loop keeps the body (its later rounds are built
-from it): the MCP tests cover that.
+weighed. With injected tools the loop keeps what it builds its later rounds
+from: the MCP tests cover those rounds.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from aibridge.apis.base import Api
 LONG_TURN = "Here is the file you asked about:\n" + "def f():\n    return 42\n" * 40_000  # ~1 MiB
 
 
-def in_flight(model: str) -> list[Api]:
-    """The request objects of the interceptions alive now (those of finished ones are collected first)."""
+def live_apis() -> list[Api]:
+    """The request objects alive now (those of finished interceptions are collected first)."""
     gc.collect()
-    return [obj for obj in gc.get_objects() if isinstance(obj, Api) and obj.model == model]
+    return [obj for obj in gc.get_objects() if isinstance(obj, Api)]
 
 
 def let_go(api: Api) -> bool:
@@ -66,14 +66,17 @@ CASES = {
 def test_the_body_is_let_go_while_the_answer_runs_and_the_prompt_is_still_recorded(
         gateway, token, upstream, collector, case):
     ask, model, fixture, stream = CASES[case]
+    earlier = live_apis()  # those of other tests' interceptions still alive, if any
     upstream.queue(fixture, hold_after=1 if stream else 0)  # the answer's head arrives, then it waits
     with ThreadPoolExecutor(1) as pool:  # a blocking answer keeps its client waiting until the end
         answer = pool.submit(start, ask, gateway, token, stream)
         try:
-            wait_until(lambda: in_flight(model), what="the interception in flight")
-            # Sent whole, then let go: for a blocking answer, once its head arrived.
-            wait_until(lambda: all(let_go(api) for api in in_flight(model)), what="the body let go")
-            assert len(upstream.requests[0].body) > 1_000_000
+            assert len(upstream.wait_for_requests(1)[0].body) > 1_000_000  # sent whole
+            ours = [api for api in live_apis() if getattr(api, "model", None) == model
+                    and not any(api is old for old in earlier)]
+            assert len(ours) == 1, "the interception in flight was not found"
+            # Then let go, once the answer's head arrived.
+            wait_until(lambda: let_go(ours[0]), what="the body let go")
         finally:
             upstream.release_held()
         response = answer.result(timeout=10)

@@ -378,7 +378,13 @@ def test_cost_is_exact_and_rounded_once_to_the_nano_dollar():
 def decimal_cost(record: TokenUsage, price: Price, message_input=None) -> int:
     """The formula of docs/cost.md summed in Decimal and rounded once, half to even: what cost_nanos must give."""
     inputs, cache_read, cache_write = record.input_tokens, record.cache_read_input_tokens, record.cache_write_input_tokens
-    rates = price.rates_for(inputs + cache_read + cache_write if message_input is None else message_input)
+    total = inputs + cache_read + cache_write if message_input is None else message_input
+    tier = max((t for t in price.tiers if total > t.above), key=lambda t: t.above, default=None)
+    if tier is not None:  # a long-context tier's rates, the price's own where the tier has none
+        price = Price(tier.input, tier.output, *(getattr(tier, name) if getattr(tier, name) is not None
+                                                  else getattr(price, name)
+                                                  for name in ("cache_read", "cache_write", "cache_write_1h")))
+    rates = price
     one_hour = (record.metadata.get("cache_creation") or {}).get("ephemeral_1h_input_tokens", 0)
     write_1h = min(cache_write, one_hour) if rates.cache_write_1h is not None else 0
     parts = ((inputs, rates.input), (record.output_tokens, rates.output),
@@ -402,7 +408,8 @@ def test_cost_matches_the_decimal_formula_for_any_rates_and_counts():
         return rng.choice([0, rng.randint(0, 2_000_000), -rng.randint(1, 1000)])  # a broken upstream's negatives too
 
     for _ in range(3000):
-        tiers = (Tier(200_000, rate() or Decimal(6), rate() or Decimal(22), rate(), rate(), rate()),) * rng.randint(0, 1)
+        tiers = tuple(Tier(above, rate() or Decimal(6), rate() or Decimal(22), rate(), rate(), rate())
+                      for above in rng.sample([128_000, 200_000, 272_000], rng.randint(0, 2)))
         price = Price(rate() or Decimal(3), rate() or Decimal(15), rate(), rate(), rate(), tiers)
         one_hour = {"cache_creation": {"ephemeral_1h_input_tokens": rng.randint(0, 5000)}} if rng.random() < 0.3 else None
         record = usage(counts(), counts(), counts(), counts(), one_hour)
