@@ -105,8 +105,9 @@ def cost_nanos(usage, price: Price | None, message_input: int | None = None) -> 
     tokens = (inputs, usage.output_tokens or 0, cache_read, cache_write - write_1h, write_1h)
     # The rates are USD per million tokens × 10**places: nano-dollars = their sum × 1000 / 10**places.
     total = sum(int(count) * rate for count, rate in zip(tokens, integers)) * _NANOS_PER_RATE_UNIT
-    whole, rest = divmod(total, 10**places)
-    if 2 * rest > 10**places or (2 * rest == 10**places and whole % 2):
+    unit = 10**places
+    whole, rest = divmod(total, unit)
+    if 2 * rest > unit or (2 * rest == unit and whole % 2):  # half to even
         whole += 1
     return whole
 

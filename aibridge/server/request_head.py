@@ -1,8 +1,8 @@
 """A request's header fields as pywsgi's handler asks for them, without the email package.
 
 pywsgi hands the head to ``http.client.parse_headers``, which builds an
-``email.message.Message``: about 4 % of the gateway's CPU per request, and
-3 KiB that an open stream keeps for as long as it lasts. By the time the fields
+``email.message.Message``: about 18 µs a request (this parse: 1.5), and about
+1.5 KiB that an open stream keeps for as long as it lasts. By the time the fields
 are needed, :mod:`.framing` has read and checked the head (one field per line,
 no folding, no NUL or CR), so splitting each line at its first colon is the
 whole parse.
