@@ -29,7 +29,10 @@ from ..storage import (
     Instance,
     InstanceAbout,
     RecordIds,
+    INTERCEPTIONS,
     RecordStore,
+    RowWrite,
+    START,
     ensure_tables,
     gone_instances,
     is_refused,
@@ -246,16 +249,32 @@ class RecordWriter:
         return max(0.0, due - now)
 
     def _rows(self, batch: list) -> list:
-        """The row writes of queued records; a record that cannot become a row is logged whole."""
+        """The row writes of queued records, in order; a record that cannot become a row is logged whole.
+
+        A start whose end is in the same batch takes the end's row instead of making its own: the end
+        carries every field of the interception, and the store writes only the end (``write_rows``). The
+        writer's Python work per record is what a request waits for when it needs the GIL.
+        """
+        made = [None if kind == START else self._row(kind, record) for kind, record in batch]
+        end_rows = {write.interception_id: write.row for write in made if write is not None and write.kind == END}
         writes = []
-        for kind, record in batch:
-            try:
-                writes.append(row_write(kind, record, self.instance.id, self._record_ids))
-            except Exception as error:
-                self._writer.refused += 1
-                self._log.error("could not record %s (%s): %s", record.record_type, describe_error(error),
-                                _describe(record))
+        for (kind, record), write in zip(batch, made):
+            if kind == START:
+                end_row = end_rows.get(record.interception_id)
+                write = RowWrite(START, INTERCEPTIONS, end_row) if end_row else self._row(kind, record)
+            if write is not None:
+                writes.append(write)
         return writes
+
+    def _row(self, kind: str, record):
+        """The row write of one record, or None (counted, logged whole) when it cannot become one."""
+        try:
+            return row_write(kind, record, self.instance.id, self._record_ids)
+        except Exception as error:
+            self._writer.refused += 1
+            self._log.error("could not record %s (%s): %s", record.record_type, describe_error(error),
+                            _describe(record))
+            return None
 
     def _handle(self, batch: list) -> None:
         writes = self._rows(batch)

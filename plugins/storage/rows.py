@@ -46,7 +46,9 @@ class RecordIds:
 
 def to_json_text(value: Any) -> str:
     """JSON text for a metadata dict; values JSON cannot hold are kept as their string form."""
-    return json.dumps(value or {}, default=str, ensure_ascii=False, sort_keys=True)
+    if not value:  # most records carry no metadata: skip the encoder (about 2 µs a record on the writer's thread)
+        return "{}"
+    return json.dumps(value, default=str, ensure_ascii=False, sort_keys=True)
 
 
 def interception_row(interception: Interception, instance_id: str | None = None) -> dict[str, Any]:
