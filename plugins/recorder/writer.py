@@ -272,8 +272,8 @@ class RecordWriter:
             return row_write(kind, record, self.instance.id, self._record_ids)
         except Exception as error:
             self._writer.refused += 1
-            self._log.error("could not record %s (%s): %s", record.record_type, describe_error(error),
-                            _describe(record))
+            name = "interception_end" if kind == END else record.record_type  # an end is an Interception too
+            self._log.error("could not record %s (%s): %s", name, describe_error(error), _describe(record))
             return None
 
     def _handle(self, batch: list) -> None:
