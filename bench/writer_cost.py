@@ -22,10 +22,10 @@ import statistics
 import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from aibridge import Interception, PromptUsage, TokenUsage
+from aibridge.relay.lifecycle import new_interception_id
 from aibridge_plugins.recorder.writer import RecordWriter
 from aibridge_plugins.storage import CHILD, END, START
 
@@ -37,7 +37,7 @@ def thread_cpu_ns(native_id: int) -> int:
 
 def one_interception(number: int) -> list:
     now = dt.datetime.now(dt.timezone.utc)
-    start = Interception(str(uuid.uuid4()), "user-1", "alice", "anthropic", "anthropic", "claude-sonnet-4-6",
+    start = Interception(new_interception_id(), "user-1", "alice", "anthropic", "anthropic", "claude-sonnet-4-6",
                          "Claude Code", None, "claude-cli/2.1.197", now, {}, "messages", False)
     end = dataclasses.replace(start, ended_at=now, status="completed", credential_kind="centralized",
                               credential_hint="sk-a...bcde")
