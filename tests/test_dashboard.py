@@ -503,6 +503,9 @@ def test_a_model_without_a_price_reads_unpriced_never_zero(on_store, upstream):
     assert "unpriced" in cell and "$" not in cell
     page = browser.get(gateway.url + "/sessions", params={"model": "claude-nobody-prices-9"}).text
     assert re.search(r'<td class="num cost"><span class="unpriced"[^>]*>unpriced</span></td>', page)
+    usage = browser.get(gateway.url + "/usage", params={"since": "1d", "by": "model", "metric": "usd"}).text
+    legend = re.search(r'</svg> claude-nobody-prices-9 <small class="muted">(.*?)</small></li>', usage, re.S).group(1)
+    assert "unpriced" in legend and "$" not in legend
 
 
 def test_a_budget_set_on_the_page_refuses_the_next_request_and_removing_it_lets_them_through(gateway, tokens,

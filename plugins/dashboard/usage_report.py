@@ -29,17 +29,15 @@ def usage_report(rows: list[dict], by: str, first_day: dt.date | None, last_day:
     key = BY_CHOICES[by]
     value = _total if metric == "tokens" else _priced
     days = _days(first_day or _first_day(rows, last_day), last_day)
-    per_day: dict[str, dict[str, int]] = {}
+    groups: dict[str, list[dict]] = {}
     for row in rows:
-        per_day.setdefault(row[key] or "—", {}).setdefault(row["day"], 0)
-        per_day[row[key] or "—"][row["day"]] += value(row)
-    ranked = sorted(per_day, key=lambda name: -sum(per_day[name].values()))
-    series = [{"name": name, "colour": PALETTE[index], "values": [per_day[name].get(day, 0) for day in days]}
-              for index, name in enumerate(ranked[:SERIES])]
+        groups.setdefault(row[key] or "—", []).append(row)
+    ranked = sorted(groups, key=lambda name: -sum(value(row) for row in groups[name]))
+    series = [_series(name, PALETTE[index], groups[name], days, value) for index, name in enumerate(ranked[:SERIES])]
     if len(ranked) > SERIES:
         rest = ranked[SERIES:]
-        series.append({"name": f"{len(rest)} other", "colour": OTHER_COLOUR,
-                       "values": [sum(per_day[name].get(day, 0) for name in rest) for day in days]})
+        series.append(_series(f"{len(rest)} other", OTHER_COLOUR, [row for name in rest for row in groups[name]], days,
+                              value))
     return {
         "days": days,
         "series": series,
@@ -47,6 +45,18 @@ def usage_report(rows: list[dict], by: str, first_day: dt.date | None, last_day:
         "top_people": _top(rows, "initiator_username"),
         "top_models": _top(rows, "model"),
     }
+
+
+def _series(name: str, colour: str, rows: list[dict], days: list[str], value) -> dict[str, Any]:
+    """One stack of the chart: its value per day, and what its rows cost (the legend says "unpriced", never $0,
+    for a series none of whose token records had a price)."""
+    per_day: dict[str, int] = {}
+    for row in rows:
+        per_day[row["day"]] = per_day.get(row["day"], 0) + value(row)
+    unpriced = sum(row["unpriced_records"] for row in rows)
+    return {"name": name, "colour": colour, "values": [per_day.get(day, 0) for day in days],
+            "cost": {"cost_usd_nanos": total_cost((row["cost_usd_nanos"] for row in rows), unpriced),
+                     "unpriced_records": unpriced}}
 
 
 def csv_rows(rows: list[dict]) -> list[dict[str, Any]]:
