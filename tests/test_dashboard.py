@@ -506,6 +506,10 @@ def test_a_model_without_a_price_reads_unpriced_never_zero(on_store, upstream):
     usage = browser.get(gateway.url + "/usage", params={"since": "1d", "by": "model", "metric": "usd"}).text
     legend = re.search(r'</svg> claude-nobody-prices-9 <small class="muted">(.*?)</small></li>', usage, re.S).group(1)
     assert "unpriced" in legend and "$" not in legend
+    # bob's other requests were priced: his stack reads their cost and how many records it leaves out.
+    by_person = browser.get(gateway.url + "/usage", params={"since": "1d", "by": "person", "metric": "usd"}).text
+    legend = re.search(r'</svg> bob <small class="muted">(.*?)</small></li>', by_person, re.S).group(1)
+    assert legend.startswith("$") and legend.endswith(">+1 unpriced</small>") and 'title="1 token record has no price' in legend
 
 
 def test_a_budget_set_on_the_page_refuses_the_next_request_and_removing_it_lets_them_through(gateway, tokens,

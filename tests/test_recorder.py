@@ -294,28 +294,23 @@ def test_a_record_the_database_refuses_is_logged_whole_and_the_others_are_writte
     assert not (tmp_path / "spool").exists() or not list((tmp_path / "spool").iterdir())
 
 
-def test_a_start_and_its_end_in_one_batch_store_the_end_and_count_both(tmp_path, caplog):
-    # A long linger: everything put below is taken as one batch.
-    writer = RecordWriter(tmp_path / "aibridge.db", data_dir=tmp_path, linger=1.0)
+def test_an_end_that_cannot_become_a_row_is_logged_as_an_end_and_its_start_is_kept(tmp_path, caplog):
+    writer = RecordWriter(tmp_path / "aibridge.db", data_dir=tmp_path)
     writer.start()
     caplog.set_level(logging.ERROR, logger="aibridge.recorder")
-    together = make_interception("int-together")
-    writer.put(START, together)
-    writer.put(END, dataclasses.replace(ended(together), model="claude-opus-4-1", metadata={"attempts": 2}))
-    # An end that cannot become a row (keys JSON cannot sort) must not take its start's row with it.
     broken = make_interception("int-broken-end")
     writer.put(START, broken)
-    writer.put(END, dataclasses.replace(ended(broken), metadata={1: "one", "two": 2}))
+    writer.put(END, dataclasses.replace(ended(broken), metadata={1: "one", "two": 2}))  # keys JSON cannot sort
     writer.close()
 
-    assert (writer.written, writer.lost) == (3, 1)
-    rows = {row["id"]: row for row in read_rows(tmp_path / "aibridge.db", "interceptions")}
-    assert (rows["int-together"]["status"], rows["int-together"]["model"]) == ("completed", "claude-opus-4-1")
-    assert json.loads(rows["int-together"]["metadata"]) == {"attempts": 2}
-    # The start was stored; the gateway's own shutdown then ends what it left open.
-    assert rows["int-broken-end"]["status"] == "interrupted"
+    assert (writer.written, writer.lost) == (1, 1)
+    (row,) = read_rows(tmp_path / "aibridge.db", "interceptions")
+    assert (row["id"], row["status"]) == ("int-broken-end", "interrupted")  # ended by the writer's own shutdown
     (lost,) = caplog.records
-    assert "could not record interception_end" in lost.getMessage() and "int-broken-end" in lost.getMessage()
+    assert lost.getMessage().startswith("could not record interception_end (")
+    assert '"interception_id": "int-broken-end"' in lost.getMessage()
+    writer.put(END, ended(broken))  # after shutdown: named as what it is too
+    assert caplog.records[-1].getMessage().startswith("recorder is stopped: interception_end record not recorded")
 
 
 def test_a_record_after_shutdown_is_reported_not_silently_dropped(recording, caplog):

@@ -94,8 +94,9 @@ def cost(figures: dict) -> Markup:
             count(unpriced), "" if unpriced == 1 else "s")
     shown = escape(usd(nanos or 0))
     if unpriced:
-        shown += Markup(' <small class="muted" title="{n} token records have no price: the cost shown leaves them '
-                        'out">+{n} unpriced</small>').format(n=count(unpriced))
+        shown += Markup(' <small class="muted" title="{n} token record{s} no price: the cost shown leaves {them} '
+                        'out">+{n} unpriced</small>').format(n=count(unpriced), s=" has" if unpriced == 1 else "s have",
+                                                             them="it" if unpriced == 1 else "them")
     return shown
 
 

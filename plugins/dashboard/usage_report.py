@@ -29,9 +29,7 @@ def usage_report(rows: list[dict], by: str, first_day: dt.date | None, last_day:
     key = BY_CHOICES[by]
     value = _total if metric == "tokens" else _priced
     days = _days(first_day or _first_day(rows, last_day), last_day)
-    groups: dict[str, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(row[key] or "—", []).append(row)
+    groups = _groups(rows, key)
     ranked = sorted(groups, key=lambda name: -sum(value(row) for row in groups[name]))
     series = [_series(name, PALETTE[index], groups[name], days, value) for index, name in enumerate(ranked[:SERIES])]
     if len(ranked) > SERIES:
@@ -53,10 +51,7 @@ def _series(name: str, colour: str, rows: list[dict], days: list[str], value) ->
     per_day: dict[str, int] = {}
     for row in rows:
         per_day[row["day"]] = per_day.get(row["day"], 0) + value(row)
-    unpriced = sum(row["unpriced_records"] for row in rows)
-    return {"name": name, "colour": colour, "values": [per_day.get(day, 0) for day in days],
-            "cost": {"cost_usd_nanos": total_cost((row["cost_usd_nanos"] for row in rows), unpriced),
-                     "unpriced_records": unpriced}}
+    return {"name": name, "colour": colour, "values": [per_day.get(day, 0) for day in days], "cost": _cost(rows)}
 
 
 def csv_rows(rows: list[dict]) -> list[dict[str, Any]]:
@@ -73,10 +68,16 @@ def cache_read_share(figures: dict) -> float | None:
     return figures["cache_read_input_tokens"] / prompt if prompt else None
 
 
-def _top(rows: list[dict], key: str) -> list[dict]:
+def _groups(rows: list[dict], key: str) -> dict[str, list[dict]]:
+    """The rows by model or person (``—`` for none), in the order they first appear."""
     groups: dict[str, list[dict]] = {}
     for row in rows:
         groups.setdefault(row[key] or "—", []).append(row)
+    return groups
+
+
+def _top(rows: list[dict], key: str) -> list[dict]:
+    groups = _groups(rows, key)
     ranked = sorted(((name, _figures(members)) for name, members in groups.items()),
                     key=lambda item: -item[1]["total_tokens"])
     return [{"name": name, **figures} for name, figures in ranked[:TOP]]
@@ -86,10 +87,15 @@ def _figures(rows: list[dict]) -> dict[str, Any]:
     figures = {column: sum(row[column] for row in rows) for column in ("interceptions", *TOKEN_COLUMNS)}
     figures["total_tokens"] = sum(figures[column] for column in TOKEN_COLUMNS)
     figures["cache_read_share"] = cache_read_share(figures)
-    # What the tokens cost (docs/cost.md): the priced records' sum, None when none was priced.
-    figures["unpriced_records"] = sum(row["unpriced_records"] for row in rows)
-    figures["cost_usd_nanos"] = total_cost((row["cost_usd_nanos"] for row in rows), figures["unpriced_records"])
+    figures.update(_cost(rows))
     return figures
+
+
+def _cost(rows: list[dict]) -> dict[str, Any]:
+    """What the rows' tokens cost (docs/cost.md): the priced records' sum, None when none was priced."""
+    unpriced = sum(row["unpriced_records"] for row in rows)
+    return {"unpriced_records": unpriced,
+            "cost_usd_nanos": total_cost((row["cost_usd_nanos"] for row in rows), unpriced)}
 
 
 def _total(row: dict) -> int:

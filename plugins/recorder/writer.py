@@ -29,14 +29,12 @@ from ..storage import (
     Instance,
     InstanceAbout,
     RecordIds,
-    INTERCEPTIONS,
     RecordStore,
-    RowWrite,
-    START,
     ensure_tables,
     gone_instances,
     is_refused,
     others_alive,
+    record_type_of,
     row_write,
 )
 from .backlog import INTERRUPTED_MESSAGE, Backlog
@@ -150,7 +148,7 @@ class RecordWriter:
     def put(self, kind: str, record: Any) -> None:
         """Hand a record to the writer thread; never blocks."""
         if self._state != "running":
-            log.error("recorder is %s: %s record not recorded: %s", self._state, record.record_type,
+            log.error("recorder is %s: %s record not recorded: %s", self._state, record_type_of(kind, record),
                       _describe(record))
             return
         self._queue.put((kind, record))
@@ -249,32 +247,16 @@ class RecordWriter:
         return max(0.0, due - now)
 
     def _rows(self, batch: list) -> list:
-        """The row writes of queued records, in order; a record that cannot become a row is logged whole.
-
-        A start whose end is in the same batch takes the end's row instead of making its own: the end
-        carries every field of the interception, and the store writes only the end (``write_rows``). The
-        writer's Python work per record is what a request waits for when it needs the GIL.
-        """
-        made = [None if kind == START else self._row(kind, record) for kind, record in batch]
-        end_rows = {write.interception_id: write.row for write in made if write is not None and write.kind == END}
+        """The row writes of queued records; a record that cannot become a row is logged whole."""
         writes = []
-        for (kind, record), write in zip(batch, made):
-            if kind == START:
-                end_row = end_rows.get(record.interception_id)
-                write = RowWrite(START, INTERCEPTIONS, end_row) if end_row else self._row(kind, record)
-            if write is not None:
-                writes.append(write)
+        for kind, record in batch:
+            try:
+                writes.append(row_write(kind, record, self.instance.id, self._record_ids))
+            except Exception as error:
+                self._writer.refused += 1
+                self._log.error("could not record %s (%s): %s", record_type_of(kind, record), describe_error(error),
+                                _describe(record))
         return writes
-
-    def _row(self, kind: str, record):
-        """The row write of one record, or None (counted, logged whole) when it cannot become one."""
-        try:
-            return row_write(kind, record, self.instance.id, self._record_ids)
-        except Exception as error:
-            self._writer.refused += 1
-            name = "interception_end" if kind == END else record.record_type  # an end is an Interception too
-            self._log.error("could not record %s (%s): %s", name, describe_error(error), _describe(record))
-            return None
 
     def _handle(self, batch: list) -> None:
         writes = self._rows(batch)

@@ -40,7 +40,7 @@ from .signing_keys import signing_key
 from .cost_fields import cost_fields, records_cost, summed_cost
 from .usage import COST_COLUMNS, TOKEN_COLUMNS, USAGE_GROUPS, cost_sum, total_cost, unpriced_models, usage_by_group
 from .rows import RecordIds
-from .writes import CHILD, END, START, RowWrite, as_json_line, row_write, write_rows
+from .writes import CHILD, END, START, RowWrite, as_json_line, record_type_of, row_write, write_rows
 
 __all__ = [
     # Connections
@@ -48,7 +48,7 @@ __all__ = [
     # Tables
     "INTERCEPTIONS", "CHILD_TABLES",
     # Writing records: rows with their identity, written again harmlessly
-    "START", "END", "CHILD", "RowWrite", "RecordIds", "row_write", "write_rows", "as_json_line",
+    "START", "END", "CHILD", "RowWrite", "RecordIds", "record_type_of", "row_write", "write_rows", "as_json_line",
     "RecordStore", "StoreMissing", "is_refused",
     # Gateway processes using the store, and those that are gone
     "Instance", "GoneInstance", "gone_instances", "others_alive", "lock_if_free",

@@ -27,6 +27,8 @@ CHILD = "child"
 
 RECORD_TYPES = {"token_usages": "token_usage", "user_prompts": "prompt_usage", "tool_usages": "tool_usage",
                 "model_thoughts": "model_thought", "tool_results": "tool_result"}
+# An interception's start and end are the same kind of object: what was queued says which one it is.
+INTERCEPTION_RECORD_TYPES = {START: "interception_start", END: "interception_end"}
 
 _COLUMNS = ", ".join(INTERCEPTION_COLUMNS)
 # A start that arrives twice (a retried batch) is kept once.
@@ -77,7 +79,7 @@ class RowWrite:
     @property
     def record_type(self) -> str:
         """The record's name in the logs (``interception_start``, ``token_usage``, ...)."""
-        return {START: "interception_start", END: "interception_end"}.get(self.kind) or RECORD_TYPES[self.table]
+        return INTERCEPTION_RECORD_TYPES.get(self.kind) or RECORD_TYPES[self.table]
 
     @property
     def interception_id(self) -> str | None:
@@ -86,6 +88,11 @@ class RowWrite:
     def weight(self) -> int:
         """About how many bytes the row holds in memory (to bound what is kept while the store is away)."""
         return 200 + sum(len(value) for value in self.row.values() if isinstance(value, str))
+
+
+def record_type_of(kind: str, record: Any) -> str:
+    """A queued record's name in the logs (``interception_end`` for an end, though it is an Interception)."""
+    return INTERCEPTION_RECORD_TYPES.get(kind) or record.record_type
 
 
 def row_write(kind: str, record: Any, instance_id: str, record_ids: RecordIds) -> RowWrite:
